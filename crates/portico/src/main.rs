@@ -1,1 +1,158 @@
-fn main() {}
+//! The `portico` command: every role of Portico in one binary.
+//!
+//! `main` is a plain function on purpose: later roles (`portico up`) must create user
+//! namespaces while the process has a single thread, so the async runtime is built by hand
+//! after the command line is read.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{bail, Context, Result};
+use clap::{Parser, Subcommand};
+use portico_store::Store;
+use tokio_util::sync::CancellationToken;
+
+/// Kubernetes Service networking in one binary.
+#[derive(Parser, Debug)]
+#[command(name = "portico", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run the Kubernetes API server (and, later, the controllers).
+    Server(ServerArgs),
+    /// Print the version of Portico and of the Kubernetes API it serves.
+    Version,
+}
+
+#[derive(clap::Args, Debug)]
+struct ServerArgs {
+    /// Where the store, certificates and the kubeconfig are kept.
+    #[arg(long, env = "PORTICO_DATA_DIR")]
+    data_dir: PathBuf,
+    /// Use etcd at these comma-separated URLs instead of the embedded SQLite store.
+    #[arg(long, value_delimiter = ',')]
+    etcd: Vec<String>,
+    /// Address to serve HTTPS on; port 0 picks a free port (the kubeconfig records it).
+    #[arg(long, default_value = "127.0.0.1:6443")]
+    listen: SocketAddr,
+    /// The Service IP range.
+    #[arg(long, default_value = "10.96.0.0/12")]
+    service_cidr: String,
+    /// The NodePort range, as LOW-HIGH.
+    #[arg(long, default_value = "30000-32767")]
+    node_port_range: String,
+    /// Extra host names or IPs for the serving certificate.
+    #[arg(long, value_delimiter = ',')]
+    tls_san: Vec<String>,
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("PORTICO_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match run(cli) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("portico: {e}");
+            for cause in e.chain().skip(1) {
+                eprintln!("  caused by: {cause}");
+            }
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Version => {
+            println!(
+                "portico {} (Kubernetes API v1.{})",
+                env!("CARGO_PKG_VERSION"),
+                portico_apiserver::discovery::MINOR
+            );
+            Ok(())
+        }
+        Command::Server(args) => {
+            let _ = rustls::crypto::ring::default_provider().install_default();
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .context("building the async runtime")?;
+            runtime.block_on(server(args))
+        }
+    }
+}
+
+fn parse_range(s: &str) -> Result<(u16, u16)> {
+    let (lo, hi) = s
+        .split_once('-')
+        .with_context(|| format!("invalid --node-port-range {s:?}: want LOW-HIGH"))?;
+    let lo: u16 = lo.trim().parse().with_context(|| format!("invalid port {lo:?}"))?;
+    let hi: u16 = hi.trim().parse().with_context(|| format!("invalid port {hi:?}"))?;
+    if lo == 0 || lo > hi {
+        bail!("invalid --node-port-range {s:?}");
+    }
+    Ok((lo, hi))
+}
+
+async fn server(args: ServerArgs) -> Result<()> {
+    std::fs::create_dir_all(&args.data_dir)
+        .with_context(|| format!("creating {}", args.data_dir.display()))?;
+    let store: Arc<dyn Store> = if args.etcd.is_empty() {
+        let path = args.data_dir.join("state.db");
+        Arc::new(
+            portico_store_sqlite::SqliteStore::open(&path)
+                .with_context(|| format!("opening the store {}", path.display()))?,
+        )
+    } else {
+        Arc::new(
+            portico_store_etcd::EtcdStore::connect(&args.etcd)
+                .await
+                .with_context(|| format!("connecting to etcd at {}", args.etcd.join(",")))?,
+        )
+    };
+    let mut config = portico_apiserver::Config::new(args.data_dir.clone());
+    config.listen = args.listen;
+    config.service_cidr = args.service_cidr;
+    config.node_port_range = parse_range(&args.node_port_range)?;
+    config.extra_sans = args.tls_san;
+    let shutdown = CancellationToken::new();
+    let running = portico_apiserver::start(config, store, shutdown.clone())
+        .await
+        .context("starting the API server")?;
+    println!(
+        "Portico API server is ready at https://{}. Use it with: export KUBECONFIG={}",
+        running.address,
+        running.kubeconfig.display()
+    );
+    wait_for_signal().await;
+    tracing::info!("shutting down");
+    shutdown.cancel();
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(5), running.task).await;
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = match signal(SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}

@@ -1,0 +1,308 @@
+//! `/version`, discovery (`/api`, `/apis` in the aggregated and legacy shapes, group and
+//! group-version documents) and the OpenAPI v3 documents kubectl needs.
+
+use portico_api::registry::{self, ResourceInfo, RESOURCES};
+use serde_json::{json, Value};
+
+/// The Kubernetes minor version Portico speaks. kubectl's dispatcher picks its client by it.
+pub const MINOR: &str = "32";
+
+/// The `/version` document.
+pub fn version() -> Value {
+    json!({
+        "major": "1",
+        "minor": MINOR,
+        "gitVersion": format!("v1.{MINOR}.0+portico-{}", env!("CARGO_PKG_VERSION")),
+        "gitCommit": "",
+        "gitTreeState": "clean",
+        "buildDate": "1970-01-01T00:00:00Z",
+        "goVersion": "rust",
+        "compiler": "rustc",
+        "platform": format!("{}/{}", std::env::consts::OS, if cfg!(target_arch = "x86_64") { "amd64" } else { std::env::consts::ARCH }),
+    })
+}
+
+/// The Content-Type of aggregated discovery v2, which kubectl checks literally.
+pub const AGGREGATED_V2: &str = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList";
+/// The same for v2beta1, for older clients.
+pub const AGGREGATED_V2BETA1: &str =
+    "application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList";
+
+/// Which aggregated discovery version the `Accept` header asks for, if any.
+pub fn wants_aggregated(accept: &str) -> Option<&'static str> {
+    // The client lists its preferences in order; take the first aggregated one.
+    for part in accept.split(',') {
+        let p = part.replace(' ', "");
+        if p.contains("as=APIGroupDiscoveryList") && p.contains("g=apidiscovery.k8s.io") {
+            if p.contains("v=v2beta1") {
+                return Some(AGGREGATED_V2BETA1);
+            }
+            if p.contains("v=v2") {
+                return Some(AGGREGATED_V2);
+            }
+        }
+    }
+    None
+}
+
+fn resource_verbs(r: &ResourceInfo) -> Vec<&'static str> {
+    r.verbs().to_vec()
+}
+
+fn aggregated_resource(r: &ResourceInfo) -> Value {
+    let gvk = json!({"group": r.gvk.group, "version": r.gvk.version, "kind": r.gvk.kind});
+    let subresources: Vec<Value> = r
+        .subresources
+        .iter()
+        .map(|s| {
+            let (kind, verbs): (Value, Vec<&str>) = match *s {
+                "status" => (gvk.clone(), vec!["get", "patch", "update"]),
+                "scale" => (
+                    json!({"group": "autoscaling", "version": "v1", "kind": "Scale"}),
+                    vec!["get", "patch", "update"],
+                ),
+                "log" => (json!({"group": "", "version": "v1", "kind": "Pod"}), vec!["get"]),
+                "exec" | "attach" | "portforward" => (
+                    json!({"group": "", "version": "v1", "kind": "PodExecOptions"}),
+                    vec!["create", "get"],
+                ),
+                "token" => (
+                    json!({"group": "authentication.k8s.io", "version": "v1", "kind": "TokenRequest"}),
+                    vec!["create"],
+                ),
+                _ => (gvk.clone(), vec!["create"]),
+            };
+            json!({"subresource": s, "responseKind": kind, "verbs": verbs})
+        })
+        .collect();
+    let mut v = json!({
+        "resource": r.plural,
+        "singularResource": r.singular,
+        "scope": if r.namespaced { "Namespaced" } else { "Cluster" },
+        "responseKind": gvk,
+        "verbs": resource_verbs(r),
+    });
+    if !r.short_names.is_empty() {
+        v["shortNames"] = json!(r.short_names);
+    }
+    if !r.categories.is_empty() {
+        v["categories"] = json!(r.categories);
+    }
+    if !subresources.is_empty() {
+        v["subresources"] = json!(subresources);
+    }
+    v
+}
+
+/// Aggregated discovery for the core group (`core == true`, `/api`) or the named groups (`/apis`).
+pub fn aggregated(core: bool, content_type: &str) -> Value {
+    let api_version = if content_type == AGGREGATED_V2BETA1 {
+        "apidiscovery.k8s.io/v2beta1"
+    } else {
+        "apidiscovery.k8s.io/v2"
+    };
+    let items: Vec<Value> = registry::groups()
+        .into_iter()
+        .filter(|g| g.is_empty() == core)
+        .map(|g| {
+            let resources: Vec<Value> = RESOURCES
+                .iter()
+                .filter(|r| r.gvk.group == g)
+                .map(aggregated_resource)
+                .collect();
+            json!({
+                "metadata": {"name": g, "creationTimestamp": null},
+                "versions": [{"version": "v1", "resources": resources, "freshness": "Current"}],
+            })
+        })
+        .collect();
+    json!({"kind": "APIGroupDiscoveryList", "apiVersion": api_version, "metadata": {}, "items": items})
+}
+
+/// Legacy `/api`.
+pub fn api_versions(server_address: &str) -> Value {
+    json!({
+        "kind": "APIVersions",
+        "versions": ["v1"],
+        "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": server_address}],
+    })
+}
+
+fn api_group(g: &str) -> Value {
+    let gv = json!({"groupVersion": format!("{g}/v1"), "version": "v1"});
+    json!({"name": g, "versions": [gv.clone()], "preferredVersion": gv})
+}
+
+/// Legacy `/apis`.
+pub fn api_group_list() -> Value {
+    let groups: Vec<Value> = registry::groups()
+        .into_iter()
+        .filter(|g| !g.is_empty())
+        .map(api_group)
+        .collect();
+    json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups})
+}
+
+/// Legacy `/apis/<group>`.
+pub fn group(g: &str) -> Value {
+    let mut v = api_group(g);
+    v["kind"] = json!("APIGroup");
+    v["apiVersion"] = json!("v1");
+    v
+}
+
+/// Legacy `/api/v1` or `/apis/<group>/v1`: an `APIResourceList`.
+pub fn resource_list(group: &str, version: &str) -> Value {
+    let mut resources = Vec::new();
+    for r in RESOURCES
+        .iter()
+        .filter(|r| r.gvk.group == group && r.gvk.version == version)
+    {
+        let mut v = json!({
+            "name": r.plural,
+            "singularName": r.singular,
+            "namespaced": r.namespaced,
+            "kind": r.gvk.kind,
+            "verbs": resource_verbs(r),
+        });
+        if !r.short_names.is_empty() {
+            v["shortNames"] = json!(r.short_names);
+        }
+        if !r.categories.is_empty() {
+            v["categories"] = json!(r.categories);
+        }
+        resources.push(v);
+        for s in r.subresources {
+            let kind = if *s == "scale" { "Scale" } else { r.gvk.kind };
+            resources.push(json!({
+                "name": format!("{}/{}", r.plural, s),
+                "singularName": "",
+                "namespaced": r.namespaced,
+                "kind": kind,
+                "verbs": if *s == "status" || *s == "scale" { json!(["get", "patch", "update"]) } else { json!(["create", "get"]) },
+            }));
+        }
+    }
+    let gv = if group.is_empty() {
+        version.to_string()
+    } else {
+        format!("{group}/{version}")
+    };
+    json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": resources})
+}
+
+fn gv_path(group: &str) -> String {
+    if group.is_empty() {
+        "api/v1".into()
+    } else {
+        format!("apis/{group}/v1")
+    }
+}
+
+/// A stable hash of the OpenAPI documents (they only change with the binary).
+fn openapi_hash() -> String {
+    format!("portico-{}-{}", env!("CARGO_PKG_VERSION"), RESOURCES.len())
+}
+
+/// `/openapi/v3`: one entry per group version.
+pub fn openapi_root() -> Value {
+    let mut paths = serde_json::Map::new();
+    for g in registry::groups() {
+        let p = gv_path(g);
+        paths.insert(
+            p.clone(),
+            json!({"serverRelativeURL": format!("/openapi/v3/{p}?hash={}", openapi_hash())}),
+        );
+    }
+    json!({"paths": paths})
+}
+
+/// `/openapi/v3/<gv path>`: one PATCH operation per kind, carrying the GVK extension and the
+/// `fieldValidation` parameter, which is what makes kubectl leave validation to the server.
+pub fn openapi_group_version(path: &str) -> Option<Value> {
+    let group = registry::groups().into_iter().find(|g| gv_path(g) == path)?;
+    let mut paths = serde_json::Map::new();
+    for r in RESOURCES.iter().filter(|r| r.gvk.group == group) {
+        let prefix = if group.is_empty() {
+            "/api/v1".to_string()
+        } else {
+            format!("/apis/{group}/v1")
+        };
+        let object_path = if r.namespaced {
+            format!("{prefix}/namespaces/{{namespace}}/{}/{{name}}", r.plural)
+        } else {
+            format!("{prefix}/{}/{{name}}", r.plural)
+        };
+        let gvk = json!({"group": r.gvk.group, "version": r.gvk.version, "kind": r.gvk.kind});
+        let params = json!([
+            {"name": "dryRun", "in": "query", "schema": {"type": "string", "uniqueItems": true}},
+            {"name": "fieldManager", "in": "query", "schema": {"type": "string", "uniqueItems": true}},
+            {"name": "fieldValidation", "in": "query", "schema": {"type": "string", "uniqueItems": true}},
+            {"name": "force", "in": "query", "schema": {"type": "boolean", "uniqueItems": true}},
+        ]);
+        paths.insert(
+            object_path,
+            json!({
+                "patch": {
+                    "description": format!("partially update the specified {}", r.gvk.kind),
+                    "operationId": format!("patch{}", r.gvk.kind),
+                    "x-kubernetes-action": "patch",
+                    "x-kubernetes-group-version-kind": gvk,
+                    "parameters": params,
+                    "responses": {"200": {"description": "OK"}},
+                }
+            }),
+        );
+    }
+    Some(json!({
+        "openapi": "3.0.0",
+        "info": {"title": "Kubernetes", "version": format!("v1.{MINOR}.0")},
+        "paths": paths,
+        "components": {"schemas": {}},
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn aggregated_is_chosen_by_accept() {
+        let kubectl = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList,application/json";
+        assert_eq!(wants_aggregated(kubectl), Some(AGGREGATED_V2));
+        assert_eq!(wants_aggregated("application/json"), None);
+    }
+
+    #[test]
+    fn core_discovery_lists_services_with_short_names_and_categories() {
+        let doc = aggregated(true, AGGREGATED_V2);
+        let resources = &doc["items"][0]["versions"][0]["resources"];
+        let svc = resources
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["resource"] == "services")
+            .unwrap();
+        assert_eq!(svc["shortNames"], json!(["svc"]));
+        assert_eq!(svc["categories"], json!(["all"]));
+        assert_eq!(svc["scope"], "Namespaced");
+        let groups = aggregated(false, AGGREGATED_V2);
+        assert!(groups["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|g| g["metadata"]["name"] == "apps"));
+    }
+
+    #[test]
+    fn openapi_documents_carry_field_validation() {
+        let root = openapi_root();
+        let url = root["paths"]["apis/apps/v1"]["serverRelativeURL"].as_str().unwrap();
+        assert!(url.starts_with("/openapi/v3/apis/apps/v1?hash="));
+        let doc = openapi_group_version("apis/apps/v1").unwrap();
+        let op = &doc["paths"]["/apis/apps/v1/namespaces/{namespace}/deployments/{name}"]["patch"];
+        assert_eq!(op["x-kubernetes-group-version-kind"]["kind"], "Deployment");
+        assert!(op["parameters"].as_array().unwrap().iter().any(|p| p["name"] == "fieldValidation"));
+        assert!(openapi_group_version("apis/nope/v1").is_none());
+    }
+}

@@ -1,0 +1,608 @@
+//! The write pipeline: create, update, patch and delete of one object, and reads of one
+//! object. Every write goes decode → strict field check → metadata → defaults → validation →
+//! Service allocation → managed fields → compare-and-swap in the store.
+
+mod meta;
+mod scale;
+
+use std::collections::HashMap;
+
+use portico_api::registry::ResourceInfo;
+use portico_store::{KeyValue, StoreError};
+use serde_json::{json, Value};
+
+use crate::error::Error;
+use crate::request::{qualified, ResourceRequest};
+use crate::State;
+
+pub use meta::{now, now_timestamp};
+pub use scale::{scale_of, set_scale};
+
+/// How strictly unknown and duplicate fields are treated (`fieldValidation`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FieldValidation {
+    /// Reject with 400.
+    Strict,
+    /// Accept, with `Warning` headers.
+    Warn,
+    /// Accept silently.
+    Ignore,
+}
+
+/// Per-request write options and the warnings the request collected.
+#[derive(Debug)]
+pub struct WriteCtx {
+    /// `dryRun=All`: run everything, persist nothing.
+    pub dry_run: bool,
+    /// The field manager recorded in managedFields.
+    pub manager: String,
+    /// `fieldValidation`.
+    pub validation: FieldValidation,
+    /// `force` (server-side apply).
+    pub force: bool,
+    /// Warnings to send back as `Warning` headers.
+    pub warnings: Vec<String>,
+}
+
+impl WriteCtx {
+    /// Reads the options from the query and the User-Agent.
+    pub fn from_query(q: &HashMap<String, Vec<String>>, user_agent: &str) -> Result<WriteCtx, Error> {
+        let first = |k: &str| q.get(k).and_then(|v| v.first()).map(String::as_str);
+        let dry_run = match q.get("dryRun") {
+            None => false,
+            Some(v) if v.iter().all(|x| x == "All") => true,
+            Some(v) => {
+                return Err(Error::BadRequest(format!(
+                    "Invalid dry run value: {v:?}; supported values: [\"All\"]"
+                )))
+            }
+        };
+        let validation = match first("fieldValidation") {
+            None | Some("") | Some("Warn") => FieldValidation::Warn,
+            Some("Strict") => FieldValidation::Strict,
+            Some("Ignore") => FieldValidation::Ignore,
+            Some(other) => {
+                return Err(Error::BadRequest(format!(
+                    "fieldValidation: Invalid value: \"{other}\": fieldValidation must be one of \"Ignore\", \"Strict\", or \"Warn\""
+                )))
+            }
+        };
+        let manager = match first("fieldManager") {
+            Some(m) if !m.is_empty() => {
+                if m.len() > 128 {
+                    return Err(Error::BadRequest(
+                        "fieldManager: Too long: may not be longer than 128".into(),
+                    ));
+                }
+                m.to_string()
+            }
+            // Kubernetes derives the manager from the User-Agent's program name.
+            _ => user_agent
+                .split('/')
+                .next()
+                .filter(|s| !s.is_empty())
+                .unwrap_or("unknown")
+                .to_string(),
+        };
+        let force = match first("force") {
+            None | Some("false") | Some("") => false,
+            Some("true") => true,
+            Some(other) => return Err(Error::BadRequest(format!("invalid force value {other:?}"))),
+        };
+        Ok(WriteCtx {
+            dry_run,
+            manager,
+            validation,
+            force,
+            warnings: Vec::new(),
+        })
+    }
+}
+
+/// Decodes a stored value and sets its `resourceVersion`.
+pub fn decode_stored(kv: &KeyValue) -> Result<Value, Error> {
+    let mut obj: Value = serde_json::from_slice(&kv.value)
+        .map_err(|e| Error::Internal(format!("stored object {} is corrupt: {e}", kv.key)))?;
+    if let Some(m) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
+        m.insert("resourceVersion".into(), json!(kv.mod_revision.to_string()));
+    }
+    Ok(obj)
+}
+
+fn encode_for_store(obj: &mut Value) -> Result<Vec<u8>, Error> {
+    let rv = obj
+        .get_mut("metadata")
+        .and_then(Value::as_object_mut)
+        .and_then(|m| m.remove("resourceVersion"));
+    let out = serde_json::to_vec(obj).map_err(|e| Error::Internal(e.to_string()));
+    let _ = rv;
+    out
+}
+
+fn set_rv(obj: &mut Value, rev: i64) {
+    if let Some(m) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
+        m.insert("resourceVersion".into(), json!(rev.to_string()));
+    }
+}
+
+fn name_of(req: &ResourceRequest) -> Result<&str, Error> {
+    req.name
+        .as_deref()
+        .ok_or_else(|| Error::BadRequest("a resource name is required".into()))
+}
+
+fn key_of(req: &ResourceRequest, name: &str) -> String {
+    req.info.key(req.namespace.as_deref(), name)
+}
+
+fn not_found(info: &ResourceInfo, name: &str) -> Error {
+    Error::NotFound {
+        resource: qualified(info),
+        name: name.to_string(),
+    }
+}
+
+/// Reads one object.
+pub async fn get(state: &State, req: &ResourceRequest) -> Result<Value, Error> {
+    let name = name_of(req)?;
+    let kv = state
+        .store
+        .get(&key_of(req, name))
+        .await?
+        .ok_or_else(|| not_found(req.info, name))?;
+    decode_stored(&kv)
+}
+
+async fn get_kv(state: &State, req: &ResourceRequest, name: &str) -> Result<Option<KeyValue>, Error> {
+    Ok(state.store.get(&key_of(req, name)).await?)
+}
+
+fn conflict(info: &ResourceInfo, name: &str) -> Error {
+    Error::Conflict {
+        resource: qualified(info),
+        name: name.to_string(),
+        reason: "the object has been modified; please apply your changes to the latest version and try again".into(),
+    }
+}
+
+fn invalid(info: &ResourceInfo, name: &str, causes: Vec<portico_api::Cause>) -> Error {
+    Error::Invalid {
+        kind: info.gvk.kind.to_string(),
+        group: info.gvk.group.to_string(),
+        name: name.to_string(),
+        message: portico_api::validation::invalid_message(info.gvk.kind, name, &causes),
+        causes,
+    }
+}
+
+fn check_strict(ctx: &mut WriteCtx, info: &ResourceInfo, raw: Option<&[u8]>) -> Result<(), Error> {
+    let Some(raw) = raw else { return Ok(()) };
+    if ctx.validation == FieldValidation::Ignore {
+        return Ok(());
+    }
+    let problems = portico_api::strict::strict_problems(info, raw);
+    if problems.is_empty() {
+        return Ok(());
+    }
+    match ctx.validation {
+        FieldValidation::Strict => Err(Error::BadRequest(format!(
+            "strict decoding error: {}",
+            problems.join(", ")
+        ))),
+        _ => {
+            ctx.warnings.extend(problems);
+            Ok(())
+        }
+    }
+}
+
+/// Writes a new object (after everything was checked) and returns it with its revision.
+async fn store_create(state: &State, info: &ResourceInfo, key: &str, mut obj: Value, name: &str) -> Result<Value, Error> {
+    let bytes = encode_for_store(&mut obj)?;
+    match state.store.create(key, bytes).await {
+        Ok(kv) => {
+            set_rv(&mut obj, kv.mod_revision);
+            Ok(obj)
+        }
+        Err(StoreError::AlreadyExists { .. }) => Err(Error::AlreadyExists {
+            resource: qualified(info),
+            name: name.to_string(),
+        }),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Creates an object from a decoded body. `raw` is the JSON body, for strict field checks.
+pub async fn create(
+    state: &State,
+    ctx: &mut WriteCtx,
+    req: &ResourceRequest,
+    mut obj: Value,
+    raw: Option<&[u8]>,
+) -> Result<Value, Error> {
+    let info = req.info;
+    meta::check_type(info, &mut obj)?;
+    check_strict(ctx, info, raw)?;
+    meta::prepare_create(state, info, req.namespace.as_deref(), &mut obj).await?;
+    let name = meta::name(&obj).to_string();
+    portico_api::defaults::apply_defaults(info, &mut obj);
+    let causes = portico_api::validation::validate(info, &obj, None);
+    if !causes.is_empty() {
+        return Err(invalid(info, &name, causes));
+    }
+    portico_apply::record_update(None, &mut obj, &ctx.manager, &now());
+    let key = info.key(req.namespace.as_deref(), &name);
+    if info.plural == "services" {
+        let mut alloc = state.alloc.lock().await;
+        let changes = alloc
+            .allocate_service(&mut obj, None)
+            .map_err(|c| invalid(info, &name, c))?;
+        if ctx.dry_run {
+            alloc.rollback(changes);
+            return Ok(obj);
+        }
+        return match store_create(state, info, &key, obj, &name).await {
+            Ok(v) => {
+                alloc.commit(changes);
+                Ok(v)
+            }
+            Err(e) => {
+                alloc.rollback(changes);
+                Err(e)
+            }
+        };
+    }
+    if ctx.dry_run {
+        return Ok(obj);
+    }
+    store_create(state, info, &key, obj, &name).await
+}
+
+/// Which part of an object a write may change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Part {
+    /// The main resource: everything but status (for kinds with a status subresource).
+    Main,
+    /// The status subresource.
+    Status,
+}
+
+/// Replaces an object (PUT), or creates it where Kubernetes allows create-on-update.
+/// Returns the object and whether it was created.
+pub async fn update(
+    state: &State,
+    ctx: &mut WriteCtx,
+    req: &ResourceRequest,
+    obj: Value,
+    raw: Option<&[u8]>,
+    part: Part,
+) -> Result<(Value, bool), Error> {
+    let info = req.info;
+    let name = name_of(req)?.to_string();
+    let mut obj = obj;
+    meta::check_type(info, &mut obj)?;
+    check_strict(ctx, info, raw)?;
+    let body_name = meta::name(&obj).to_string();
+    if !body_name.is_empty() && body_name != name {
+        return Err(Error::BadRequest(format!(
+            "the name of the object ({body_name}) does not match the name on the URL ({name})"
+        )));
+    }
+    let Some(kv) = get_kv(state, req, &name).await? else {
+        if meta::create_on_update(info) && part == Part::Main {
+            if let Some(m) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
+                m.insert("name".into(), json!(name));
+                m.remove("resourceVersion");
+            }
+            let created = create(state, ctx, req, obj, None).await?;
+            return Ok((created, true));
+        }
+        return Err(not_found(info, &name));
+    };
+    let old = decode_stored(&kv)?;
+    let wanted_rv = obj["metadata"]["resourceVersion"].as_str().unwrap_or("").to_string();
+    if !wanted_rv.is_empty() && wanted_rv != kv.mod_revision.to_string() {
+        return Err(conflict(info, &name));
+    }
+    let new = write_update(state, ctx, req, &name, &old, kv.mod_revision, obj, part).await?;
+    Ok((new, false))
+}
+
+/// The shared tail of update and patch: merge the preserved parts of `old` into `new`,
+/// default, validate, allocate and compare-and-swap at `rev`.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn write_update(
+    state: &State,
+    ctx: &mut WriteCtx,
+    req: &ResourceRequest,
+    name: &str,
+    old: &Value,
+    rev: i64,
+    mut new: Value,
+    part: Part,
+) -> Result<Value, Error> {
+    let info = req.info;
+    meta::prepare_update(info, old, &mut new, part);
+    portico_api::defaults::apply_defaults(info, &mut new);
+    let causes = portico_api::validation::validate(info, &new, Some(old));
+    if !causes.is_empty() {
+        return Err(invalid(info, name, causes));
+    }
+    portico_apply::record_update(Some(old), &mut new, &ctx.manager, &now());
+    if meta::unchanged(old, &new) {
+        // A no-op write does not create a revision, as in Kubernetes.
+        return Ok(old.clone());
+    }
+    let key = info.key(req.namespace.as_deref(), name);
+    let finished = meta::deletion_finished(info, &new);
+    let mut alloc_guard = None;
+    let mut changes = None;
+    if info.plural == "services" && !finished {
+        let mut alloc = state.alloc.lock().await;
+        changes = Some(
+            alloc
+                .allocate_service(&mut new, Some(old))
+                .map_err(|c| invalid(info, name, c))?,
+        );
+        alloc_guard = Some(alloc);
+    }
+    if ctx.dry_run {
+        if let (Some(mut a), Some(c)) = (alloc_guard, changes) {
+            a.rollback(c);
+        }
+        return Ok(new);
+    }
+    let result = if finished {
+        // The last finalizer is gone from an object being deleted: remove it.
+        match state.store.delete(&key, Some(rev)).await {
+            Ok(kv) => {
+                crate::gc::deleted(state, info, &new).await;
+                set_rv(&mut new, kv.mod_revision);
+                Ok(new)
+            }
+            Err(e) => Err(e),
+        }
+    } else {
+        let bytes = encode_for_store(&mut new)?;
+        match state.store.update(&key, bytes, rev).await {
+            Ok(kv) => {
+                set_rv(&mut new, kv.mod_revision);
+                Ok(new)
+            }
+            Err(e) => Err(e),
+        }
+    };
+    match result {
+        Ok(v) => {
+            if let (Some(mut a), Some(c)) = (alloc_guard, changes) {
+                a.commit(c);
+            }
+            Ok(v)
+        }
+        Err(e) => {
+            if let (Some(mut a), Some(c)) = (alloc_guard, changes) {
+                a.rollback(c);
+            }
+            Err(match e {
+                StoreError::Conflict { .. } => conflict(info, name),
+                StoreError::NotFound { .. } => not_found(info, name),
+                other => other.into(),
+            })
+        }
+    }
+}
+
+/// The patch types Kubernetes accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PatchType {
+    /// `application/json-patch+json`.
+    Json,
+    /// `application/merge-patch+json`.
+    Merge,
+    /// `application/strategic-merge-patch+json`.
+    Strategic,
+    /// `application/apply-patch+yaml` (server-side apply).
+    Apply,
+}
+
+impl PatchType {
+    /// From a Content-Type.
+    pub fn from_content_type(ct: &str) -> Result<PatchType, Error> {
+        let base = ct.split(';').next().unwrap_or("").trim();
+        match base {
+            "application/json-patch+json" => Ok(PatchType::Json),
+            "application/merge-patch+json" => Ok(PatchType::Merge),
+            "application/strategic-merge-patch+json" => Ok(PatchType::Strategic),
+            "application/apply-patch+yaml" | "application/apply-patch+json" => Ok(PatchType::Apply),
+            other => Err(Error::UnsupportedPatch(other.to_string())),
+        }
+    }
+}
+
+fn patch_error(e: impl std::fmt::Display) -> Error {
+    Error::BadRequest(e.to_string())
+}
+
+/// Applies a patch to one object (or its status or scale), retrying on conflicts when the
+/// patch itself names no resourceVersion, as Kubernetes does.
+pub async fn patch(
+    state: &State,
+    ctx: &mut WriteCtx,
+    req: &ResourceRequest,
+    ty: PatchType,
+    body: &[u8],
+) -> Result<(Value, bool), Error> {
+    let info = req.info;
+    let name = name_of(req)?.to_string();
+    let part = match req.subresource.as_deref() {
+        Some("status") => Part::Status,
+        _ => Part::Main,
+    };
+    let patch_doc: Value = match ty {
+        PatchType::Apply => portico_apply::parse_apply_body(body).map_err(patch_error)?,
+        _ => serde_json::from_slice(body).map_err(|e| Error::BadRequest(format!("error decoding patch: {e}")))?,
+    };
+    for attempt in 0..8 {
+        let Some(kv) = get_kv(state, req, &name).await? else {
+            if ty == PatchType::Apply && part == Part::Main && req.subresource.is_none() {
+                check_strict(ctx, info, Some(&serde_json::to_vec(&patch_doc).unwrap_or_default()))?;
+                let applied = portico_apply::apply(None, &patch_doc, &ctx.manager, ctx.force, &now())
+                    .map_err(apply_error)?;
+                let mut obj = applied.object;
+                if let Some(m) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
+                    m.insert("name".into(), json!(name));
+                }
+                let managed = obj["metadata"]["managedFields"].clone();
+                let mut created = create(state, ctx, req, obj, None).await?;
+                // Keep the Apply entry rather than the generic Update one `create` records.
+                if !managed.is_null() && !ctx.dry_run {
+                    created["metadata"]["managedFields"] = managed;
+                    let key = key_of(req, &name);
+                    let rev: i64 = created["metadata"]["resourceVersion"].as_str().and_then(|s| s.parse().ok()).unwrap_or(0);
+                    let mut copy = created.clone();
+                    let bytes = encode_for_store(&mut copy)?;
+                    if let Ok(kv) = state.store.update(&key, bytes, rev).await {
+                        set_rv(&mut created, kv.mod_revision);
+                    }
+                }
+                return Ok((created, true));
+            }
+            return Err(not_found(info, &name));
+        };
+        let old = decode_stored(&kv)?;
+        let (base, scale) = if req.subresource.as_deref() == Some("scale") {
+            (scale_of(info, &old)?, true)
+        } else {
+            (old.clone(), false)
+        };
+        let mut patched = match ty {
+            PatchType::Json => portico_patch::json_patch(&base, &patch_doc).map_err(patch_error)?,
+            PatchType::Merge => portico_patch::merge_patch(&base, &patch_doc).map_err(patch_error)?,
+            PatchType::Strategic => {
+                let (av, kind) = if scale {
+                    ("autoscaling/v1".to_string(), "Scale")
+                } else {
+                    (info.gvk.api_version(), info.gvk.kind)
+                };
+                portico_patch::strategic_merge_patch(&base, &patch_doc, &av, kind).map_err(patch_error)?
+            }
+            PatchType::Apply => {
+                check_strict(ctx, info, Some(&serde_json::to_vec(&patch_doc).unwrap_or_default()))?;
+                portico_apply::apply(Some(&base), &patch_doc, &ctx.manager, ctx.force, &now())
+                    .map_err(apply_error)?
+                    .object
+            }
+        };
+        if scale {
+            patched = set_scale(info, &old, &patched)?;
+        }
+        let wanted_rv = patched["metadata"]["resourceVersion"].as_str().unwrap_or("").to_string();
+        let pinned = !wanted_rv.is_empty() && wanted_rv != kv.mod_revision.to_string()
+            || patch_doc["metadata"]["resourceVersion"].is_string();
+        if pinned && wanted_rv != kv.mod_revision.to_string() {
+            return Err(conflict(info, &name));
+        }
+        let result = write_update(state, ctx, req, &name, &old, kv.mod_revision, patched, part).await;
+        match result {
+            Err(Error::Conflict { .. }) if !pinned && attempt < 7 => continue,
+            Err(e) => return Err(e),
+            Ok(v) => {
+                let v = if scale { scale_of(info, &v)? } else { v };
+                return Ok((v, false));
+            }
+        }
+    }
+    Err(conflict(info, &name))
+}
+
+fn apply_error(e: portico_apply::ApplyError) -> Error {
+    match e {
+        portico_apply::ApplyError::Conflicts(conflicts) => {
+            let n = conflicts.len();
+            let lines: Vec<String> = conflicts
+                .iter()
+                .map(|c| format!("conflict with \"{}\": {}", c.manager, c.field))
+                .collect();
+            let message = if n == 1 {
+                format!("Apply failed with 1 conflict: {}", lines.join(""))
+            } else {
+                format!("Apply failed with {n} conflicts: {}", lines.join("\n"))
+            };
+            let causes = conflicts
+                .iter()
+                .map(|c| json!({"reason": "FieldManagerConflict", "message": c.message, "field": c.field}))
+                .collect();
+            Error::ApplyConflict { message, causes }
+        }
+        other => Error::BadRequest(other.to_string()),
+    }
+}
+
+/// `DeleteOptions`, from the body and the query.
+#[derive(Debug, Default, Clone)]
+pub struct DeleteOptions {
+    /// `Orphan`, `Background` or `Foreground`.
+    pub propagation: Option<String>,
+    /// Grace period for pods.
+    pub grace_period: Option<i64>,
+    /// Precondition on uid.
+    pub uid: Option<String>,
+    /// Precondition on resourceVersion.
+    pub resource_version: Option<String>,
+}
+
+impl DeleteOptions {
+    /// Reads the options from a (possibly empty) JSON body and the query.
+    pub fn parse(body: &[u8], q: &HashMap<String, Vec<String>>) -> Result<DeleteOptions, Error> {
+        let mut o = DeleteOptions::default();
+        if !body.iter().all(u8::is_ascii_whitespace) {
+            let v: Value = serde_json::from_slice(body)
+                .map_err(|e| Error::BadRequest(format!("error decoding DeleteOptions: {e}")))?;
+            o.propagation = v["propagationPolicy"].as_str().map(String::from);
+            o.grace_period = v["gracePeriodSeconds"].as_i64();
+            o.uid = v["preconditions"]["uid"].as_str().map(String::from);
+            o.resource_version = v["preconditions"]["resourceVersion"].as_str().map(String::from);
+            if v["orphanDependents"] == json!(true) && o.propagation.is_none() {
+                o.propagation = Some("Orphan".into());
+            }
+        }
+        let first = |k: &str| q.get(k).and_then(|v| v.first()).cloned();
+        if let Some(p) = first("propagationPolicy") {
+            o.propagation = Some(p);
+        }
+        if let Some(g) = first("gracePeriodSeconds") {
+            o.grace_period = Some(g.parse().map_err(|_| Error::BadRequest(format!("invalid gracePeriodSeconds {g:?}")))?);
+        }
+        if let Some(p) = &o.propagation {
+            if !matches!(p.as_str(), "Orphan" | "Background" | "Foreground") {
+                return Err(Error::BadRequest(format!(
+                    "DeleteOptions.meta.k8s.io \"\" is invalid: propagationPolicy: Unsupported value: \"{p}\": supported values: \"Foreground\", \"Background\", \"Orphan\", \"nil\""
+                )));
+            }
+        }
+        Ok(o)
+    }
+}
+
+/// Deletes one object: at once, or by marking it (finalizers, graceful pod deletion,
+/// namespaces), as Kubernetes does. Returns the object as deleted or as marked.
+pub async fn delete(state: &State, ctx: &WriteCtx, req: &ResourceRequest, opts: &DeleteOptions) -> Result<Value, Error> {
+    let info = req.info;
+    let name = name_of(req)?.to_string();
+    for _ in 0..8 {
+        let Some(kv) = get_kv(state, req, &name).await? else {
+            return Err(not_found(info, &name));
+        };
+        let obj = decode_stored(&kv)?;
+        match meta::delete_once(state, ctx, info, &key_of(req, &name), &name, obj, kv.mod_revision, opts).await {
+            Err(Error::Conflict { .. }) if opts.resource_version.is_none() => continue,
+            other => return other,
+        }
+    }
+    Err(conflict(info, &name))
+}
+
+/// The storage key of a namespace object.
+pub fn namespace_key(ns: &str) -> String {
+    format!("/registry/namespaces/{ns}")
+}
