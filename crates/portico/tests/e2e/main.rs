@@ -1,0 +1,6 @@
+//! End-to-end tests: the real `portico` binary driven by the real `kubectl` (and, where a
+//! test says so, other real clients). One test binary, one module per area.
+
+mod harness;
+
+mod api_basics;
