@@ -27,7 +27,7 @@ impl GroupVersionKind {
 }
 
 /// One resource served by the API server.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ResourceInfo {
     /// Group, version and kind of the objects.
     pub gvk: GroupVersionKind,
