@@ -99,14 +99,23 @@ mod tests {
         assert_eq!(envelope.api_version, "apps/v1");
         assert_eq!(envelope.kind, "Deployment");
         assert_eq!(envelope.raw, b"\x0a\x00");
-        assert_eq!(&input[envelope.raw_offset..envelope.raw_offset + 2], b"\x0a\x00");
+        assert_eq!(
+            &input[envelope.raw_offset..envelope.raw_offset + 2],
+            b"\x0a\x00"
+        );
     }
 
     #[test]
     fn rejects_bad_envelopes() {
         assert!(matches!(parse(b"k8s"), Err(ProtobufError::MissingMagic)));
-        assert!(matches!(parse(b"{\"kind\":1}"), Err(ProtobufError::MissingMagic)));
-        assert!(matches!(parse(b"k8s\0"), Err(ProtobufError::MissingTypeMeta)));
+        assert!(matches!(
+            parse(b"{\"kind\":1}"),
+            Err(ProtobufError::MissingMagic)
+        ));
+        assert!(matches!(
+            parse(b"k8s\0"),
+            Err(ProtobufError::MissingTypeMeta)
+        ));
         assert!(matches!(
             parse(&body("v1", "", b"", "")),
             Err(ProtobufError::MissingTypeMeta)

@@ -83,6 +83,9 @@ pub enum ProtobufError {
     /// An `IntOrString` carried a type other than 0 (int) or 1 (string).
     #[error("IntOrString has invalid type {0}")]
     InvalidIntOrString(i64),
+    /// A `Quantity` carried an empty string, which Kubernetes cannot parse.
+    #[error("quantity is an empty string")]
+    EmptyQuantity,
     /// A timestamp cannot be written as an RFC 3339 date with a four-digit year.
     #[error("timestamp {seconds}s is outside the years 0000-9999")]
     TimestampOutOfRange {

@@ -4,9 +4,9 @@
 //!
 //! A body is the prefix `k8s\0` followed by a `runtime.Unknown` envelope naming the apiVersion
 //! and kind, whose `raw` field holds the object in the encoding of Kubernetes'
-//! `generated.proto` files. A small hand-written wire reader ([`wire`]) feeds a schema table
-//! ([`schema`]) that knows, for each supported message, the JSON name, type and Go JSON
-//! emission rule of every field; [`render`] applies those rules. Unknown fields are skipped;
+//! `generated.proto` files. A small hand-written wire reader (module `wire`) feeds a schema
+//! table (module `schema`) that knows, for each supported message, the JSON name, type and Go
+//! JSON emission rule of every field; module `render` applies those rules. Unknown fields are skipped;
 //! malformed input yields a [`ProtobufError`], never a panic.
 //!
 //! Supported kinds are listed by [`supported_kinds`]: v1 Secret, ConfigMap, Service, Namespace,
@@ -27,6 +27,15 @@ pub const CONTENT_TYPE: &str = "application/vnd.kubernetes.protobuf";
 
 /// Decodes a `k8s\0`-prefixed protobuf body into the JSON object Kubernetes would have received as
 /// JSON (apiVersion and kind set from the envelope).
+///
+/// ```
+/// // What `kubectl create configmap c1 --from-literal=k=v -n default` sends.
+/// let body = include_bytes!("../tests/fixtures/configmap.pb");
+/// let object = portico_protobuf::decode(body).unwrap();
+/// assert_eq!(object["kind"], "ConfigMap");
+/// assert_eq!(object["metadata"]["name"], "c1");
+/// assert_eq!(object["data"]["k"], "v");
+/// ```
 pub fn decode(body: &[u8]) -> Result<serde_json::Value, ProtobufError> {
     let envelope = envelope::parse(body)?;
     let Some(schema) = schema::top_level(&envelope.api_version, &envelope.kind) else {

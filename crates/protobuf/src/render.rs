@@ -3,6 +3,9 @@
 
 mod time;
 
+#[cfg(test)]
+mod tests;
+
 use std::borrow::Cow;
 
 use base64::Engine as _;
@@ -343,25 +346,36 @@ fn structured(kind: Kind, bytes: &[u8], base: usize, depth: usize) -> Result<Val
     match kind {
         Kind::Msg(msg) => message(msg, bytes, base, depth + 1),
         Kind::Time | Kind::MicroTime => {
-            let (seconds, nanos) = (varint_field(bytes, base, 1)?, varint_field(bytes, base, 2)?);
-            if seconds == 0 && nanos == 0 {
+            // An empty message is the zero time (null); anything else is a real instant, even
+            // 1970-01-01. Time keeps whole seconds only; MicroTime keeps microseconds.
+            if bytes.is_empty() {
                 return Ok(Value::Null);
             }
-            let text = time::rfc3339(seconds as i64, nanos as i32, matches!(kind, Kind::MicroTime))?;
-            Ok(Value::String(text))
+            let micro = matches!(kind, Kind::MicroTime);
+            let seconds = varint_field(bytes, base, 1)? as i64;
+            let nanos = if micro {
+                varint_field(bytes, base, 2)? as i32
+            } else {
+                0
+            };
+            Ok(Value::String(time::rfc3339(seconds, nanos, micro)?))
         }
         Kind::IntOrString => {
             let kind_tag = varint_field(bytes, base, 1)? as i64;
             match kind_tag {
                 0 => Ok(Value::Number((varint_field(bytes, base, 2)? as i32).into())),
-                1 => Ok(Value::String(string_field(bytes, base, 3)?.unwrap_or_default())),
+                1 => Ok(Value::String(
+                    string_field(bytes, base, 3)?.unwrap_or_default(),
+                )),
                 other => Err(ProtobufError::InvalidIntOrString(other)),
             }
         }
-        Kind::Quantity => {
-            let text = string_field(bytes, base, 1)?.filter(|s| !s.is_empty());
-            Ok(Value::String(text.unwrap_or_else(|| "0".to_owned())))
-        }
+        // An absent string is the zero quantity; an empty one does not parse in Kubernetes.
+        Kind::Quantity => match string_field(bytes, base, 1)? {
+            None => Ok(Value::String("0".to_owned())),
+            Some(text) if text.is_empty() => Err(ProtobufError::EmptyQuantity),
+            Some(text) => Ok(Value::String(text)),
+        },
         Kind::FieldsV1 => {
             let raw = last_len(bytes, base, 1)?;
             match raw {

@@ -90,7 +90,10 @@ pub(crate) struct Message {
 impl Message {
     /// The field with this number, if the schema knows it.
     pub(crate) fn field(&self, number: u32) -> Option<(usize, &'static Field)> {
-        self.fields.iter().enumerate().find(|(_, f)| f.number == number)
+        self.fields
+            .iter()
+            .enumerate()
+            .find(|(_, f)| f.number == number)
     }
 }
 
@@ -115,7 +118,11 @@ static TOP_LEVEL: &[(&str, &str, &Message)] = &[
     ("batch/v1", "CronJob", &batch::CRON_JOB),
     ("batch/v1", "Job", &batch::JOB),
     ("networking.k8s.io/v1", "Ingress", &networking::INGRESS),
-    ("authentication.k8s.io/v1", "TokenRequest", &authentication::TOKEN_REQUEST),
+    (
+        "authentication.k8s.io/v1",
+        "TokenRequest",
+        &authentication::TOKEN_REQUEST,
+    ),
 ];
 
 /// The schema of a top-level object, if this crate knows it.
@@ -143,10 +150,20 @@ mod tests {
         let mut numbers: Vec<u32> = msg.fields.iter().map(|f| f.number).collect();
         numbers.sort_unstable();
         numbers.dedup();
-        assert_eq!(numbers.len(), msg.fields.len(), "{}: duplicate field number", msg.name);
+        assert_eq!(
+            numbers.len(),
+            msg.fields.len(),
+            "{}: duplicate field number",
+            msg.name
+        );
         for field in msg.fields {
             if field.shape == Shape::Inline {
-                assert!(matches!(field.kind, Kind::Msg(_)), "{}.{}", msg.name, field.name);
+                assert!(
+                    matches!(field.kind, Kind::Msg(_)),
+                    "{}.{}",
+                    msg.name,
+                    field.name
+                );
             }
             if let Kind::Msg(inner) = field.kind {
                 check(inner, seen);
@@ -160,7 +177,11 @@ mod tests {
             .collect();
         names.sort_unstable();
         names.dedup();
-        let non_inline = msg.fields.iter().filter(|f| f.shape != Shape::Inline).count();
+        let non_inline = msg
+            .fields
+            .iter()
+            .filter(|f| f.shape != Shape::Inline)
+            .count();
         assert_eq!(names.len(), non_inline, "{}: duplicate JSON name", msg.name);
     }
 
@@ -176,7 +197,10 @@ mod tests {
     #[test]
     fn finds_top_level_kinds() {
         assert_eq!(top_level("v1", "Secret").map(|m| m.name), Some("Secret"));
-        assert_eq!(top_level("apps/v1", "Deployment").map(|m| m.name), Some("Deployment"));
+        assert_eq!(
+            top_level("apps/v1", "Deployment").map(|m| m.name),
+            Some("Deployment")
+        );
         assert!(top_level("v1", "Deployment").is_none());
         assert_eq!(supported_kinds().count(), TOP_LEVEL.len());
     }

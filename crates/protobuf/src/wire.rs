@@ -237,9 +237,20 @@ mod tests {
         let cases: &[(&[u8], &str)] = &[
             (&[0x08], "truncated varint at byte 1"),
             (&[0x08, 0x80], "truncated varint at byte 1"),
-            (&[0x08, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01], "varint longer than 10 bytes at byte 1"),
-            (&[0x0a, 0x05, b'a'], "field at byte 2 announces 5 bytes but only 1 remain"),
-            (&[0x0a, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f], "announces"),
+            (
+                &[
+                    0x08, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01,
+                ],
+                "varint longer than 10 bytes at byte 1",
+            ),
+            (
+                &[0x0a, 0x05, b'a'],
+                "field at byte 2 announces 5 bytes but only 1 remain",
+            ),
+            (
+                &[0x0a, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f],
+                "announces",
+            ),
             (&[0x11, 1, 2], "truncated 8-byte fixed value at byte 1"),
             (&[0x15, 1], "truncated 4-byte fixed value at byte 1"),
             (&[0x00, 0x00], "invalid field number 0 at byte 0"),

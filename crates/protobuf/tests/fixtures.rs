@@ -28,8 +28,8 @@ fn every_fixture_decodes_to_what_kubectl_would_send_as_json() {
     let mut failures = Vec::new();
     for pb in &all {
         let body = fs::read(pb).unwrap();
-        let got = portico_protobuf::decode(&body)
-            .unwrap_or_else(|e| panic!("{}: {e}", pb.display()));
+        let got =
+            portico_protobuf::decode(&body).unwrap_or_else(|e| panic!("{}: {e}", pb.display()));
         let want = expected(pb);
         if got != want {
             failures.push(format!(
@@ -45,16 +45,23 @@ fn every_fixture_decodes_to_what_kubectl_would_send_as_json() {
 
 #[test]
 fn secret_data_is_base64_and_empty_type_is_left_out() {
-    let body = fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/secret_generic.pb")).unwrap();
+    let body =
+        fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/secret_generic.pb"))
+            .unwrap();
     let got = portico_protobuf::decode(&body).unwrap();
     assert_eq!(got["data"]["a"], "Yg==");
     assert!(got.get("type").is_none());
-    assert_eq!(got["metadata"]["creationTimestamp"], serde_json::Value::Null);
+    assert_eq!(
+        got["metadata"]["creationTimestamp"],
+        serde_json::Value::Null
+    );
 }
 
 #[test]
 fn service_target_port_is_a_number() {
-    let body = fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/service_nodeport.pb")).unwrap();
+    let body =
+        fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/service_nodeport.pb"))
+            .unwrap();
     let got = portico_protobuf::decode(&body).unwrap();
     let port = &got["spec"]["ports"][0];
     assert_eq!(port["targetPort"], 8080);
@@ -64,11 +71,18 @@ fn service_target_port_is_a_number() {
 
 #[test]
 fn ingress_named_port_and_numbered_port() {
-    let body = fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/ingress.pb")).unwrap();
+    let body =
+        fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/ingress.pb")).unwrap();
     let got = portico_protobuf::decode(&body).unwrap();
-    assert_eq!(got["spec"]["defaultBackend"]["service"]["port"], serde_json::json!({"name": "http"}));
+    assert_eq!(
+        got["spec"]["defaultBackend"]["service"]["port"],
+        serde_json::json!({"name": "http"})
+    );
     let path = &got["spec"]["rules"][0]["http"]["paths"][0];
-    assert_eq!(path["backend"]["service"]["port"], serde_json::json!({"number": 8080}));
+    assert_eq!(
+        path["backend"]["service"]["port"],
+        serde_json::json!({"number": 8080})
+    );
     assert_eq!(path["pathType"], "Prefix");
 }
 
@@ -92,7 +106,13 @@ fn mutated_fixtures_never_panic() {
         // Large fixtures: sample every byte of the first 400 and every 7th after that.
         let positions = (0..body.len()).filter(|i| *i < 400 || i % 7 == 0);
         for i in positions {
-            for mutate in [|b: u8| !b, |_| 0, |_| 0xff, |b: u8| b ^ 0x80, |b: u8| b.wrapping_add(1)] {
+            for mutate in [
+                |b: u8| !b,
+                |_| 0,
+                |_| 0xff,
+                |b: u8| b ^ 0x80,
+                |b: u8| b.wrapping_add(1),
+            ] {
                 let mut copy = body.clone();
                 copy[i] = mutate(copy[i]);
                 let _ = portico_protobuf::decode(&copy);

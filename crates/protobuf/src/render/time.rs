@@ -8,9 +8,11 @@ const MIN_SECONDS: i64 = -62_167_219_200;
 /// 9999-12-31T23:59:59Z in Unix seconds.
 const MAX_SECONDS: i64 = 253_402_300_799;
 
-/// Formats `seconds` (plus `nanos`, normalised like Go's `time.Unix`) as
-/// `2006-01-02T15:04:05Z`, or with six fractional digits when `micro` is set.
+/// Formats `seconds` (plus `nanos`, truncated toward zero to whole microseconds and then
+/// normalised like Go's `time.Unix`) as `2006-01-02T15:04:05Z`, or with six fractional digits
+/// when `micro` is set.
 pub(crate) fn rfc3339(seconds: i64, nanos: i32, micro: bool) -> Result<String, ProtobufError> {
+    let nanos = nanos - nanos % 1000;
     let seconds = seconds
         .checked_add(i64::from(nanos).div_euclid(1_000_000_000))
         .filter(|s| (MIN_SECONDS..=MAX_SECONDS).contains(s))
@@ -55,17 +57,35 @@ mod tests {
     #[test]
     fn formats_known_instants() {
         assert_eq!(rfc3339(0, 0, false).unwrap(), "1970-01-01T00:00:00Z");
-        assert_eq!(rfc3339(1_136_214_245, 0, false).unwrap(), "2006-01-02T15:04:05Z");
-        assert_eq!(rfc3339(951_782_400, 0, false).unwrap(), "2000-02-29T00:00:00Z");
-        assert_eq!(rfc3339(1_709_251_199, 0, false).unwrap(), "2024-02-29T23:59:59Z");
+        assert_eq!(
+            rfc3339(1_136_214_245, 0, false).unwrap(),
+            "2006-01-02T15:04:05Z"
+        );
+        assert_eq!(
+            rfc3339(951_782_400, 0, false).unwrap(),
+            "2000-02-29T00:00:00Z"
+        );
+        assert_eq!(
+            rfc3339(1_709_251_199, 0, false).unwrap(),
+            "2024-02-29T23:59:59Z"
+        );
         assert_eq!(rfc3339(-1, 0, false).unwrap(), "1969-12-31T23:59:59Z");
-        assert_eq!(rfc3339(MIN_SECONDS, 0, false).unwrap(), "0000-01-01T00:00:00Z");
-        assert_eq!(rfc3339(MAX_SECONDS, 0, false).unwrap(), "9999-12-31T23:59:59Z");
+        assert_eq!(
+            rfc3339(MIN_SECONDS, 0, false).unwrap(),
+            "0000-01-01T00:00:00Z"
+        );
+        assert_eq!(
+            rfc3339(MAX_SECONDS, 0, false).unwrap(),
+            "9999-12-31T23:59:59Z"
+        );
     }
 
     #[test]
     fn time_drops_fraction_and_micro_time_keeps_six_digits() {
-        assert_eq!(rfc3339(1_136_214_245, 999_999_999, false).unwrap(), "2006-01-02T15:04:05Z");
+        assert_eq!(
+            rfc3339(1_136_214_245, 999_999_999, false).unwrap(),
+            "2006-01-02T15:04:05Z"
+        );
         assert_eq!(
             rfc3339(1_136_214_245, 123_456_789, true).unwrap(),
             "2006-01-02T15:04:05.123456Z"
@@ -75,8 +95,15 @@ mod tests {
 
     #[test]
     fn normalises_out_of_range_nanos() {
-        assert_eq!(rfc3339(0, 1_500_000_000, true).unwrap(), "1970-01-01T00:00:01.500000Z");
-        assert_eq!(rfc3339(0, -1, true).unwrap(), "1969-12-31T23:59:59.999999Z");
+        assert_eq!(
+            rfc3339(0, 1_500_000_000, true).unwrap(),
+            "1970-01-01T00:00:01.500000Z"
+        );
+        assert_eq!(rfc3339(0, -1, true).unwrap(), "1970-01-01T00:00:00.000000Z");
+        assert_eq!(
+            rfc3339(0, -1500, true).unwrap(),
+            "1969-12-31T23:59:59.999999Z"
+        );
     }
 
     #[test]

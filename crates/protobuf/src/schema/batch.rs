@@ -50,7 +50,12 @@ static JOB_STATUS: Message = Message {
         f(11, "terminating", I32, PtrOmit),
         f(7, "completedIndexes", Str, ValOmit),
         f(10, "failedIndexes", Str, PtrOmit),
-        f(8, "uncountedTerminatedPods", Msg(&UNCOUNTED_TERMINATED_PODS), PtrOmit),
+        f(
+            8,
+            "uncountedTerminatedPods",
+            Msg(&UNCOUNTED_TERMINATED_PODS),
+            PtrOmit,
+        ),
         f(9, "ready", I32, PtrOmit),
     ],
 };

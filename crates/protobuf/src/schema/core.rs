@@ -69,7 +69,12 @@ pub(crate) static SERVICE_ACCOUNT: Message = Message {
     fields: &[
         f(1, "metadata", Msg(&OBJECT_META), ValOmit),
         f(2, "secrets", Msg(&OBJECT_REFERENCE), ListOmit),
-        f(3, "imagePullSecrets", Msg(&LOCAL_OBJECT_REFERENCE), ListOmit),
+        f(
+            3,
+            "imagePullSecrets",
+            Msg(&LOCAL_OBJECT_REFERENCE),
+            ListOmit,
+        ),
         f(4, "automountServiceAccountToken", Bool, PtrOmit),
     ],
 };
@@ -130,7 +135,12 @@ static SERVICE_SPEC: Message = Message {
         f(11, "externalTrafficPolicy", Str, ValOmit),
         f(12, "healthCheckNodePort", I32, ValOmit),
         f(13, "publishNotReadyAddresses", Bool, ValOmit),
-        f(14, "sessionAffinityConfig", Msg(&SESSION_AFFINITY_CONFIG), PtrOmit),
+        f(
+            14,
+            "sessionAffinityConfig",
+            Msg(&SESSION_AFFINITY_CONFIG),
+            PtrOmit,
+        ),
         f(19, "ipFamilies", Str, ListOmit),
         f(17, "ipFamilyPolicy", Str, PtrOmit),
         f(20, "allocateLoadBalancerNodePorts", Bool, PtrOmit),

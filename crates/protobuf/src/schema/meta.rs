@@ -60,7 +60,12 @@ pub(crate) static LABEL_SELECTOR: Message = Message {
     name: "LabelSelector",
     fields: &[
         f(1, "matchLabels", Str, MapOmit),
-        f(2, "matchExpressions", Msg(&LABEL_SELECTOR_REQUIREMENT), ListOmit),
+        f(
+            2,
+            "matchExpressions",
+            Msg(&LABEL_SELECTOR_REQUIREMENT),
+            ListOmit,
+        ),
     ],
 };
 

@@ -85,12 +85,22 @@ static HTTP_INGRESS_PATH: Message = Message {
 
 static INGRESS_STATUS: Message = Message {
     name: "IngressStatus",
-    fields: &[f(1, "loadBalancer", Msg(&INGRESS_LOAD_BALANCER_STATUS), ValOmit)],
+    fields: &[f(
+        1,
+        "loadBalancer",
+        Msg(&INGRESS_LOAD_BALANCER_STATUS),
+        ValOmit,
+    )],
 };
 
 static INGRESS_LOAD_BALANCER_STATUS: Message = Message {
     name: "IngressLoadBalancerStatus",
-    fields: &[f(1, "ingress", Msg(&INGRESS_LOAD_BALANCER_INGRESS), ListOmit)],
+    fields: &[f(
+        1,
+        "ingress",
+        Msg(&INGRESS_LOAD_BALANCER_INGRESS),
+        ListOmit,
+    )],
 };
 
 static INGRESS_LOAD_BALANCER_INGRESS: Message = Message {

@@ -40,7 +40,12 @@ static POD_SPEC: Message = Message {
         f(13, "hostIPC", Bool, ValOmit),
         f(27, "shareProcessNamespace", Bool, PtrOmit),
         f(14, "securityContext", Msg(&POD_SECURITY_CONTEXT), PtrOmit),
-        f(15, "imagePullSecrets", Msg(&LOCAL_OBJECT_REFERENCE), ListOmit),
+        f(
+            15,
+            "imagePullSecrets",
+            Msg(&LOCAL_OBJECT_REFERENCE),
+            ListOmit,
+        ),
         f(16, "hostname", Str, ValOmit),
         f(17, "subdomain", Str, ValOmit),
         f(19, "schedulerName", Str, ValOmit),
@@ -113,7 +118,12 @@ static ENV_VAR_SOURCE: Message = Message {
     name: "EnvVarSource",
     fields: &[
         f(1, "fieldRef", Msg(&OBJECT_FIELD_SELECTOR), PtrOmit),
-        f(2, "resourceFieldRef", Msg(&RESOURCE_FIELD_SELECTOR), PtrOmit),
+        f(
+            2,
+            "resourceFieldRef",
+            Msg(&RESOURCE_FIELD_SELECTOR),
+            PtrOmit,
+        ),
         f(3, "configMapKeyRef", Msg(&KEY_SELECTOR), PtrOmit),
         f(4, "secretKeyRef", Msg(&KEY_SELECTOR), PtrOmit),
     ],
@@ -141,7 +151,12 @@ static RESOURCE_FIELD_SELECTOR: Message = Message {
 static KEY_SELECTOR: Message = Message {
     name: "KeySelector",
     fields: &[
-        f(1, "localObjectReference", Msg(&LOCAL_OBJECT_REFERENCE), Inline),
+        f(
+            1,
+            "localObjectReference",
+            Msg(&LOCAL_OBJECT_REFERENCE),
+            Inline,
+        ),
         f(2, "key", Str, Val),
         f(3, "optional", Bool, PtrOmit),
     ],
@@ -160,7 +175,12 @@ static ENV_FROM_SOURCE: Message = Message {
 static ENV_SOURCE: Message = Message {
     name: "EnvSource",
     fields: &[
-        f(1, "localObjectReference", Msg(&LOCAL_OBJECT_REFERENCE), Inline),
+        f(
+            1,
+            "localObjectReference",
+            Msg(&LOCAL_OBJECT_REFERENCE),
+            Inline,
+        ),
         f(2, "optional", Bool, PtrOmit),
     ],
 };
@@ -395,7 +415,12 @@ static VOLUME_SOURCE: Message = Message {
         f(1, "hostPath", Msg(&HOST_PATH_VOLUME_SOURCE), PtrOmit),
         f(2, "emptyDir", Msg(&EMPTY_DIR_VOLUME_SOURCE), PtrOmit),
         f(6, "secret", Msg(&SECRET_VOLUME_SOURCE), PtrOmit),
-        f(10, "persistentVolumeClaim", Msg(&PVC_VOLUME_SOURCE), PtrOmit),
+        f(
+            10,
+            "persistentVolumeClaim",
+            Msg(&PVC_VOLUME_SOURCE),
+            PtrOmit,
+        ),
         f(19, "configMap", Msg(&CONFIG_MAP_VOLUME_SOURCE), PtrOmit),
     ],
 };
@@ -426,7 +451,12 @@ static SECRET_VOLUME_SOURCE: Message = Message {
 static CONFIG_MAP_VOLUME_SOURCE: Message = Message {
     name: "ConfigMapVolumeSource",
     fields: &[
-        f(1, "localObjectReference", Msg(&LOCAL_OBJECT_REFERENCE), Inline),
+        f(
+            1,
+            "localObjectReference",
+            Msg(&LOCAL_OBJECT_REFERENCE),
+            Inline,
+        ),
         f(2, "items", Msg(&KEY_TO_PATH), ListOmit),
         f(3, "defaultMode", I32, PtrOmit),
         f(4, "optional", Bool, PtrOmit),
