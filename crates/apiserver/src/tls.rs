@@ -52,6 +52,21 @@ fn rcgen_err(e: rcgen::Error) -> Error {
     Error::Tls(e.to_string())
 }
 
+/// The CA's parameters; fixed, so the issuer can be rebuilt from the stored key.
+fn ca_params() -> Result<CertificateParams, Error> {
+    let mut params = CertificateParams::new(Vec::<String>::new()).map_err(rcgen_err)?;
+    params
+        .distinguished_name
+        .push(DnType::CommonName, "portico-ca");
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    params.key_usages = vec![
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::CrlSign,
+        KeyUsagePurpose::DigitalSignature,
+    ];
+    Ok(params)
+}
+
 /// Loads the credentials from `dir`, creating whatever is missing. `extra_sans` are host
 /// names or IP addresses the serving certificate must also cover.
 pub fn load_or_create(dir: &Path, extra_sans: &[String]) -> Result<Credentials, Error> {
@@ -60,17 +75,7 @@ pub fn load_or_create(dir: &Path, extra_sans: &[String]) -> Result<Credentials, 
         (Some(c), Some(k)) => (c, k),
         _ => {
             let key = KeyPair::generate().map_err(rcgen_err)?;
-            let mut params = CertificateParams::new(Vec::<String>::new()).map_err(rcgen_err)?;
-            params
-                .distinguished_name
-                .push(DnType::CommonName, "portico-ca");
-            params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-            params.key_usages = vec![
-                KeyUsagePurpose::KeyCertSign,
-                KeyUsagePurpose::CrlSign,
-                KeyUsagePurpose::DigitalSignature,
-            ];
-            let cert = params.self_signed(&key).map_err(rcgen_err)?;
+            let cert = ca_params()?.self_signed(&key).map_err(rcgen_err)?;
             let (c, k) = (cert.pem(), key.serialize_pem());
             write(dir, "ca.key", &k)?;
             write(dir, "ca.crt", &c)?;
@@ -109,7 +114,9 @@ pub fn load_or_create(dir: &Path, extra_sans: &[String]) -> Result<Credentials, 
         Some(pair) => pair,
         None => {
             let ca_key = KeyPair::from_pem(&ca_key_pem).map_err(rcgen_err)?;
-            let issuer = Issuer::from_ca_cert_pem(&ca_pem, ca_key).map_err(rcgen_err)?;
+            // The issuer is rebuilt from the CA's fixed parameters and its stored key: the
+            // name and key are all a signature needs.
+            let issuer = Issuer::new(ca_params()?, ca_key);
             let key = KeyPair::generate().map_err(rcgen_err)?;
             let mut params = CertificateParams::new(Vec::<String>::new()).map_err(rcgen_err)?;
             params

@@ -116,7 +116,7 @@ async fn server(args: ServerArgs) -> Result<()> {
         )
     } else {
         Arc::new(
-            portico_store_etcd::EtcdStore::connect(&args.etcd)
+            portico_store_etcd::EtcdStore::connect(&args.etcd, None)
                 .await
                 .with_context(|| format!("connecting to etcd at {}", args.etcd.join(",")))?,
         )
