@@ -109,7 +109,8 @@ mod tests {
         let printed: Vec<String> = allowed.paths().iter().map(ToString::to_string).collect();
         assert!(printed.contains(&".spec.ports[port=80,protocol=\"TCP\"].targetPort".to_string()));
         assert!(!printed.contains(&".spec.type".to_string()), "{printed:?}");
-        let no_annotation = json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web"}});
+        let no_annotation =
+            json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web"}});
         assert_eq!(allowed_conflicts(&schema, &no_annotation), None);
     }
 }

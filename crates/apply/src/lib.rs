@@ -80,11 +80,17 @@ impl ApplyError {
 /// `Apply failed with 2 conflicts: conflicts with "a":\n- .spec.x\n- .spec.y`, grouped by manager.
 pub fn conflicts_message(conflicts: &[Conflict]) -> String {
     if let [only] = conflicts {
-        return format!("Apply failed with 1 conflict: {}: {}", only.message, only.field);
+        return format!(
+            "Apply failed with 1 conflict: {}: {}",
+            only.message, only.field
+        );
     }
     let mut groups: Vec<(&str, Vec<&str>)> = Vec::new();
     for conflict in conflicts {
-        let described = conflict.message.strip_prefix("conflict with ").unwrap_or(&conflict.message);
+        let described = conflict
+            .message
+            .strip_prefix("conflict with ")
+            .unwrap_or(&conflict.message);
         match groups.iter_mut().find(|(m, _)| *m == described) {
             Some((_, fields)) => fields.push(&conflict.field),
             None => groups.push((described, vec![&conflict.field])),
@@ -96,7 +102,11 @@ pub fn conflicts_message(conflicts: &[Conflict]) -> String {
         lines.push(format!("conflicts with {described}:"));
         lines.extend(fields.into_iter().map(|f| format!("- {f}")));
     }
-    format!("Apply failed with {} conflicts: {}", conflicts.len(), lines.join("\n"))
+    format!(
+        "Apply failed with {} conflicts: {}",
+        conflicts.len(),
+        lines.join("\n")
+    )
 }
 
 /// Server-side apply of `config` (the applied configuration, already parsed) by `manager` onto

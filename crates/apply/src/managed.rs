@@ -92,7 +92,10 @@ pub type Managed = BTreeMap<ManagerKey, Entry>;
 
 /// The `metadata.managedFields` value of an object, if any.
 pub fn managed_fields_of(object: &Value) -> Option<&Value> {
-    object.get("metadata")?.get("managedFields").filter(|v| !v.is_null())
+    object
+        .get("metadata")?
+        .get("managedFields")
+        .filter(|v| !v.is_null())
 }
 
 /// A copy of `object` without `metadata.managedFields`.
@@ -134,7 +137,11 @@ pub fn decode(list: Option<&Value>) -> Result<Managed, String> {
         match text("fieldsType") {
             "FieldsV1" => {}
             "" => return Err(format!("missing fieldsType in managed fields entry {i}")),
-            other => return Err(format!("invalid fieldsType {other:?} in managed fields entry {i}")),
+            other => {
+                return Err(format!(
+                    "invalid fieldsType {other:?} in managed fields entry {i}"
+                ))
+            }
         }
         let set = match entry.get("fieldsV1") {
             Some(fields) => FieldSet::from_fields_v1(fields)
@@ -143,10 +150,22 @@ pub fn decode(list: Option<&Value>) -> Result<Managed, String> {
         };
         let key = match operation {
             Operation::Apply => ManagerKey::apply(text("manager"), text("subresource")),
-            Operation::Update => ManagerKey::update(text("manager"), api_version, text("subresource")),
+            Operation::Update => {
+                ManagerKey::update(text("manager"), api_version, text("subresource"))
+            }
         };
-        let time = entry.get("time").and_then(Value::as_str).map(str::to_string);
-        managed.insert(key, Entry { api_version: api_version.to_string(), time, set });
+        let time = entry
+            .get("time")
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        managed.insert(
+            key,
+            Entry {
+                api_version: api_version.to_string(),
+                time,
+                set,
+            },
+        );
     }
     Ok(managed)
 }
@@ -160,7 +179,12 @@ pub fn encode(managed: &Managed) -> Option<Value> {
     entries.sort_by(|(ka, ea), (kb, eb)| {
         ka.operation
             .cmp(&kb.operation)
-            .then_with(|| ea.time.as_deref().unwrap_or("").cmp(eb.time.as_deref().unwrap_or("")))
+            .then_with(|| {
+                ea.time
+                    .as_deref()
+                    .unwrap_or("")
+                    .cmp(eb.time.as_deref().unwrap_or(""))
+            })
             .then_with(|| ka.manager.cmp(&kb.manager))
             .then_with(|| ea.api_version.cmp(&eb.api_version))
             .then_with(|| ka.subresource.cmp(&kb.subresource))
@@ -191,7 +215,9 @@ pub fn store(object: &mut Value, managed: &Managed) {
     let Some(root) = object.as_object_mut() else {
         return;
     };
-    let metadata = root.entry("metadata").or_insert_with(|| Value::Object(Map::new()));
+    let metadata = root
+        .entry("metadata")
+        .or_insert_with(|| Value::Object(Map::new()));
     let Some(metadata) = metadata.as_object_mut() else {
         return;
     };
@@ -215,7 +241,12 @@ pub fn cap_updates(managed: &mut Managed, max: usize) {
     if updaters.len() <= max {
         return;
     }
-    let time_of = |k: &ManagerKey| managed.get(k).and_then(|e| e.time.clone()).unwrap_or_default();
+    let time_of = |k: &ManagerKey| {
+        managed
+            .get(k)
+            .and_then(|e| e.time.clone())
+            .unwrap_or_default()
+    };
     updaters.sort_by(|a, b| time_of(a).cmp(&time_of(b)).then_with(|| a.cmp(b)));
     let mut count = updaters.len();
     let mut first_of_version: BTreeMap<String, ManagerKey> = BTreeMap::new();
@@ -272,9 +303,15 @@ mod tests {
     #[test]
     fn invalid_entries_are_errors() {
         let bad_op = json!([{"manager": "m", "operation": "Patch", "apiVersion": "v1", "fieldsType": "FieldsV1"}]);
-        assert_eq!(decode(Some(&bad_op)).unwrap_err(), "operation must be `Apply` or `Update`");
+        assert_eq!(
+            decode(Some(&bad_op)).unwrap_err(),
+            "operation must be `Apply` or `Update`"
+        );
         let no_type = json!([{"manager": "m", "operation": "Update", "apiVersion": "v1"}]);
-        assert_eq!(decode(Some(&no_type)).unwrap_err(), "missing fieldsType in managed fields entry 0");
+        assert_eq!(
+            decode(Some(&no_type)).unwrap_err(),
+            "missing fieldsType in managed fields entry 0"
+        );
     }
 
     #[test]
@@ -305,13 +342,20 @@ mod tests {
             let set = FieldSet::from_fields_v1(&json!({format!("f:f{i}"): {}})).unwrap();
             managed.insert(
                 ManagerKey::update(&format!("m{i:02}"), "v1", ""),
-                Entry { api_version: "v1".into(), time: Some(format!("2024-01-01T00:00:{i:02}Z")), set },
+                Entry {
+                    api_version: "v1".into(),
+                    time: Some(format!("2024-01-01T00:00:{i:02}Z")),
+                    set,
+                },
             );
         }
         cap_updates(&mut managed, MAX_UPDATE_MANAGERS);
         assert_eq!(managed.len(), 10);
         let bucket = &managed[&ManagerKey::update("ancient-changes", "v1", "")];
-        assert_eq!(bucket.set.to_fields_v1(), json!({"f:f0": {}, "f:f1": {}, "f:f2": {}}));
+        assert_eq!(
+            bucket.set.to_fields_v1(),
+            json!({"f:f0": {}, "f:f1": {}, "f:f2": {}})
+        );
         assert_eq!(bucket.time.as_deref(), Some("2024-01-01T00:00:02Z"));
     }
 }

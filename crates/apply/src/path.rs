@@ -196,7 +196,10 @@ mod tests {
             PathElement::Key(canonical_json(&json!({"protocol": "TCP", "port": 80}))),
             PathElement::Field("targetPort".into()),
         ]);
-        assert_eq!(path.to_string(), r#".spec.ports[port=80,protocol="TCP"].targetPort"#);
+        assert_eq!(
+            path.to_string(),
+            r#".spec.ports[port=80,protocol="TCP"].targetPort"#
+        );
         let set_item = Path(vec![
             PathElement::Field("metadata".into()),
             PathElement::Field("finalizers".into()),

@@ -116,7 +116,9 @@ mod tests {
         let names: Vec<&str> = keys.iter().map(|k| k.name).collect();
         assert_eq!(names, ["containerPort", "protocol"]);
         assert_eq!(
-            deployment.node("spec.template.metadata.labels").map(|n| n.shape),
+            deployment
+                .node("spec.template.metadata.labels")
+                .map(|n| n.shape),
             Some(Shape::Map)
         );
     }
@@ -124,20 +126,46 @@ mod tests {
     #[test]
     fn service_ports_key_on_port_and_protocol() {
         let service = Schema::for_kind("v1", "Service");
-        let Some(Node { shape: Shape::Assoc(keys), .. }) = service.node("spec.ports") else {
+        let Some(Node {
+            shape: Shape::Assoc(keys),
+            ..
+        }) = service.node("spec.ports")
+        else {
             panic!("service ports are an associative list");
         };
-        assert_eq!(keys[0], ListKey { name: "port", default: None });
-        assert_eq!(keys[1], ListKey { name: "protocol", default: Some("TCP") });
-        assert_eq!(service.node("spec.selector").map(|n| n.shape), Some(Shape::Atomic));
+        assert_eq!(
+            keys[0],
+            ListKey {
+                name: "port",
+                default: None
+            }
+        );
+        assert_eq!(
+            keys[1],
+            ListKey {
+                name: "protocol",
+                default: Some("TCP")
+            }
+        );
+        assert_eq!(
+            service.node("spec.selector").map(|n| n.shape),
+            Some(Shape::Atomic)
+        );
     }
 
     #[test]
     fn unknown_kinds_know_only_metadata() {
         let schema = Schema::for_kind("example.com/v1", "Widget");
-        assert_eq!(schema.node("metadata.labels").map(|n| n.shape), Some(Shape::Map));
+        assert_eq!(
+            schema.node("metadata.labels").map(|n| n.shape),
+            Some(Shape::Map)
+        );
         assert_eq!(schema.node("spec"), None);
         let ingress = Schema::for_kind("networking.k8s.io/v1", "Ingress");
-        assert_eq!(ingress.node("spec.rules"), None, "ingress lists fall back to atomic");
+        assert_eq!(
+            ingress.node("spec.rules"),
+            None,
+            "ingress lists fall back to atomic"
+        );
     }
 }

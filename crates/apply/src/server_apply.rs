@@ -30,7 +30,9 @@ pub fn apply(
     now: &str,
 ) -> Result<ApplyOutcome, ApplyError> {
     if !config.is_object() {
-        return Err(ApplyError::BadRequest("the applied configuration must be an object".into()));
+        return Err(ApplyError::BadRequest(
+            "the applied configuration must be an object".into(),
+        ));
     }
     let (api_version, kind) = type_of(config);
     let expected = live.map(type_of).unwrap_or((api_version, kind));
@@ -41,12 +43,15 @@ pub fn apply(
         )));
     }
     if managed::managed_fields_of(config).is_some() {
-        return Err(ApplyError::BadRequest("metadata.managedFields must be nil".into()));
+        return Err(ApplyError::BadRequest(
+            "metadata.managedFields must be nil".into(),
+        ));
     }
     let schema = Schema::for_kind(api_version, kind);
     let managed = match live {
-        Some(live) => managed::decode(managed::managed_fields_of(live))
-            .map_err(|e| ApplyError::ManagedFields(format!("failed to decode managed fields: {e}")))?,
+        Some(live) => managed::decode(managed::managed_fields_of(live)).map_err(|e| {
+            ApplyError::ManagedFields(format!("failed to decode managed fields: {e}"))
+        })?,
         None => Managed::new(),
     };
     let live_body = live
@@ -58,7 +63,15 @@ pub fn apply(
         object.remove("status");
     }
     let key = ManagerKey::apply(manager, "");
-    let merged = match merge_and_own(&schema, &live_body, &applied, managed.clone(), &key, api_version, force) {
+    let merged = match merge_and_own(
+        &schema,
+        &live_body,
+        &applied,
+        managed.clone(),
+        &key,
+        api_version,
+        force,
+    ) {
         Ok(done) => done,
         Err(MergeError::Conflicts(conflicts)) if manager == last_applied::KUBECTL && !force => {
             // Fields client-side apply set, unchanged since, move over without conflicts.
@@ -74,8 +87,16 @@ pub fn apply(
             if !remaining.is_empty() {
                 return Err(ApplyError::Conflicts(remaining));
             }
-            merge_and_own(&schema, &live_body, &applied, managed, &key, api_version, true)
-                .map_err(MergeError::into_apply_error)?
+            merge_and_own(
+                &schema,
+                &live_body,
+                &applied,
+                managed,
+                &key,
+                api_version,
+                true,
+            )
+            .map_err(MergeError::into_apply_error)?
         }
         Err(e) => return Err(e.into_apply_error()),
     };
@@ -158,7 +179,14 @@ fn merge_and_own(
         merge::prune(schema, &mut object, &previous.set, &keep);
     }
     let time = previous.and_then(|p| p.time);
-    managed.insert(key.clone(), Entry { api_version: api_version.to_string(), time, set });
+    managed.insert(
+        key.clone(),
+        Entry {
+            api_version: api_version.to_string(),
+            time,
+            set,
+        },
+    );
     let changes = typed::compare(schema, live, &object)
         .map_err(MergeError::Invalid)?
         .without_top_level(&ignored);
@@ -166,7 +194,10 @@ fn merge_and_own(
         let mut raw: Vec<RawConflict> = conflicts
             .into_iter()
             .flat_map(|(manager, set)| {
-                set.paths().into_iter().map(move |path| RawConflict { manager: manager.clone(), path })
+                set.paths().into_iter().map(move |path| RawConflict {
+                    manager: manager.clone(),
+                    path,
+                })
             })
             .collect();
         raw.sort_by(|a, b| a.manager.cmp(&b.manager));

@@ -46,7 +46,10 @@ impl FieldSet {
         match path {
             [] => false,
             [last] => self.members.contains(last),
-            [first, rest @ ..] => self.children.get(first).is_some_and(|child| child.has(rest)),
+            [first, rest @ ..] => self
+                .children
+                .get(first)
+                .is_some_and(|child| child.has(rest)),
         }
     }
 
@@ -108,7 +111,8 @@ impl FieldSet {
 
     /// The set without the top-level fields for which `ignored` holds, nor anything below them.
     pub fn without_top_level(&self, ignored: impl Fn(&str) -> bool) -> FieldSet {
-        let keep = |element: &PathElement| !matches!(element, PathElement::Field(name) if ignored(name));
+        let keep =
+            |element: &PathElement| !matches!(element, PathElement::Field(name) if ignored(name));
         FieldSet {
             members: self.members.iter().filter(|e| keep(e)).cloned().collect(),
             children: self
@@ -220,7 +224,10 @@ mod tests {
     fn set_algebra_drops_empty_branches() {
         let a = set(json!({"f:spec": {"f:a": {}, "f:b": {}}, "f:data": {"f:x": {}}}));
         let b = set(json!({"f:spec": {"f:a": {}, "f:b": {}}}));
-        assert_eq!(a.difference(&b).to_fields_v1(), json!({"f:data": {"f:x": {}}}));
+        assert_eq!(
+            a.difference(&b).to_fields_v1(),
+            json!({"f:data": {"f:x": {}}})
+        );
         assert_eq!(a.intersection(&b), b);
         assert_eq!(b.union(&a), a);
         assert!(b.difference(&a).is_empty());
@@ -228,7 +235,8 @@ mod tests {
 
     #[test]
     fn paths_list_members_before_deeper_paths() {
-        let s = set(json!({"f:spec": {"f:type": {}, "f:ports": {"k:{\"port\":80}": {"f:name": {}}}}}));
+        let s =
+            set(json!({"f:spec": {"f:type": {}, "f:ports": {"k:{\"port\":80}": {"f:name": {}}}}}));
         let printed: Vec<String> = s.paths().iter().map(ToString::to_string).collect();
         assert_eq!(printed, [".spec.type", ".spec.ports[port=80].name"]);
     }

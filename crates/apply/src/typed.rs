@@ -124,7 +124,14 @@ fn is_empty(value: Option<&Value>) -> bool {
 /// when null or `{}`.
 pub fn to_field_set(schema: &Schema, value: &Value) -> Result<FieldSet, String> {
     let mut out = FieldSet::new();
-    collect(schema, value, "", &mut Path::default(), Kind::Struct, &mut out)?;
+    collect(
+        schema,
+        value,
+        "",
+        &mut Path::default(),
+        Kind::Struct,
+        &mut out,
+    )?;
     Ok(out)
 }
 
@@ -191,8 +198,27 @@ impl Comparison {
 pub fn compare(schema: &Schema, old: &Value, new: &Value) -> Result<Comparison, String> {
     let mut out = Comparison::default();
     let mut path = Path::default();
-    compare_node(schema, Some(old), Some(new), "", &mut path, Some(Kind::Struct), &mut out)?;
+    compare_node(
+        schema,
+        Some(old),
+        Some(new),
+        "",
+        &mut path,
+        Kind::Struct,
+        &mut out,
+    )?;
     Ok(out)
+}
+
+/// A child of an object on one side of a comparison. A field the Go type always serializes is
+/// present (empty) whenever its parent is.
+fn side<'v>(
+    parent: Option<&'v Map<String, Value>>,
+    name: &str,
+    always: Option<&'v Value>,
+) -> Option<&'v Value> {
+    let parent = parent?;
+    parent.get(name).or(always)
 }
 
 fn compare_node(
@@ -201,32 +227,16 @@ fn compare_node(
     new: Option<&Value>,
     sp: &str,
     path: &mut Path,
-    item_kind: Option<Kind>,
+    kind: Kind,
     out: &mut Comparison,
 ) -> Result<(), String> {
-    let Some(sample) = new.or(old) else {
-        return Ok(());
-    };
-    let (mut kind, always) = match item_kind {
-        Some(kind) => (kind, false),
-        None => classify(schema, sp, sample),
-    };
-    if let (Some(a), Some(b)) = (old, new) {
-        if std::mem::discriminant(a) != std::mem::discriminant(b) && !a.is_null() && !b.is_null()
-        {
-            kind = Kind::Leaf;
+    let mismatched = match (old, new) {
+        (Some(a), Some(b)) => {
+            std::mem::discriminant(a) != std::mem::discriminant(b) && !a.is_null() && !b.is_null()
         }
-    }
-    let empty = match kind {
-        Kind::Set | Kind::Assoc(_) => Value::Array(Vec::new()),
-        _ => Value::Object(Map::new()),
+        _ => false,
     };
-    let (old, new) = if always && kind != Kind::Leaf {
-        (old.or(Some(&empty)), new.or(Some(&empty)))
-    } else {
-        (old, new)
-    };
-    if kind == Kind::Leaf || (is_empty(old) && is_empty(new)) {
+    if kind == Kind::Leaf || mismatched || (is_empty(old) && is_empty(new)) {
         match (old, new) {
             (None, Some(_)) => out.added.insert(&path.0),
             (Some(_), None) => out.removed.insert(&path.0),
@@ -237,16 +247,37 @@ fn compare_node(
     }
     match kind {
         Kind::Struct | Kind::Map => {
-            let no_fields = Map::new();
-            let old_map = old.and_then(Value::as_object).unwrap_or(&no_fields);
-            let new_map = new.and_then(Value::as_object).unwrap_or(&no_fields);
-            let mut names: Vec<&String> = old_map.keys().chain(new_map.keys()).collect();
+            let old_map = old.and_then(Value::as_object);
+            let new_map = new.and_then(Value::as_object);
+            let mut names: Vec<&String> = old_map
+                .into_iter()
+                .chain(new_map)
+                .flat_map(|m| m.keys())
+                .collect();
             names.sort();
             names.dedup();
+            let empty_object = Value::Object(Map::new());
+            let empty_list = Value::Array(Vec::new());
             for name in names {
-                path.0.push(PathElement::Field(name.clone()));
                 let child_sp = child_schema_path(kind, sp, name);
-                compare_node(schema, old_map.get(name), new_map.get(name), &child_sp, path, None, out)?;
+                let Some(sample) = new_map
+                    .and_then(|m| m.get(name))
+                    .or(old_map.and_then(|m| m.get(name)))
+                else {
+                    continue;
+                };
+                let (child_kind, always) = classify(schema, &child_sp, sample);
+                let default = match (always, child_kind) {
+                    (false, _) | (true, Kind::Leaf) => None,
+                    (true, Kind::Set | Kind::Assoc(_)) => Some(&empty_list),
+                    (true, _) => Some(&empty_object),
+                };
+                path.0.push(PathElement::Field(name.clone()));
+                let (old_child, new_child) =
+                    (side(old_map, name, default), side(new_map, name, default));
+                compare_node(
+                    schema, old_child, new_child, &child_sp, path, child_kind, out,
+                )?;
                 path.0.pop();
             }
         }
@@ -256,17 +287,23 @@ fn compare_node(
             let new_items = new.and_then(Value::as_array).unwrap_or(&no_items);
             let old_index = index_items(kind, old_items, path, false)?;
             let new_index = index_items(kind, new_items, path, false)?;
-            fn find<'v>(index: &[(PathElement, &'v Value)], element: &PathElement) -> Option<&'v Value> {
+            fn find<'v>(
+                index: &[(PathElement, &'v Value)],
+                element: &PathElement,
+            ) -> Option<&'v Value> {
                 index.iter().find(|(e, _)| e == element).map(|(_, v)| *v)
             }
-            let mut elements: Vec<&PathElement> =
-                old_index.iter().chain(new_index.iter()).map(|(e, _)| e).collect();
+            let mut elements: Vec<&PathElement> = old_index
+                .iter()
+                .chain(new_index.iter())
+                .map(|(e, _)| e)
+                .collect();
             elements.sort();
             elements.dedup();
             for element in elements {
                 let (old_item, new_item) = (find(&old_index, element), find(&new_index, element));
                 path.0.push(element.clone());
-                compare_node(schema, old_item, new_item, sp, path, Some(kind.item_kind()), out)?;
+                compare_node(schema, old_item, new_item, sp, path, kind.item_kind(), out)?;
                 path.0.pop();
             }
         }
@@ -314,7 +351,10 @@ mod tests {
         assert!(err.contains("omits key field \"port\""), "{err}");
         let twice = json!({"spec": {"ports": [{"port": 80}, {"port": 80, "protocol": "TCP"}]}});
         let err = to_field_set(&schema, &twice).unwrap_err();
-        assert_eq!(err, ".spec.ports: duplicate entries for key [port=80,protocol=\"TCP\"]");
+        assert_eq!(
+            err,
+            ".spec.ports: duplicate entries for key [port=80,protocol=\"TCP\"]"
+        );
     }
 
     #[test]
@@ -338,11 +378,19 @@ mod tests {
     #[test]
     fn comparison_of_changed_leaves_and_atomic_values() {
         let schema = Schema::for_kind("v1", "Service");
-        let old = json!({"spec": {"selector": {"app": "a"}, "ports": [{"port": 80, "targetPort": 80}]}});
-        let new = json!({"spec": {"selector": {"app": "b"}, "ports": [{"port": 80, "targetPort": 81}]}});
+        let old =
+            json!({"spec": {"selector": {"app": "a"}, "ports": [{"port": 80, "targetPort": 80}]}});
+        let new =
+            json!({"spec": {"selector": {"app": "b"}, "ports": [{"port": 80, "targetPort": 81}]}});
         let c = compare(&schema, &old, &new).unwrap();
         let printed: Vec<String> = c.modified.paths().iter().map(ToString::to_string).collect();
-        assert_eq!(printed, [".spec.selector", ".spec.ports[port=80,protocol=\"TCP\"].targetPort"]);
+        assert_eq!(
+            printed,
+            [
+                ".spec.selector",
+                ".spec.ports[port=80,protocol=\"TCP\"].targetPort"
+            ]
+        );
         assert!(c.added.is_empty() && c.removed.is_empty());
         assert_eq!(compare(&schema, &old, &old).unwrap(), Comparison::default());
     }

@@ -47,7 +47,16 @@ pub fn record(old: Option<&Value>, new: &mut Value, manager: &str, subresource: 
         .map(managed::without_managed_fields)
         .unwrap_or_else(|| Value::Object(Map::new()));
     let new_body = managed::without_managed_fields(new);
-    match track(&schema, &old_body, &new_body, starting, manager, &api_version, subresource, now) {
+    match track(
+        &schema,
+        &old_body,
+        &new_body,
+        starting,
+        manager,
+        &api_version,
+        subresource,
+        now,
+    ) {
         Ok(managed) => managed::store(new, &managed),
         Err(error) => {
             // As Kubernetes does, keep the previous managedFields rather than fail the write.
@@ -81,7 +90,11 @@ fn track(
             Some(previous) => taken.union(&previous.set),
             None => taken,
         };
-        let entry = Entry { api_version: api_version.to_string(), time: Some(now.to_string()), set };
+        let entry = Entry {
+            api_version: api_version.to_string(),
+            time: Some(now.to_string()),
+            set,
+        };
         managed.insert(key, entry);
     }
     managed::cap_updates(&mut managed, MAX_UPDATE_MANAGERS);

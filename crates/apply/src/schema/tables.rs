@@ -5,7 +5,10 @@
 use super::{ListKey, Node, Schema, Shape};
 
 const fn key(name: &'static str) -> ListKey {
-    ListKey { name, default: None }
+    ListKey {
+        name,
+        default: None,
+    }
 }
 
 const BY_NAME: &[ListKey] = &[key("name")];
@@ -16,23 +19,50 @@ const BY_MOUNT_PATH: &[ListKey] = &[key("mountPath")];
 const BY_DEVICE_PATH: &[ListKey] = &[key("devicePath")];
 const CONTAINER_PORT: &[ListKey] = &[
     key("containerPort"),
-    ListKey { name: "protocol", default: Some("TCP") },
+    ListKey {
+        name: "protocol",
+        default: Some("TCP"),
+    },
 ];
-const SERVICE_PORT: &[ListKey] = &[key("port"), ListKey { name: "protocol", default: Some("TCP") }];
+const SERVICE_PORT: &[ListKey] = &[
+    key("port"),
+    ListKey {
+        name: "protocol",
+        default: Some("TCP"),
+    },
+];
 const TOPOLOGY_SPREAD: &[ListKey] = &[key("topologyKey"), key("whenUnsatisfiable")];
 
 /// A struct the Go type holds by value: always present.
-const VALUE_STRUCT: Node = Node { shape: Shape::Struct, always: true };
-const MAP: Node = Node { shape: Shape::Map, always: false };
-const ATOMIC: Node = Node { shape: Shape::Atomic, always: false };
-const SET: Node = Node { shape: Shape::Set, always: false };
+const VALUE_STRUCT: Node = Node {
+    shape: Shape::Struct,
+    always: true,
+};
+const MAP: Node = Node {
+    shape: Shape::Map,
+    always: false,
+};
+const ATOMIC: Node = Node {
+    shape: Shape::Atomic,
+    always: false,
+};
+const SET: Node = Node {
+    shape: Shape::Set,
+    always: false,
+};
 
 const fn assoc(keys: &'static [ListKey]) -> Node {
-    Node { shape: Shape::Assoc(keys), always: false }
+    Node {
+        shape: Shape::Assoc(keys),
+        always: false,
+    }
 }
 
 const fn assoc_always(keys: &'static [ListKey]) -> Node {
-    Node { shape: Shape::Assoc(keys), always: true }
+    Node {
+        shape: Shape::Assoc(keys),
+        always: true,
+    }
 }
 
 /// `ObjectMeta`, wherever it appears.

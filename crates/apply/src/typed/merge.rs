@@ -13,7 +13,14 @@ use crate::set::FieldSet;
 /// by item. A `null` in the configuration removes the field.
 pub fn merge(schema: &Schema, live: &Value, config: &Value) -> Result<Value, String> {
     let mut path = Path::default();
-    let merged = merge_node(schema, Some(live), config, "", &mut path, Some(Kind::Struct))?;
+    let merged = merge_node(
+        schema,
+        Some(live),
+        config,
+        "",
+        &mut path,
+        Some(Kind::Struct),
+    )?;
     Ok(merged.unwrap_or_else(|| Value::Object(Map::new())))
 }
 
@@ -47,7 +54,11 @@ fn merge_node(
             }
             Ok(Some(Value::Object(out)))
         }
-        (Kind::Set | Kind::Assoc(_), Some(Value::Array(live_items)), Value::Array(config_items)) => {
+        (
+            Kind::Set | Kind::Assoc(_),
+            Some(Value::Array(live_items)),
+            Value::Array(config_items),
+        ) => {
             let lhs = index_items(kind, live_items, path, false)?;
             let rhs = index_items(kind, config_items, path, true)?;
             let mut out = Vec::with_capacity(lhs.len().max(rhs.len()));
@@ -58,8 +69,14 @@ fn merge_node(
                         let (element, config_item) = &rhs[j];
                         let live_item = lhs.iter().find(|(e, _)| e == element).map(|(_, v)| *v);
                         path.0.push(element.clone());
-                        let merged =
-                            merge_node(schema, live_item, config_item, sp, path, Some(kind.item_kind()))?;
+                        let merged = merge_node(
+                            schema,
+                            live_item,
+                            config_item,
+                            sp,
+                            path,
+                            Some(kind.item_kind()),
+                        )?;
                         path.0.pop();
                         merged
                     }
@@ -84,7 +101,10 @@ enum Step {
 /// configuration puts them.
 fn merge_order(lhs: &[(PathElement, &Value)], rhs: &[(PathElement, &Value)]) -> Vec<Step> {
     let in_rhs = |e: &PathElement| rhs.iter().any(|(r, _)| r == e);
-    let mut shared = rhs.iter().map(|(e, _)| e).filter(|e| lhs.iter().any(|(l, _)| l == *e));
+    let mut shared = rhs
+        .iter()
+        .map(|(e, _)| e)
+        .filter(|e| lhs.iter().any(|(l, _)| l == *e));
     let mut next_shared = shared.next();
     let mut steps = Vec::with_capacity(lhs.len() + rhs.len());
     let (mut li, mut ri) = (0, 0);
@@ -203,7 +223,15 @@ fn prune_node(
                 let drop = if previous.has(&path.0) && !keep.has(&path.0) {
                     true
                 } else if previous.has_below(&path.0)
-                    && prune_node(schema, &mut item, sp, path, kind.item_kind(), previous, keep)
+                    && prune_node(
+                        schema,
+                        &mut item,
+                        sp,
+                        path,
+                        kind.item_kind(),
+                        previous,
+                        keep,
+                    )
                 {
                     removed = true;
                     is_empty_container(&item)
@@ -238,10 +266,13 @@ mod tests {
         let config = json!({"spec": {"selector": {"app": "b"}, "ports": [
             {"port": 443, "targetPort": 8443}, {"port": 80, "targetPort": 8080}]}});
         let merged = merge(&schema, &live, &config).unwrap();
-        assert_eq!(merged, json!({"spec": {"clusterIP": "10.0.0.7", "selector": {"app": "b"},
+        assert_eq!(
+            merged,
+            json!({"spec": {"clusterIP": "10.0.0.7", "selector": {"app": "b"},
             "ports": [{"port": 443, "targetPort": 8443},
                       {"port": 80, "protocol": "TCP", "targetPort": 8080, "nodePort": 30001},
-                      {"port": 53, "protocol": "UDP"}]}}));
+                      {"port": 53, "protocol": "UDP"}]}})
+        );
     }
 
     #[test]
@@ -283,7 +314,10 @@ mod tests {
             "f:spec": {"f:ports": {"k:{\"port\":80,\"protocol\":\"TCP\"}": {".": {}, "f:port": {}}}}}))
         .unwrap();
         prune(&schema, &mut merged, &previous, &keep);
-        assert_eq!(merged, json!({"metadata": {"labels": {"a": "1"}},
-            "spec": {"ports": [{"port": 80, "protocol": "TCP"}], "sessionAffinity": "None"}}));
+        assert_eq!(
+            merged,
+            json!({"metadata": {"labels": {"a": "1"}},
+            "spec": {"ports": [{"port": 80, "protocol": "TCP"}], "sessionAffinity": "None"}})
+        );
     }
 }
