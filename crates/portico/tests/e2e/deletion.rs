@@ -33,7 +33,8 @@ fn deleting_a_namespace_deletes_its_objects() {
     // The same names in default are untouched by the namespace's deletion.
     assert!(apply_file(&c, &seed("003-external-service.yaml")).ok);
 
-    let out = c.ok(&["delete", "namespace", "shop"]);
+    // kubectl waits until the namespace is gone (bounded here).
+    let out = c.ok(&["delete", "namespace", "shop", "--timeout=30s"]);
     assert_eq!(out.trim(), "namespace \"shop\" deleted");
     // kubectl waited for the namespace to go away.
     let err = fails(c.kubectl(&["get", "ns", "shop"]));
@@ -150,7 +151,7 @@ fn orphan_deletion_keeps_the_replica_set_and_drops_its_owner() {
     owned_rs(&c, "hostname-server", "hostname-server-7c85cc96dc");
     let out = c.ok(&["delete", "deploy", "hostname-server", "--cascade=orphan"]);
     assert_eq!(out.trim(), "deployment.apps \"hostname-server\" deleted");
-    c.eventually(20, || {
+    let refs = c.eventually(20, || {
         let refs = c.ok(&[
             "get",
             "rs",
@@ -158,8 +159,10 @@ fn orphan_deletion_keeps_the_replica_set_and_drops_its_owner() {
             "-o",
             "jsonpath={.metadata.ownerReferences}",
         ]);
-        refs.is_empty().then_some(())
+        (!refs.contains("hostname-server")).then_some(refs)
     });
+    // An empty list is omitted from the object, as Kubernetes does (omitempty).
+    assert_eq!(refs, "", "ownerReferences left as an empty list");
     let err = fails(c.kubectl(&["get", "deploy", "hostname-server"]));
     assert_has(&err, "deployments.apps \"hostname-server\" not found");
 }

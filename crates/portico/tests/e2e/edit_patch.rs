@@ -63,17 +63,28 @@ grep -q readinessProbe "$1""#,
 fn edit_service_into_an_invalid_state_is_rejected() {
     let c = Cluster::start();
     assert!(apply_file(&c, &seed("000-kubia-nodeport.yaml")).ok);
+    // The script keeps a copy of every buffer kubectl hands it: after a rejected edit kubectl
+    // reopens the editor with the server's errors as comments at the top.
+    let log = c.data_dir().parent().unwrap().join("edit-buffers.log");
     let bad = editor_script(
         &c,
         "bad.sh",
-        r#"sed -i 's/nodePort: 30123/nodePort: 80/' "$1""#,
+        &format!(
+            r#"cat "$1" >> {log}
+sed -i 's/nodePort: 30123/nodePort: 80/' "$1""#,
+            log = log.display()
+        ),
     );
     let r = c.kubectl_env(
         &["edit", "svc", "kubia-nodeport"],
         &[("EDITOR", &bad), ("KUBE_EDITOR", &bad)],
     );
     let err = fails(r);
-    assert_has(&err, "spec.ports[0].nodePort: Invalid value: 80: provided port is not in the valid range. The range of valid ports is 30000-32767");
+    assert_has(&err, "services \"kubia-nodeport\" is invalid");
+    assert_has(&err, "Edit cancelled, no valid changes were saved.");
+    let buffers = std::fs::read_to_string(&log).unwrap();
+    assert_has(&buffers, "# services \"kubia-nodeport\" was not valid:");
+    assert_has(&buffers, "# * spec.ports[0].nodePort: Invalid value: 80: provided port is not in the valid range. The range of valid ports is 30000-32767");
     let t = Table::parse(&c.ok(&["get", "svc", "kubia-nodeport"]));
     assert_eq!(t.cell("kubia-nodeport", "PORT(S)"), "80:30123/TCP");
 }

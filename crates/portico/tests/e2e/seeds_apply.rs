@@ -146,11 +146,15 @@ fn client_side(steps: &[Step]) -> Cluster {
         let r = apply_file(&c, &seed(file));
         let obj = expect.split(' ').next().unwrap();
         assert!(r.ok, "re-apply {file}: {}", r.stderr);
-        assert_eq!(
-            r.stdout.trim(),
-            format!("{obj} unchanged"),
-            "re-apply {file}"
-        );
+        // Endpoints' `subsets` is an atomic list and the server defaults `protocol: TCP` inside
+        // it, so kubectl's three-way diff (live vs manifest) always differs and it re-sends the
+        // list: "configured", as against a real API server. Everything else is "unchanged".
+        let again = if obj.starts_with("endpoints/") {
+            "configured"
+        } else {
+            "unchanged"
+        };
+        assert_eq!(r.stdout.trim(), format!("{obj} {again}"), "re-apply {file}");
         let ann = c.ok(&[
             "get",
             obj,
