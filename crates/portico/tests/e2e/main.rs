@@ -4,3 +4,15 @@
 mod harness;
 
 mod api_basics;
+
+mod support;
+
+mod allocation;
+mod create_cmds;
+mod deletion;
+mod edit_patch;
+mod expose;
+mod invalid;
+mod seeds_apply;
+mod tables;
+mod watch;
