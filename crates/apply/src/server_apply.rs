@@ -9,6 +9,9 @@ use crate::schema::Schema;
 use crate::typed::{self, merge};
 use crate::{ApplyError, ApplyOutcome, Conflict};
 
+/// The manager that owns what an object held before its first apply, if nobody managed it.
+const BEFORE_FIRST_APPLY: &str = "before-first-apply";
+
 /// The object's `apiVersion` and `kind`, as strings (empty when missing).
 fn type_of(object: &Value) -> (&str, &str) {
     let text = |name: &str| object.get(name).and_then(Value::as_str).unwrap_or_default();
@@ -36,7 +39,12 @@ pub fn apply(
     }
     let (api_version, kind) = type_of(config);
     let expected = live.map(type_of).unwrap_or((api_version, kind));
-    if api_version.is_empty() || kind.is_empty() || (api_version, kind) != expected {
+    let differs = |mine: &str, theirs: &str| !theirs.is_empty() && mine != theirs;
+    if api_version.is_empty()
+        || kind.is_empty()
+        || differs(api_version, expected.0)
+        || differs(kind, expected.1)
+    {
         return Err(ApplyError::BadRequest(format!(
             "invalid object type: {}",
             gvk_string(api_version, kind)
@@ -54,9 +62,33 @@ pub fn apply(
         })?,
         None => Managed::new(),
     };
-    let live_body = live
+    let mut live_body = live
         .map(managed::without_managed_fields)
         .unwrap_or_else(|| Value::Object(Map::new()));
+    if let Some(body) = live_body.as_object_mut() {
+        // Some stores keep objects without their type; the configuration names it.
+        body.entry("apiVersion")
+            .or_insert_with(|| api_version.into());
+        body.entry("kind").or_insert_with(|| kind.into());
+    }
+    let managed = if managed.is_empty() && live.is_some() {
+        // An object nobody manages yet: what it holds belongs to "before-first-apply".
+        let empty = Value::Object(Map::new());
+        let (before, first) = (BEFORE_FIRST_APPLY, Managed::new());
+        crate::update::track(
+            &schema,
+            &empty,
+            &live_body,
+            first,
+            before,
+            api_version,
+            "",
+            now,
+        )
+        .map_err(ApplyError::BadRequest)?
+    } else {
+        managed
+    };
     // The strategy of the main resource resets status, so an apply never sets it.
     let mut applied = config.clone();
     if let Some(object) = applied.as_object_mut() {
@@ -114,7 +146,13 @@ pub fn apply(
         last_applied::refresh(&mut object, config);
     }
     managed::store(&mut object, &managed);
-    let changed = live != Some(&object);
+    let mut baseline = live.cloned();
+    if let Some(Value::Object(body)) = baseline.as_mut() {
+        body.entry("apiVersion")
+            .or_insert_with(|| api_version.into());
+        body.entry("kind").or_insert_with(|| kind.into());
+    }
+    let changed = baseline.as_ref() != Some(&object);
     tracing::debug!(manager, force, changed, kind, "server-side apply");
     Ok(ApplyOutcome { object, changed })
 }

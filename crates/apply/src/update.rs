@@ -42,6 +42,12 @@ pub fn record(old: Option<&Value>, new: &mut Value, manager: &str, subresource: 
             _ => from_old(),
         }
     };
+    if starting.is_empty() && old.is_some() {
+        // Kubernetes tracks an object from its creation, or from its first apply: an update of
+        // an object without managedFields stays untracked.
+        managed::store(new, &starting);
+        return;
+    }
     let schema = Schema::for_kind(&api_version, &kind);
     let old_body = old
         .map(managed::without_managed_fields)
@@ -69,7 +75,7 @@ pub fn record(old: Option<&Value>, new: &mut Value, manager: &str, subresource: 
 
 /// structured-merge-diff's `Updater.Update`, with Kubernetes' bookkeeping around it.
 #[allow(clippy::too_many_arguments)]
-fn track(
+pub fn track(
     schema: &Schema,
     old: &Value,
     new: &Value,

@@ -340,3 +340,40 @@ fn apply_bodies_may_be_json_or_yaml() {
     assert!(parse_apply_body(b"{unclosed: [").is_err());
     assert_eq!(parse_apply_body(b"[]").unwrap_err().http_status(), 400);
 }
+
+#[test]
+fn what_an_unmanaged_object_holds_belongs_to_before_first_apply() {
+    // An object stored without managedFields, e.g. created before tracking started.
+    let live = deployment(3, "nginx:1.25");
+    let err = apply(Some(&live), &deployment(5, "nginx:1.25"), "ci", false, T1).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "Apply failed with 1 conflict: conflict with \"before-first-apply\" using apps/v1: .spec.replicas"
+    );
+    let shared = apply(Some(&live), &deployment(3, "nginx:1.25"), "ci", false, T1)
+        .unwrap()
+        .object;
+    assert_eq!(
+        managers(&shared),
+        [
+            ("ci".into(), "Apply".into()),
+            ("before-first-apply".into(), "Update".into())
+        ]
+    );
+    // Ordinary updates of an untracked object stay untracked.
+    let mut updated = live.clone();
+    updated["spec"]["replicas"] = json!(4);
+    record_update(Some(&live), &mut updated, "kubectl-scale", T1);
+    assert_eq!(updated["metadata"].get("managedFields"), None);
+}
+
+#[test]
+fn live_objects_stored_without_their_type_still_apply() {
+    let config = deployment(2, "nginx:1.25");
+    let mut live = apply(None, &config, "kubectl", false, T0).unwrap().object;
+    let body = live.as_object_mut().unwrap();
+    body.remove("apiVersion");
+    body.remove("kind");
+    let again = apply(Some(&live), &config, "kubectl", false, T1).unwrap();
+    assert!(!again.changed);
+}

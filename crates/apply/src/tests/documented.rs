@@ -3,7 +3,7 @@
 
 use serde_json::json;
 
-use super::{fields, T0};
+use super::{fields, T0, T1};
 use crate::{apply, record_subresource_update, record_update};
 
 /// A Pod created by the ReplicaSet controller (published in an admission review example), as the
@@ -176,12 +176,13 @@ fn deployment_created_and_defaulted() {
 /// names the subresource.
 #[test]
 fn status_writes_are_recorded_with_their_subresource() {
-    let svc = json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "lb"},
+    let mut svc = json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "lb"},
         "spec": {"type": "LoadBalancer"}, "status": {"loadBalancer": {}}});
+    record_update(None, &mut svc, "kubectl-create", T0);
     let mut updated = svc.clone();
     updated["status"]["loadBalancer"]["ingress"] = json!([{"ip": "192.0.2.10"}]);
-    record_subresource_update(Some(&svc), &mut updated, "portico-lb", "status", T0);
-    let entry = &updated["metadata"]["managedFields"][0];
+    record_subresource_update(Some(&svc), &mut updated, "portico-lb", "status", T1);
+    let entry = super::entry(&updated, "portico-lb", "Update").unwrap();
     assert_eq!(entry["subresource"], "status");
     assert_eq!(
         entry["fieldsV1"],
@@ -190,6 +191,9 @@ fn status_writes_are_recorded_with_their_subresource() {
     // The same change through the main resource is not owned (its strategy resets status).
     let mut through_main = svc.clone();
     through_main["status"]["loadBalancer"]["ingress"] = json!([{"ip": "192.0.2.10"}]);
-    record_update(Some(&svc), &mut through_main, "someone", T0);
-    assert_eq!(through_main["metadata"].get("managedFields"), None);
+    record_update(Some(&svc), &mut through_main, "someone", T1);
+    assert_eq!(
+        through_main["metadata"]["managedFields"],
+        svc["metadata"]["managedFields"]
+    );
 }
