@@ -32,7 +32,21 @@ fn request(plural: &str, group: &str, namespace: Option<&str>) -> Result<Resourc
     })
 }
 
+/// Creates `obj` unless it exists; an existing one is updated to `obj` where `fix` says
+/// it differs (e.g. the API server's port behind the `kubernetes` Service).
 async fn ensure(state: &State, req: &ResourceRequest, obj: Value) -> Result<(), Error> {
+    let name = obj["metadata"]["name"].as_str().unwrap_or("").to_string();
+    let key = req.info.key(req.namespace.as_deref(), &name);
+    if let Some(kv) = state.store.get(&key).await? {
+        let old = decode_stored(&kv)?;
+        if req.info.plural == "services" && old["spec"]["ports"] != obj["spec"]["ports"] {
+            let mut new = old.clone();
+            new["spec"]["ports"] = obj["spec"]["ports"].clone();
+            let one = ResourceRequest { name: Some(name.clone()), ..req.clone() };
+            objects::write_update(state, &mut ctx(), &one, &name, &old, kv.mod_revision, new, objects::Part::Main).await?;
+        }
+        return Ok(());
+    }
     match objects::create(state, &mut ctx(), req, obj, None).await {
         Ok(_) | Err(Error::AlreadyExists { .. }) => Ok(()),
         Err(e) => Err(e),

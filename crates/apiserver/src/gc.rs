@@ -98,8 +98,7 @@ async fn rewrite(state: &State, e: &Entry, f: impl Fn(&mut Value)) {
     let req = request_for(e);
     let name = req.name.clone().unwrap_or_default();
     let mut ctx = gc_ctx();
-    let part = if e.info.plural == "namespaces" { Part::Status } else { Part::Main };
-    if let Err(err) = objects::write_update(state, &mut ctx, &req, &name, &e.obj, rev, new, part).await {
+    if let Err(err) = objects::write_update(state, &mut ctx, &req, &name, &e.obj, rev, new, Part::Main).await {
         tracing::debug!(error = %err, "garbage collector update");
     }
 }

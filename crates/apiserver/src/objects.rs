@@ -4,6 +4,7 @@
 
 mod meta;
 mod scale;
+mod service;
 
 use std::collections::HashMap;
 
@@ -323,6 +324,9 @@ pub(crate) async fn write_update(
 ) -> Result<Value, Error> {
     let info = req.info;
     meta::prepare_update(info, old, &mut new, part);
+    if info.plural == "services" && part == Part::Main {
+        service::drop_type_dependent_fields(old, &mut new);
+    }
     portico_api::defaults::apply_defaults(info, &mut new);
     let causes = portico_api::validation::validate(info, &new, Some(old));
     if !causes.is_empty() {
