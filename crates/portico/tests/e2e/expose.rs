@@ -167,3 +167,38 @@ fn session_affinity_client_ip_from_a_manifest_gets_the_default_timeout() {
     let plain = c.get_json(&["svc", "kubernetes"]);
     assert!(plain["spec"]["sessionAffinityConfig"].is_null(), "{plain}");
 }
+
+#[test]
+fn kubectl_run_generator_flag_from_note_003_is_gone() {
+    let c = Cluster::start();
+    // 003: kubectl run dnsutils --image=tutum/dnsutils --generator=run-pod/v1 --command -- sleep infinity
+    let err = fails(c.kubectl(&[
+        "run",
+        "dnsutils",
+        "--image=tutum/dnsutils",
+        "--generator=run-pod/v1",
+        "--command",
+        "--",
+        "sleep",
+        "infinity",
+    ]));
+    assert_has(&err, "unknown flag: --generator");
+    // Without the flag it creates a bare pod (no controller), labelled run=dnsutils.
+    let out = c.ok(&[
+        "run",
+        "dnsutils",
+        "--image=tutum/dnsutils",
+        "--command",
+        "--",
+        "sleep",
+        "infinity",
+    ]);
+    assert_eq!(out.trim(), "pod/dnsutils created");
+    let pod = c.get_json(&["pod", "dnsutils"]);
+    assert_eq!(pod["metadata"]["labels"]["run"], "dnsutils");
+    assert_eq!(
+        pod["spec"]["containers"][0]["command"],
+        serde_json::json!(["sleep", "infinity"])
+    );
+    assert_eq!(pod["spec"]["restartPolicy"], "Always");
+}

@@ -139,6 +139,9 @@ fn get_endpoints_shows_ip_port_pairs() {
     let out = c.ok(&["get", "endpoints"]);
     let t = Table::parse(&out);
     assert_eq!(t.columns, ["NAME", "ENDPOINTS", "AGE"]);
+    // The API server keeps the `kubernetes` endpoints pointing at itself (note 002 shows
+    // `kubernetes   192.168.56.11:6443`).
+    assert_eq!(t.cell("kubernetes", "ENDPOINTS"), c.address);
     assert_eq!(
         t.cell("external-service", "ENDPOINTS"),
         "11.11.11.11:80,22.22.22.22:80"
@@ -393,6 +396,50 @@ fn describe_service_shows_type_ip_ports_and_affinity() {
     assert!(r.ok, "{}", r.stderr);
     let out = c.ok(&["describe", "service/kubia-nodeport"]);
     assert_eq!(describe_field(&out, "Session Affinity"), "ClientIP");
+}
+
+#[test]
+fn get_svc_deploy_pod_as_in_note_001() {
+    let c = Cluster::start();
+    apply_all(
+        &c,
+        &[
+            "001-hostname-server.yaml",
+            "001-clusterip-hostname-service.yaml",
+        ],
+    );
+    let out = c.ok(&["get", "svc,deploy,pod"]);
+    let ts = tables(&out);
+    // No pods exist (no controllers), so there is no pod table.
+    assert_eq!(ts.len(), 2, "{out}");
+    assert_eq!(
+        ts[0].columns,
+        [
+            "NAME",
+            "TYPE",
+            "CLUSTER-IP",
+            "EXTERNAL-IP",
+            "PORT(S)",
+            "AGE"
+        ]
+    );
+    let names: Vec<&str> = ts[0].rows.iter().map(|r| r[0].as_str()).collect();
+    assert_eq!(
+        names,
+        ["service/clusterip-hostname-service", "service/kubernetes"]
+    );
+    assert_eq!(
+        ts[0].cell("service/clusterip-hostname-service", "PORT(S)"),
+        "80/TCP"
+    );
+    assert_eq!(
+        ts[1].columns,
+        ["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE"]
+    );
+    assert_eq!(
+        ts[1].row("deployment.apps/hostname-server")[1..4],
+        ["0/2", "0", "0"]
+    );
 }
 
 fn squash(s: &str) -> String {
