@@ -17,6 +17,7 @@ fn ctx() -> WriteCtx {
         validation: FieldValidation::Ignore,
         force: false,
         warnings: Vec::new(),
+        apply: false,
     }
 }
 

@@ -58,6 +58,7 @@ fn gc_ctx() -> WriteCtx {
         validation: objects::FieldValidation::Ignore,
         force: false,
         warnings: Vec::new(),
+        apply: false,
     }
 }
 

@@ -43,6 +43,8 @@ pub struct WriteCtx {
     pub force: bool,
     /// Warnings to send back as `Warning` headers.
     pub warnings: Vec<String>,
+    /// The write is a server-side apply, whose managedFields are already computed.
+    pub apply: bool,
 }
 
 impl WriteCtx {
@@ -96,6 +98,7 @@ impl WriteCtx {
             validation,
             force,
             warnings: Vec::new(),
+            apply: false,
         })
     }
 }
@@ -218,8 +221,21 @@ pub async fn create(
     state: &State,
     ctx: &mut WriteCtx,
     req: &ResourceRequest,
+    obj: Value,
+    raw: Option<&[u8]>,
+) -> Result<Value, Error> {
+    create_with(state, ctx, req, obj, raw, None).await
+}
+
+/// Like [`create`], but with the managedFields server-side apply computed (`managed`)
+/// instead of an `Update` entry for the request's manager.
+async fn create_with(
+    state: &State,
+    ctx: &mut WriteCtx,
+    req: &ResourceRequest,
     mut obj: Value,
     raw: Option<&[u8]>,
+    managed: Option<Value>,
 ) -> Result<Value, Error> {
     let info = req.info;
     meta::check_type(info, &mut obj)?;
@@ -231,7 +247,10 @@ pub async fn create(
     if !causes.is_empty() {
         return Err(invalid(info, &name, causes));
     }
-    portico_apply::record_update(None, &mut obj, &ctx.manager, &now());
+    match managed {
+        Some(m) => obj["metadata"]["managedFields"] = m,
+        None => portico_apply::record_update(None, &mut obj, &ctx.manager, &now()),
+    }
     let key = info.key(req.namespace.as_deref(), &name);
     if info.plural == "services" {
         let mut alloc = state.alloc.lock().await;
@@ -332,7 +351,12 @@ pub(crate) async fn write_update(
     if !causes.is_empty() {
         return Err(invalid(info, name, causes));
     }
-    portico_apply::record_update(Some(old), &mut new, &ctx.manager, &now());
+    if !ctx.apply {
+        match part {
+            Part::Main => portico_apply::record_update(Some(old), &mut new, &ctx.manager, &now()),
+            Part::Status => portico_apply::record_subresource_update(Some(old), &mut new, &ctx.manager, "status", &now()),
+        }
+    }
     if meta::unchanged(old, &new) {
         // A no-op write does not create a revision, as in Kubernetes.
         return Ok(old.clone());
@@ -457,18 +481,8 @@ pub async fn patch(
                     m.insert("name".into(), json!(name));
                 }
                 let managed = obj["metadata"]["managedFields"].clone();
-                let mut created = create(state, ctx, req, obj, None).await?;
-                // Keep the Apply entry rather than the generic Update one `create` records.
-                if !managed.is_null() && !ctx.dry_run {
-                    created["metadata"]["managedFields"] = managed;
-                    let key = key_of(req, &name);
-                    let rev: i64 = created["metadata"]["resourceVersion"].as_str().and_then(|s| s.parse().ok()).unwrap_or(0);
-                    let mut copy = created.clone();
-                    let bytes = encode_for_store(&mut copy)?;
-                    if let Ok(kv) = state.store.update(&key, bytes, rev).await {
-                        set_rv(&mut created, kv.mod_revision);
-                    }
-                }
+                let managed = (!managed.is_null()).then_some(managed);
+                let created = create_with(state, ctx, req, obj, None, managed).await?;
                 return Ok((created, true));
             }
             return Err(not_found(info, &name));
@@ -491,6 +505,7 @@ pub async fn patch(
                 portico_patch::strategic_merge_patch(&base, &patch_doc, &av, kind).map_err(patch_error)?
             }
             PatchType::Apply => {
+                ctx.apply = true;
                 check_strict(ctx, info, Some(&serde_json::to_vec(&patch_doc).unwrap_or_default()))?;
                 portico_apply::apply(Some(&base), &patch_doc, &ctx.manager, ctx.force, &now())
                     .map_err(apply_error)?
@@ -522,16 +537,7 @@ pub async fn patch(
 fn apply_error(e: portico_apply::ApplyError) -> Error {
     match e {
         portico_apply::ApplyError::Conflicts(conflicts) => {
-            let n = conflicts.len();
-            let lines: Vec<String> = conflicts
-                .iter()
-                .map(|c| format!("conflict with \"{}\": {}", c.manager, c.field))
-                .collect();
-            let message = if n == 1 {
-                format!("Apply failed with 1 conflict: {}", lines.join(""))
-            } else {
-                format!("Apply failed with {n} conflicts: {}", lines.join("\n"))
-            };
+            let message = portico_apply::conflicts_message(&conflicts);
             let causes = conflicts
                 .iter()
                 .map(|c| json!({"reason": "FieldManagerConflict", "message": c.message, "field": c.field}))

@@ -19,7 +19,7 @@ use crate::State;
 
 const TABLE_CT: &str = "application/json;as=Table;v=v1;g=meta.k8s.io";
 
-fn header_str<'a>(req: &'a Request<Incoming>, name: header::HeaderName) -> &'a str {
+fn header_str(req: &Request<Incoming>, name: header::HeaderName) -> &str {
     req.headers()
         .get(name)
         .and_then(|v| v.to_str().ok())
