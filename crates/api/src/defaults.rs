@@ -74,7 +74,9 @@ pub fn apply_defaults(res: &ResourceInfo, obj: &mut Value) {
 
 /// Secret: type Opaque; `stringData` is merged into `data` (base64) and dropped.
 fn secret(obj: &mut Value) {
-    let Some(root) = obj.as_object_mut() else { return };
+    let Some(root) = obj.as_object_mut() else {
+        return;
+    };
     set_default(root, "type", json!("Opaque"));
     if let Some(Value::Object(string_data)) = root.remove("stringData") {
         let data = obj_mut(root, "data");
@@ -87,7 +89,9 @@ fn secret(obj: &mut Value) {
 }
 
 fn endpoints(obj: &mut Value) {
-    let Some(subsets) = obj.get_mut("subsets").and_then(Value::as_array_mut) else { return };
+    let Some(subsets) = obj.get_mut("subsets").and_then(Value::as_array_mut) else {
+        return;
+    };
     for ss in subsets {
         if let Some(ports) = ss.get_mut("ports").and_then(Value::as_array_mut) {
             for p in ports.iter_mut().filter_map(Value::as_object_mut) {
@@ -98,7 +102,9 @@ fn endpoints(obj: &mut Value) {
 }
 
 fn endpoint_slice(obj: &mut Value) {
-    let Some(ports) = obj.get_mut("ports").and_then(Value::as_array_mut) else { return };
+    let Some(ports) = obj.get_mut("ports").and_then(Value::as_array_mut) else {
+        return;
+    };
     for p in ports.iter_mut().filter_map(Value::as_object_mut) {
         set_default(p, "name", json!(""));
         set_default(p, "protocol", json!("TCP"));
@@ -108,7 +114,9 @@ fn endpoint_slice(obj: &mut Value) {
 /// Namespace: the `kubernetes` finalizer, phase Active and the
 /// `kubernetes.io/metadata.name` label.
 fn namespace(obj: &mut Value) {
-    let Some(root) = obj.as_object_mut() else { return };
+    let Some(root) = obj.as_object_mut() else {
+        return;
+    };
     let name = root
         .get("metadata")
         .and_then(|m| m.get("name"))
@@ -127,14 +135,19 @@ fn namespace(obj: &mut Value) {
 
 /// Node: allocatable defaults to capacity.
 fn node(obj: &mut Value) {
-    let Some(status) = obj.get_mut("status").and_then(Value::as_object_mut) else { return };
+    let Some(status) = obj.get_mut("status").and_then(Value::as_object_mut) else {
+        return;
+    };
     if let Some(capacity) = status.get("capacity").cloned() {
         set_default(status, "allocatable", capacity);
     }
 }
 
 fn ingress_class(obj: &mut Value) {
-    if let Some(params) = obj.pointer_mut("/spec/parameters").and_then(Value::as_object_mut) {
+    if let Some(params) = obj
+        .pointer_mut("/spec/parameters")
+        .and_then(Value::as_object_mut)
+    {
         set_default(params, "scope", json!("Cluster"));
     }
 }

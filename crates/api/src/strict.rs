@@ -26,14 +26,17 @@ fn render(path: &serde_ignored::Path<'_>) -> String {
                 format!("{p}.{key}")
             }
         }
-        P::Some { parent } | P::NewtypeStruct { parent } | P::NewtypeVariant { parent } => render(parent),
+        P::Some { parent } | P::NewtypeStruct { parent } | P::NewtypeVariant { parent } => {
+            render(parent)
+        }
     }
 }
 
 fn unknown_fields<T: DeserializeOwned>(body: &[u8]) -> Vec<String> {
     let mut unknown = Vec::new();
     let mut de = serde_json::Deserializer::from_slice(body);
-    let result: Result<T, _> = serde_ignored::deserialize(&mut de, |path| unknown.push(render(&path)));
+    let result: Result<T, _> =
+        serde_ignored::deserialize(&mut de, |path| unknown.push(render(&path)));
     if let Err(e) = result {
         tracing::debug!(error = %e, "body does not decode as its kind; reporting the unknown fields seen so far");
     }
@@ -56,9 +59,13 @@ fn unknown_for_kind(res: &ResourceInfo, body: &[u8]) -> Vec<String> {
         ("apps", "Deployment") => unknown_fields::<apps::v1::Deployment>(body),
         ("apps", "ReplicaSet") => unknown_fields::<apps::v1::ReplicaSet>(body),
         ("apps", "StatefulSet") => unknown_fields::<apps::v1::StatefulSet>(body),
-        ("discovery.k8s.io", "EndpointSlice") => unknown_fields::<discovery::v1::EndpointSlice>(body),
+        ("discovery.k8s.io", "EndpointSlice") => {
+            unknown_fields::<discovery::v1::EndpointSlice>(body)
+        }
         ("networking.k8s.io", "Ingress") => unknown_fields::<networking::v1::Ingress>(body),
-        ("networking.k8s.io", "IngressClass") => unknown_fields::<networking::v1::IngressClass>(body),
+        ("networking.k8s.io", "IngressClass") => {
+            unknown_fields::<networking::v1::IngressClass>(body)
+        }
         ("coordination.k8s.io", "Lease") => unknown_fields::<coordination::v1::Lease>(body),
         _ => Vec::new(),
     }
@@ -88,7 +95,8 @@ mod tests {
 
     fn problems(api_version: &str, kind: &str, body: &str) -> Vec<String> {
         let res = by_kind(api_version, kind).copied();
-        res.map(|r| strict_problems(&r, body.as_bytes())).unwrap_or_default()
+        res.map(|r| strict_problems(&r, body.as_bytes()))
+            .unwrap_or_default()
     }
 
     #[test]

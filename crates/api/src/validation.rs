@@ -65,7 +65,11 @@ pub fn validate(
         _ => misc::generic(obj, old, res.namespaced),
     };
     if !causes.is_empty() {
-        tracing::debug!(kind = res.gvk.kind, count = causes.len(), "object is invalid");
+        tracing::debug!(
+            kind = res.gvk.kind,
+            count = causes.len(),
+            "object is invalid"
+        );
     }
     causes
 }
@@ -128,7 +132,10 @@ mod tests {
             invalid_message("Service", "web", &two),
             "Service \"web\" is invalid: [spec.ports: Required value, spec.type: Required value]"
         );
-        assert_eq!(invalid_message("Service", "web", &[]), "Service \"web\" is invalid");
+        assert_eq!(
+            invalid_message("Service", "web", &[]),
+            "Service \"web\" is invalid"
+        );
     }
 
     #[test]
@@ -139,3 +146,11 @@ mod tests {
         assert_eq!(s.as_deref(), Some("Service"));
     }
 }
+
+#[cfg(test)]
+#[path = "validation/tests_core.rs"]
+mod tests_core;
+
+#[cfg(test)]
+#[path = "validation/tests_more.rs"]
+mod tests_more;

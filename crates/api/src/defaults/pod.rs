@@ -46,7 +46,11 @@ fn handler(m: &mut Map<String, Value>) {
 
 fn container(c: &mut Value, host_network: bool, owner: Owner) {
     let Some(m) = c.as_object_mut() else { return };
-    let image = m.get("image").and_then(Value::as_str).unwrap_or_default().to_string();
+    let image = m
+        .get("image")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
     set_default(m, "imagePullPolicy", json!(image_pull_policy(&image)));
     set_default(m, "terminationMessagePath", json!("/dev/termination-log"));
     set_default(m, "terminationMessagePolicy", json!("File"));
@@ -76,7 +80,10 @@ fn container(c: &mut Value, host_network: bool, owner: Owner) {
     }
     if let Some(env) = m.get_mut("env").and_then(Value::as_array_mut) {
         for e in env.iter_mut() {
-            if let Some(fr) = e.pointer_mut("/valueFrom/fieldRef").and_then(Value::as_object_mut) {
+            if let Some(fr) = e
+                .pointer_mut("/valueFrom/fieldRef")
+                .and_then(Value::as_object_mut)
+            {
                 set_default(fr, "apiVersion", json!("v1"));
             }
         }
@@ -87,8 +94,12 @@ fn container(c: &mut Value, host_network: bool, owner: Owner) {
 }
 
 fn requests_from_limits(m: &mut Map<String, Value>) {
-    let Some(res) = m.get_mut("resources").and_then(Value::as_object_mut) else { return };
-    let Some(limits) = res.get("limits").and_then(Value::as_object).cloned() else { return };
+    let Some(res) = m.get_mut("resources").and_then(Value::as_object_mut) else {
+        return;
+    };
+    let Some(limits) = res.get("limits").and_then(Value::as_object).cloned() else {
+        return;
+    };
     let requests = res.entry("requests").or_insert_with(|| json!({}));
     if let Some(req) = requests.as_object_mut() {
         for (k, v) in limits {
@@ -115,13 +126,18 @@ fn volume(v: &mut Value) {
 
 /// `SetDefaults_PodSpec` and everything below it.
 pub fn pod_spec(spec: &mut Value, owner: Owner) {
-    let Some(m) = spec.as_object_mut() else { return };
+    let Some(m) = spec.as_object_mut() else {
+        return;
+    };
     set_default(m, "dnsPolicy", json!("ClusterFirst"));
     set_default(m, "restartPolicy", json!("Always"));
     set_default(m, "securityContext", json!({}));
     set_default(m, "terminationGracePeriodSeconds", json!(30));
     set_default(m, "schedulerName", json!("default-scheduler"));
-    let host_network = m.get("hostNetwork").and_then(Value::as_bool).unwrap_or(false);
+    let host_network = m
+        .get("hostNetwork")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
     for list in ["containers", "initContainers", "ephemeralContainers"] {
         if let Some(cs) = m.get_mut(list).and_then(Value::as_array_mut) {
             for c in cs.iter_mut() {
@@ -141,9 +157,16 @@ pub fn pod_spec(spec: &mut Value, owner: Owner) {
 /// What the ServiceAccount, Priority and DefaultTolerationSeconds admission plugins add.
 fn admission(m: &mut Map<String, Value>) {
     set_default(m, "serviceAccountName", json!("default"));
-    let sa = m.get("serviceAccountName").cloned().unwrap_or(json!("default"));
+    let sa = m
+        .get("serviceAccountName")
+        .cloned()
+        .unwrap_or(json!("default"));
     set_default(m, "serviceAccount", sa);
-    if m.get("priorityClassName").and_then(Value::as_str).unwrap_or_default().is_empty() {
+    if m.get("priorityClassName")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .is_empty()
+    {
         set_default(m, "priority", json!(0));
     }
     set_default(m, "preemptionPolicy", json!("PreemptLowerPriority"));
@@ -152,12 +175,19 @@ fn admission(m: &mut Map<String, Value>) {
         *tolerations = json!([]);
     }
     if let Some(list) = tolerations.as_array_mut() {
-        for key in ["node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable"] {
+        for key in [
+            "node.kubernetes.io/not-ready",
+            "node.kubernetes.io/unreachable",
+        ] {
             let tolerated = list.iter().any(|t| {
                 let effect = t.get("effect").and_then(Value::as_str).unwrap_or_default();
-                let op = t.get("operator").and_then(Value::as_str).unwrap_or_default();
+                let op = t
+                    .get("operator")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default();
                 let k = t.get("key").and_then(Value::as_str).unwrap_or_default();
-                (effect.is_empty() || effect == "NoExecute") && (k == key || (k.is_empty() && op == "Exists"))
+                (effect.is_empty() || effect == "NoExecute")
+                    && (k == key || (k.is_empty() && op == "Exists"))
             });
             if !tolerated {
                 list.push(json!({"key": key, "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300}));
@@ -171,9 +201,16 @@ pub fn qos_class(spec: &Value) -> &'static str {
     let mut any = false;
     let mut guaranteed = true;
     let lists = ["containers", "initContainers"];
-    for c in lists.iter().flat_map(|l| spec.get(*l).and_then(Value::as_array).into_iter().flatten()) {
+    for c in lists
+        .iter()
+        .flat_map(|l| spec.get(*l).and_then(Value::as_array).into_iter().flatten())
+    {
         let res = c.get("resources");
-        let get = |kind: &str, r: &str| res.and_then(|v| v.get(kind)).and_then(|v| v.get(r)).cloned();
+        let get = |kind: &str, r: &str| {
+            res.and_then(|v| v.get(kind))
+                .and_then(|v| v.get(r))
+                .cloned()
+        };
         for r in ["cpu", "memory"] {
             let (req, lim) = (get("requests", r), get("limits", r));
             any |= req.is_some() || lim.is_some();
@@ -204,7 +241,9 @@ pub fn pod(obj: &mut Value) {
 
 /// Defaults of a pod template (`spec.template` of a workload).
 pub fn template(template: &mut Value) {
-    let Some(m) = template.as_object_mut() else { return };
+    let Some(m) = template.as_object_mut() else {
+        return;
+    };
     let meta = obj_mut(m, "metadata");
     meta.entry("creationTimestamp").or_insert(Value::Null);
     if let Some(spec) = m.get_mut("spec") {
@@ -227,7 +266,10 @@ mod tests {
 
     #[test]
     fn qos_classes() {
-        assert_eq!(qos_class(&json!({"containers": [{"name": "a"}]})), "BestEffort");
+        assert_eq!(
+            qos_class(&json!({"containers": [{"name": "a"}]})),
+            "BestEffort"
+        );
         let g = json!({"containers": [{"resources": {"limits": {"cpu": "1", "memory": "1Gi"}, "requests": {"cpu": "1", "memory": "1Gi"}}}]});
         assert_eq!(qos_class(&g), "Guaranteed");
         let b = json!({"containers": [{"resources": {"requests": {"cpu": "1"}}}]});

@@ -46,23 +46,38 @@ fn load_balancer_and_client_ip_defaults() {
     let spec = &svc["spec"];
     assert_eq!(spec["externalTrafficPolicy"], "Cluster");
     assert_eq!(spec["allocateLoadBalancerNodePorts"], true);
-    assert_eq!(spec["sessionAffinityConfig"], json!({"clientIP": {"timeoutSeconds": 10800}}));
+    assert_eq!(
+        spec["sessionAffinityConfig"],
+        json!({"clientIP": {"timeoutSeconds": 10800}})
+    );
     assert_eq!(spec["ports"][0]["targetPort"], "https");
 }
 
 #[test]
 fn external_name_and_headless_families() {
-    let ext = defaulted("v1", "Service", json!({"spec": {"type": "ExternalName", "externalName": "example.com"}}));
+    let ext = defaulted(
+        "v1",
+        "Service",
+        json!({"spec": {"type": "ExternalName", "externalName": "example.com"}}),
+    );
     assert!(ext["spec"].get("ipFamilies").is_none());
     assert!(ext["spec"].get("ipFamilyPolicy").is_none());
     assert!(ext["spec"].get("internalTrafficPolicy").is_none());
 
-    let headless = defaulted("v1", "Service", json!({"spec": {"clusterIP": "None", "ports": [{"port": 80}]}}));
+    let headless = defaulted(
+        "v1",
+        "Service",
+        json!({"spec": {"clusterIP": "None", "ports": [{"port": 80}]}}),
+    );
     assert_eq!(headless["spec"]["clusterIPs"], json!(["None"]));
     assert_eq!(headless["spec"]["ipFamilyPolicy"], "RequireDualStack");
     assert_eq!(headless["spec"]["ipFamilies"], json!(["IPv4"]));
 
-    let with_selector = defaulted("v1", "Service", json!({"spec": {"clusterIP": "None", "selector": {"a": "b"}}}));
+    let with_selector = defaulted(
+        "v1",
+        "Service",
+        json!({"spec": {"clusterIP": "None", "selector": {"a": "b"}}}),
+    );
     assert_eq!(with_selector["spec"]["ipFamilyPolicy"], "SingleStack");
 }
 
@@ -104,16 +119,29 @@ fn pod_defaults_and_admission() {
         c["readinessProbe"],
         json!({"httpGet": {"port": 80, "path": "/", "scheme": "HTTP"}, "timeoutSeconds": 1, "periodSeconds": 10, "successThreshold": 1, "failureThreshold": 3})
     );
-    assert_eq!(c["resources"]["requests"], json!({"cpu": "1", "memory": "64Mi"}));
-    assert_eq!(pod["status"], json!({"phase": "Pending", "qosClass": "Guaranteed"}));
+    assert_eq!(
+        c["resources"]["requests"],
+        json!({"cpu": "1", "memory": "64Mi"})
+    );
+    assert_eq!(
+        pod["status"],
+        json!({"phase": "Pending", "qosClass": "Guaranteed"})
+    );
 }
 
 #[test]
 fn defaulting_is_idempotent() {
-    let once = defaulted("v1", "Pod", json!({"spec": {"containers": [{"name": "a", "image": "busybox"}]}}));
+    let once = defaulted(
+        "v1",
+        "Pod",
+        json!({"spec": {"containers": [{"name": "a", "image": "busybox"}]}}),
+    );
     let twice = defaulted("v1", "Pod", once.clone());
     assert_eq!(once, twice);
-    assert_eq!(once["spec"]["tolerations"].as_array().map(Vec::len), Some(2));
+    assert_eq!(
+        once["spec"]["tolerations"].as_array().map(Vec::len),
+        Some(2)
+    );
 }
 
 #[test]
@@ -126,7 +154,10 @@ fn deployment_defaults_template_but_not_admission() {
     );
     let spec = &d["spec"];
     assert_eq!(spec["replicas"], 1);
-    assert_eq!(spec["strategy"], json!({"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": "25%", "maxSurge": "25%"}}));
+    assert_eq!(
+        spec["strategy"],
+        json!({"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": "25%", "maxSurge": "25%"}})
+    );
     assert_eq!(spec["revisionHistoryLimit"], 10);
     assert_eq!(spec["progressDeadlineSeconds"], 600);
     let tspec = &spec["template"]["spec"];
@@ -135,18 +166,35 @@ fn deployment_defaults_template_but_not_admission() {
     assert!(tspec.get("enableServiceLinks").is_none());
     assert!(tspec.get("tolerations").is_none());
     assert!(tspec.get("serviceAccountName").is_none());
-    assert_eq!(spec["template"]["metadata"]["creationTimestamp"], Value::Null);
+    assert_eq!(
+        spec["template"]["metadata"]["creationTimestamp"],
+        Value::Null
+    );
 }
 
 #[test]
 fn statefulset_and_rc_defaults() {
-    let s = defaulted("apps/v1", "StatefulSet", json!({"spec": {"template": {"spec": {"containers": []}}}}));
+    let s = defaulted(
+        "apps/v1",
+        "StatefulSet",
+        json!({"spec": {"template": {"spec": {"containers": []}}}}),
+    );
     assert_eq!(s["spec"]["podManagementPolicy"], "OrderedReady");
-    assert_eq!(s["spec"]["updateStrategy"], json!({"type": "RollingUpdate", "rollingUpdate": {"partition": 0}}));
-    assert_eq!(s["spec"]["persistentVolumeClaimRetentionPolicy"], json!({"whenDeleted": "Retain", "whenScaled": "Retain"}));
+    assert_eq!(
+        s["spec"]["updateStrategy"],
+        json!({"type": "RollingUpdate", "rollingUpdate": {"partition": 0}})
+    );
+    assert_eq!(
+        s["spec"]["persistentVolumeClaimRetentionPolicy"],
+        json!({"whenDeleted": "Retain", "whenScaled": "Retain"})
+    );
     assert_eq!(s["spec"]["revisionHistoryLimit"], 10);
 
-    let rc = defaulted("v1", "ReplicationController", json!({"metadata": {"name": "rc"}, "spec": {"template": {"metadata": {"labels": {"app": "x"}}}}}));
+    let rc = defaulted(
+        "v1",
+        "ReplicationController",
+        json!({"metadata": {"name": "rc"}, "spec": {"template": {"metadata": {"labels": {"app": "x"}}}}}),
+    );
     assert_eq!(rc["spec"]["selector"], json!({"app": "x"}));
     assert_eq!(rc["metadata"]["labels"], json!({"app": "x"}));
     assert_eq!(rc["spec"]["replicas"], 1);
@@ -159,17 +207,35 @@ fn small_kinds() {
     assert_eq!(sec["data"], json!({"user": "YWRtaW4="}));
     assert!(sec.get("stringData").is_none());
 
-    let ns = defaulted("v1", "Namespace", json!({"metadata": {"name": "dev", "namespace": "x"}}));
+    let ns = defaulted(
+        "v1",
+        "Namespace",
+        json!({"metadata": {"name": "dev", "namespace": "x"}}),
+    );
     assert_eq!(ns["spec"]["finalizers"], json!(["kubernetes"]));
     assert_eq!(ns["status"]["phase"], "Active");
-    assert_eq!(ns["metadata"]["labels"]["kubernetes.io/metadata.name"], "dev");
+    assert_eq!(
+        ns["metadata"]["labels"]["kubernetes.io/metadata.name"],
+        "dev"
+    );
     assert!(ns["metadata"].get("namespace").is_none());
 
-    let ep = defaulted("v1", "Endpoints", json!({"subsets": [{"ports": [{"port": 80}]}]}));
+    let ep = defaulted(
+        "v1",
+        "Endpoints",
+        json!({"subsets": [{"ports": [{"port": 80}]}]}),
+    );
     assert_eq!(ep["subsets"][0]["ports"][0]["protocol"], "TCP");
 
-    let eps = defaulted("discovery.k8s.io/v1", "EndpointSlice", json!({"ports": [{"port": 80}]}));
-    assert_eq!(eps["ports"][0], json!({"port": 80, "name": "", "protocol": "TCP"}));
+    let eps = defaulted(
+        "discovery.k8s.io/v1",
+        "EndpointSlice",
+        json!({"ports": [{"port": 80}]}),
+    );
+    assert_eq!(
+        eps["ports"][0],
+        json!({"port": 80, "name": "", "protocol": "TCP"})
+    );
 }
 
 #[test]

@@ -14,7 +14,9 @@ fn template(spec: &mut serde_json::Map<String, Value>) {
 /// Deployment: replicas 1, RollingUpdate 25%/25%, revisionHistoryLimit 10,
 /// progressDeadlineSeconds 600.
 pub fn deployment(obj: &mut Value) {
-    let Some(root) = obj.as_object_mut() else { return };
+    let Some(root) = obj.as_object_mut() else {
+        return;
+    };
     let spec = obj_mut(root, "spec");
     set_default(spec, "replicas", json!(1));
     let strategy = obj_mut(spec, "strategy");
@@ -31,7 +33,9 @@ pub fn deployment(obj: &mut Value) {
 
 /// ReplicaSet: replicas 1.
 pub fn replica_set(obj: &mut Value) {
-    let Some(root) = obj.as_object_mut() else { return };
+    let Some(root) = obj.as_object_mut() else {
+        return;
+    };
     let spec = obj_mut(root, "spec");
     set_default(spec, "replicas", json!(1));
     template(spec);
@@ -40,7 +44,9 @@ pub fn replica_set(obj: &mut Value) {
 /// StatefulSet: OrderedReady, RollingUpdate with partition 0, replicas 1,
 /// revisionHistoryLimit 10, PVC retention Retain/Retain.
 pub fn stateful_set(obj: &mut Value) {
-    let Some(root) = obj.as_object_mut() else { return };
+    let Some(root) = obj.as_object_mut() else {
+        return;
+    };
     let spec = obj_mut(root, "spec");
     set_default(spec, "podManagementPolicy", json!("OrderedReady"));
     let us = obj_mut(spec, "updateStrategy");
@@ -59,7 +65,9 @@ pub fn stateful_set(obj: &mut Value) {
 
 /// ReplicationController: selector and labels from the template's labels, replicas 1.
 pub fn replication_controller(obj: &mut Value) {
-    let Some(root) = obj.as_object_mut() else { return };
+    let Some(root) = obj.as_object_mut() else {
+        return;
+    };
     let template_labels = root
         .get("spec")
         .and_then(|s| s.pointer("/template/metadata/labels"))
@@ -67,12 +75,18 @@ pub fn replication_controller(obj: &mut Value) {
         .cloned();
     if let Some(labels) = template_labels {
         let spec = obj_mut(root, "spec");
-        let empty_selector = spec.get("selector").and_then(Value::as_object).is_none_or(|m| m.is_empty());
+        let empty_selector = spec
+            .get("selector")
+            .and_then(Value::as_object)
+            .is_none_or(|m| m.is_empty());
         if empty_selector {
             spec.insert("selector".into(), labels.clone());
         }
         let meta = obj_mut(root, "metadata");
-        let empty_labels = meta.get("labels").and_then(Value::as_object).is_none_or(|m| m.is_empty());
+        let empty_labels = meta
+            .get("labels")
+            .and_then(Value::as_object)
+            .is_none_or(|m| m.is_empty());
         if empty_labels {
             meta.insert("labels".into(), labels);
         }

@@ -78,7 +78,10 @@ impl<'de> Visitor<'de> for Node<'_> {
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
         let mut i = 0;
         loop {
-            let child = Node { path: format!("{}[{i}]", self.path), state: self.state };
+            let child = Node {
+                path: format!("{}[{i}]", self.path),
+                state: self.state,
+            };
             if seq.next_element_seed(child)?.is_none() {
                 return Ok(());
             }
@@ -101,7 +104,10 @@ impl<'de> Visitor<'de> for Node<'_> {
                     st.scan.first.entry(path.clone()).or_insert(pos);
                 }
             }
-            map.next_value_seed(Node { path, state: self.state })?;
+            map.next_value_seed(Node {
+                path,
+                state: self.state,
+            })?;
         }
         Ok(())
     }
@@ -110,9 +116,15 @@ impl<'de> Visitor<'de> for Node<'_> {
 /// Scans a JSON document. A document that is not valid JSON yields what was seen before the
 /// error (decoding errors are reported elsewhere).
 pub fn scan(body: &[u8]) -> Scan {
-    let state = RefCell::new(State { counter: 0, scan: Scan::default() });
+    let state = RefCell::new(State {
+        counter: 0,
+        scan: Scan::default(),
+    });
     let mut de = serde_json::Deserializer::from_slice(body);
-    let root = Node { path: String::new(), state: &state };
+    let root = Node {
+        path: String::new(),
+        state: &state,
+    };
     if let Err(e) = root.deserialize(&mut de) {
         tracing::debug!(error = %e, "body is not valid JSON; duplicate scan stopped early");
     }

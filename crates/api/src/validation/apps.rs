@@ -10,9 +10,13 @@ use super::pod_spec;
 use super::Cause;
 
 fn nonneg(spec: &Value, key: &str, p: &Path) -> Option<Cause> {
-    spec.i(key)
-        .filter(|v| *v < 0)
-        .map(|v| Cause::invalid(&p.child(key), BadValue::Int(v), "must be greater than or equal to 0"))
+    spec.i(key).filter(|v| *v < 0).map(|v| {
+        Cause::invalid(
+            &p.child(key),
+            BadValue::Int(v),
+            "must be greater than or equal to 0",
+        )
+    })
 }
 
 fn template_labels_repr(template: &Value) -> BadValue {
@@ -21,38 +25,68 @@ fn template_labels_repr(template: &Value) -> BadValue {
 
 /// The selector checks shared by the apps/v1 workloads; `what` names the kind in the
 /// "empty selector" message (Kubernetes says "deployment" for ReplicaSets too).
-fn selector_and_template(spec: &Value, p: &Path, what: &str, rc_like_template: Option<&str>) -> Vec<Cause> {
+fn selector_and_template(
+    spec: &Value,
+    p: &Path,
+    what: &str,
+    rc_like_template: Option<&str>,
+) -> Vec<Cause> {
     let mut errs = Vec::new();
     let sel = spec.field("selector");
     match sel {
         None => errs.push(Cause::required(&p.child("selector"), "")),
         Some(sel) => {
             errs.extend(meta::label_selector(sel, &p.child("selector")));
-            if sel.obj("matchLabels").map_or(0, |m| m.len()) + sel.arr("matchExpressions").len() == 0 {
-                errs.push(Cause::invalid(&p.child("selector"), BadValue::Raw(go_label_selector(sel)), &format!("empty selector is invalid for {what}")));
+            if sel.obj("matchLabels").map_or(0, |m| m.len()) + sel.arr("matchExpressions").len()
+                == 0
+            {
+                errs.push(Cause::invalid(
+                    &p.child("selector"),
+                    BadValue::Raw(go_label_selector(sel)),
+                    &format!("empty selector is invalid for {what}"),
+                ));
             }
         }
     }
     let template = sub(spec, "template");
     let tp = p.child("template");
     let empty_labels = serde_json::Map::new();
-    let labels = sub(template, "metadata").obj("labels").unwrap_or(&empty_labels);
+    let labels = sub(template, "metadata")
+        .obj("labels")
+        .unwrap_or(&empty_labels);
     // A missing selector matches nothing; an empty one matches everything and is not checked.
-    let selector_empty = sel.is_some_and(|s| s.obj("matchLabels").map_or(0, |m| m.len()) + s.arr("matchExpressions").len() == 0);
+    let selector_empty = sel.is_some_and(|s| {
+        s.obj("matchLabels").map_or(0, |m| m.len()) + s.arr("matchExpressions").len() == 0
+    });
     if !selector_empty && !sel.is_some_and(|s| meta::selector_matches(s, labels)) {
-        errs.push(Cause::invalid(&tp.child("metadata").child("labels"), template_labels_repr(template), "`selector` does not match template `labels`"));
+        errs.push(Cause::invalid(
+            &tp.child("metadata").child("labels"),
+            template_labels_repr(template),
+            "`selector` does not match template `labels`",
+        ));
     }
     errs.extend(pod_spec::pod_template(template, &tp));
     let tspec = sub(template, "spec");
     let restart = tspec.s("restartPolicy");
     if restart != "Always" {
-        errs.push(Cause::not_supported(&tp.child("spec").child("restartPolicy"), BadValue::str(restart), &["Always"]));
+        errs.push(Cause::not_supported(
+            &tp.child("spec").child("restartPolicy"),
+            BadValue::str(restart),
+            &["Always"],
+        ));
     }
     if let Some(ads) = tspec.i("activeDeadlineSeconds") {
         let adp = tp.child("spec").child("activeDeadlineSeconds");
         errs.push(match rc_like_template {
-            Some(kind) if kind == "StatefulSet" => Cause::forbidden(&adp, "activeDeadlineSeconds in StatefulSet is not Supported"),
-            Some(kind) => Cause::invalid(&adp, BadValue::Int(ads), &format!("activeDeadlineSeconds in {kind} is not Supported")),
+            Some("StatefulSet") => Cause::forbidden(
+                &adp,
+                "activeDeadlineSeconds in StatefulSet is not Supported",
+            ),
+            Some(kind) => Cause::invalid(
+                &adp,
+                BadValue::Int(ads),
+                &format!("activeDeadlineSeconds in {kind} is not Supported"),
+            ),
             None => Cause::invalid(&adp, BadValue::Int(ads), "must not be specified"),
         });
     }
@@ -69,18 +103,31 @@ fn int_or_percent_value(v: Option<&Value>) -> i64 {
 
 fn int_or_percent_repr(v: Option<&Value>) -> BadValue {
     match v {
-        Some(Value::String(s)) => BadValue::Raw(format!("intstr.IntOrString{{Type:1, IntVal:0, StrVal:{}}}", super::field::go_quote(s))),
-        other => BadValue::Raw(format!("intstr.IntOrString{{Type:0, IntVal:{}, StrVal:\"\"}}", other.and_then(Value::as_i64).unwrap_or(0))),
+        Some(Value::String(s)) => BadValue::Raw(format!(
+            "intstr.IntOrString{{Type:1, IntVal:0, StrVal:{}}}",
+            super::field::go_quote(s)
+        )),
+        other => BadValue::Raw(format!(
+            "intstr.IntOrString{{Type:0, IntVal:{}, StrVal:\"\"}}",
+            other.and_then(Value::as_i64).unwrap_or(0)
+        )),
     }
 }
 
 fn positive_int_or_percent(v: Option<&Value>, p: &Path) -> Vec<Cause> {
     match v {
-        Some(Value::String(s)) => super::names::percent(s).into_iter().map(|m| Cause::invalid(p, int_or_percent_repr(v), &m)).collect(),
+        Some(Value::String(s)) => super::names::percent(s)
+            .into_iter()
+            .map(|m| Cause::invalid(p, int_or_percent_repr(v), &m))
+            .collect(),
         other => {
             let n = other.and_then(Value::as_i64).unwrap_or(0);
             if n < 0 {
-                vec![Cause::invalid(p, BadValue::Int(n), "must be greater than or equal to 0")]
+                vec![Cause::invalid(
+                    p,
+                    BadValue::Int(n),
+                    "must be greater than or equal to 0",
+                )]
             } else {
                 Vec::new()
             }
@@ -93,11 +140,17 @@ fn deployment_strategy(strategy: &Value, p: &Path) -> Vec<Cause> {
     match strategy.s("type") {
         "Recreate" => {
             if strategy.field("rollingUpdate").is_some() {
-                errs.push(Cause::forbidden(&p.child("rollingUpdate"), "may not be specified when strategy `type` is 'Recreate'"));
+                errs.push(Cause::forbidden(
+                    &p.child("rollingUpdate"),
+                    "may not be specified when strategy `type` is 'Recreate'",
+                ));
             }
         }
         "RollingUpdate" => match strategy.field("rollingUpdate") {
-            None => errs.push(Cause::required(&p.child("rollingUpdate"), "this should be defaulted and never be nil")),
+            None => errs.push(Cause::required(
+                &p.child("rollingUpdate"),
+                "this should be defaulted and never be nil",
+            )),
             Some(ru) => {
                 let rp = p.child("rollingUpdate");
                 let mu = ru.field("maxUnavailable");
@@ -105,10 +158,18 @@ fn deployment_strategy(strategy: &Value, p: &Path) -> Vec<Cause> {
                 errs.extend(positive_int_or_percent(mu, &rp.child("maxUnavailable")));
                 errs.extend(positive_int_or_percent(ms, &rp.child("maxSurge")));
                 if int_or_percent_value(mu) == 0 && int_or_percent_value(ms) == 0 {
-                    errs.push(Cause::invalid(&rp.child("maxUnavailable"), int_or_percent_repr(mu), "may not be 0 when `maxSurge` is 0"));
+                    errs.push(Cause::invalid(
+                        &rp.child("maxUnavailable"),
+                        int_or_percent_repr(mu),
+                        "may not be 0 when `maxSurge` is 0",
+                    ));
                 }
                 if matches!(mu, Some(Value::String(_))) && int_or_percent_value(mu) > 100 {
-                    errs.push(Cause::invalid(&rp.child("maxUnavailable"), int_or_percent_repr(mu), "must not be greater than 100%"));
+                    errs.push(Cause::invalid(
+                        &rp.child("maxUnavailable"),
+                        int_or_percent_repr(mu),
+                        "must not be greater than 100%",
+                    ));
                 }
             }
         },
@@ -117,7 +178,11 @@ fn deployment_strategy(strategy: &Value, p: &Path) -> Vec<Cause> {
                 "apps.DeploymentStrategy{{Type:{}, RollingUpdate:(*apps.RollingUpdateDeployment)(nil)}}",
                 super::field::go_quote(other)
             );
-            errs.push(Cause::not_supported(p, BadValue::Raw(shown), &["Recreate", "RollingUpdate"]));
+            errs.push(Cause::not_supported(
+                p,
+                BadValue::Raw(shown),
+                &["Recreate", "RollingUpdate"],
+            ));
         }
     }
     errs
@@ -126,8 +191,14 @@ fn deployment_strategy(strategy: &Value, p: &Path) -> Vec<Cause> {
 fn selector_immutable(spec: &Value, old_spec: &Value) -> Option<Cause> {
     let new_sel = spec.field("selector");
     (new_sel != old_spec.field("selector")).then(|| {
-        let shown = new_sel.map(|s| BadValue::Raw(go_label_selector(s))).unwrap_or(BadValue::Null);
-        Cause::invalid(&Path::new("spec").child("selector"), shown, "field is immutable")
+        let shown = new_sel
+            .map(|s| BadValue::Raw(go_label_selector(s)))
+            .unwrap_or(BadValue::Null);
+        Cause::invalid(
+            &Path::new("spec").child("selector"),
+            shown,
+            "field is immutable",
+        )
     })
 }
 
@@ -144,14 +215,26 @@ pub fn deployment(obj: &Value, old: Option<&Value>) -> Vec<Cause> {
     let spec = sub(obj, "spec");
     let p = Path::new("spec");
     errs.extend(nonneg(spec, "replicas", &p));
-    errs.extend(selector_and_template(spec, &p, "deployment", Some("ReplicaSet")));
-    errs.extend(deployment_strategy(sub(spec, "strategy"), &p.child("strategy")));
+    errs.extend(selector_and_template(
+        spec,
+        &p,
+        "deployment",
+        Some("ReplicaSet"),
+    ));
+    errs.extend(deployment_strategy(
+        sub(spec, "strategy"),
+        &p.child("strategy"),
+    ));
     errs.extend(nonneg(spec, "minReadySeconds", &p));
     errs.extend(nonneg(spec, "revisionHistoryLimit", &p));
     if let Some(pds) = spec.i("progressDeadlineSeconds") {
         errs.extend(nonneg(spec, "progressDeadlineSeconds", &p));
         if pds <= spec.i("minReadySeconds").unwrap_or(0) {
-            errs.push(Cause::invalid(&p.child("progressDeadlineSeconds"), BadValue::Int(pds), "must be greater than minReadySeconds"));
+            errs.push(Cause::invalid(
+                &p.child("progressDeadlineSeconds"),
+                BadValue::Int(pds),
+                "must be greater than minReadySeconds",
+            ));
         }
     }
     if let Some(old) = old {
@@ -167,7 +250,12 @@ pub fn replica_set(obj: &Value, old: Option<&Value>) -> Vec<Cause> {
     let p = Path::new("spec");
     errs.extend(nonneg(spec, "replicas", &p));
     errs.extend(nonneg(spec, "minReadySeconds", &p));
-    errs.extend(selector_and_template(spec, &p, "deployment", Some("ReplicaSet")));
+    errs.extend(selector_and_template(
+        spec,
+        &p,
+        "deployment",
+        Some("ReplicaSet"),
+    ));
     if let Some(old) = old {
         errs.extend(selector_immutable(spec, sub(old, "spec")));
     }
@@ -184,7 +272,14 @@ pub fn stateful_set(obj: &Value, old: Option<&Value>) -> Vec<Cause> {
         let strip = |s: &Value| {
             let mut s = s.clone();
             if let Some(m) = s.as_object_mut() {
-                for k in ["replicas", "ordinals", "template", "updateStrategy", "persistentVolumeClaimRetentionPolicy", "minReadySeconds"] {
+                for k in [
+                    "replicas",
+                    "ordinals",
+                    "template",
+                    "updateStrategy",
+                    "persistentVolumeClaimRetentionPolicy",
+                    "minReadySeconds",
+                ] {
                     m.remove(k);
                 }
             }
@@ -197,7 +292,11 @@ pub fn stateful_set(obj: &Value, old: Option<&Value>) -> Vec<Cause> {
     match spec.s("podManagementPolicy") {
         "" => errs.push(Cause::required(&p.child("podManagementPolicy"), "")),
         "OrderedReady" | "Parallel" => {}
-        other => errs.push(Cause::invalid(&p.child("podManagementPolicy"), BadValue::str(other), "must be 'OrderedReady' or 'Parallel'")),
+        other => errs.push(Cause::invalid(
+            &p.child("podManagementPolicy"),
+            BadValue::str(other),
+            "must be 'OrderedReady' or 'Parallel'",
+        )),
     }
     let us = sub(spec, "updateStrategy");
     match us.s("type") {
@@ -219,13 +318,22 @@ pub fn stateful_set(obj: &Value, old: Option<&Value>) -> Vec<Cause> {
         for key in ["whenDeleted", "whenScaled"] {
             let v = policy.s(key);
             if v != "Retain" && v != "Delete" {
-                errs.push(Cause::not_supported(&pp.child(key), BadValue::str(v), &["Retain", "Delete"]));
+                errs.push(Cause::not_supported(
+                    &pp.child(key),
+                    BadValue::str(v),
+                    &["Retain", "Delete"],
+                ));
             }
         }
     }
     errs.extend(nonneg(spec, "replicas", &p));
     errs.extend(nonneg(spec, "minReadySeconds", &p));
-    errs.extend(selector_and_template(spec, &p, "statefulset", Some("StatefulSet")));
+    errs.extend(selector_and_template(
+        spec,
+        &p,
+        "statefulset",
+        Some("StatefulSet"),
+    ));
     errs
 }
 
@@ -246,19 +354,32 @@ pub fn replication_controller(obj: &Value, old: Option<&Value>) -> Vec<Cause> {
         Some(template) => {
             if let Some(sel) = selector.filter(|s| !s.is_empty()) {
                 let labels = sub(template, "metadata").obj("labels");
-                let matches = sel.iter().all(|(k, v)| labels.and_then(|l| l.get(k)) == Some(v));
+                let matches = sel
+                    .iter()
+                    .all(|(k, v)| labels.and_then(|l| l.get(k)) == Some(v));
                 if !matches {
-                    errs.push(Cause::invalid(&tp.child("metadata").child("labels"), template_labels_repr(template), "`selector` does not match template `labels`"));
+                    errs.push(Cause::invalid(
+                        &tp.child("metadata").child("labels"),
+                        template_labels_repr(template),
+                        "`selector` does not match template `labels`",
+                    ));
                 }
             }
             errs.extend(pod_spec::pod_template(template, &tp));
             let tspec = sub(template, "spec");
             let restart = tspec.s("restartPolicy");
             if restart != "Always" {
-                errs.push(Cause::not_supported(&tp.child("spec").child("restartPolicy"), BadValue::str(restart), &["Always"]));
+                errs.push(Cause::not_supported(
+                    &tp.child("spec").child("restartPolicy"),
+                    BadValue::str(restart),
+                    &["Always"],
+                ));
             }
             if tspec.i("activeDeadlineSeconds").is_some() {
-                errs.push(Cause::forbidden(&tp.child("spec").child("activeDeadlineSeconds"), "activeDeadlineSeconds in ReplicationController is not Supported"));
+                errs.push(Cause::forbidden(
+                    &tp.child("spec").child("activeDeadlineSeconds"),
+                    "activeDeadlineSeconds in ReplicationController is not Supported",
+                ));
             }
         }
     }

@@ -5,8 +5,11 @@ use serde_json::Value;
 use super::access::{sub, Access};
 use super::field::{BadValue, Path};
 use super::names;
-use super::service::port_num_or_name;
 use super::Cause;
+
+mod probe;
+
+use probe::{lifecycle, probe, ProbeKind};
 
 const PROTOCOLS: &[&str] = &["SCTP", "TCP", "UDP"];
 
@@ -43,7 +46,11 @@ pub fn containers(spec: &Value, kind: Kind, volumes: &[&str], path: &Path) -> Ve
         if kind == Kind::Init {
             if let Some(rp) = c.opt_s("restartPolicy") {
                 if rp != "Always" {
-                    errs.push(Cause::not_supported(&p.child("restartPolicy"), BadValue::str(rp), &["Always"]));
+                    errs.push(Cause::not_supported(
+                        &p.child("restartPolicy"),
+                        BadValue::str(rp),
+                        &["Always"],
+                    ));
                 }
             }
         }
@@ -59,18 +66,41 @@ pub fn containers(spec: &Value, kind: Kind, volumes: &[&str], path: &Path) -> Ve
             if let Some(lc) = c.field("lifecycle") {
                 errs.extend(lifecycle(lc, grace, &p.child("lifecycle")));
             }
-            errs.extend(probe(c.field("livenessProbe"), ProbeKind::Liveness, &p.child("livenessProbe")));
-            errs.extend(probe(c.field("readinessProbe"), ProbeKind::Readiness, &p.child("readinessProbe")));
-            errs.extend(probe(c.field("startupProbe"), ProbeKind::Startup, &p.child("startupProbe")));
+            errs.extend(probe(
+                c.field("livenessProbe"),
+                ProbeKind::Liveness,
+                &p.child("livenessProbe"),
+            ));
+            errs.extend(probe(
+                c.field("readinessProbe"),
+                ProbeKind::Readiness,
+                &p.child("readinessProbe"),
+            ));
+            errs.extend(probe(
+                c.field("startupProbe"),
+                ProbeKind::Startup,
+                &p.child("startupProbe"),
+            ));
         } else {
-            for f in ["lifecycle", "livenessProbe", "readinessProbe", "startupProbe"] {
+            for f in [
+                "lifecycle",
+                "livenessProbe",
+                "readinessProbe",
+                "startupProbe",
+            ] {
                 if c.field(f).is_some() {
-                    errs.push(Cause::forbidden(&p.child(f), "may not be set for init containers without restartPolicy=Always"));
+                    errs.push(Cause::forbidden(
+                        &p.child(f),
+                        "may not be set for init containers without restartPolicy=Always",
+                    ));
                 }
             }
         }
         if kind == Kind::Regular && c.field("restartPolicy").is_some() {
-            errs.push(Cause::forbidden(&p.child("restartPolicy"), "may not be set for non-init containers"));
+            errs.push(Cause::forbidden(
+                &p.child("restartPolicy"),
+                "may not be set for non-init containers",
+            ));
         }
     }
     if kind == Kind::Regular {
@@ -90,7 +120,10 @@ fn host_port_conflicts(list: &[Value], path: &Path) -> Vec<Cause> {
             }
             let key = format!("{}/{}/{}", port.s("protocol"), port.s("hostIP"), hp);
             if seen.contains(&key) {
-                errs.push(Cause::duplicate(&path.index(ci).child("ports").index(pi).child("hostPort"), BadValue::str(key)));
+                errs.push(Cause::duplicate(
+                    &path.index(ci).child("ports").index(pi).child("hostPort"),
+                    BadValue::str(key),
+                ));
             } else {
                 seen.push(key);
             }
@@ -124,7 +157,11 @@ fn common(c: &Value, volumes: &[&str], p: &Path) -> Vec<Cause> {
     errs.extend(ports(c.arr("ports"), &p.child("ports")));
     errs.extend(env(c.arr("env"), &p.child("env")));
     errs.extend(env_from(c.arr("envFrom"), &p.child("envFrom")));
-    errs.extend(volume_mounts(c.arr("volumeMounts"), volumes, &p.child("volumeMounts")));
+    errs.extend(volume_mounts(
+        c.arr("volumeMounts"),
+        volumes,
+        &p.child("volumeMounts"),
+    ));
     match c.s("imagePullPolicy") {
         "Always" | "IfNotPresent" | "Never" => {}
         "" => errs.push(Cause::required(&p.child("imagePullPolicy"), "")),
@@ -134,7 +171,10 @@ fn common(c: &Value, volumes: &[&str], p: &Path) -> Vec<Cause> {
             &["Always", "IfNotPresent", "Never"],
         )),
     }
-    errs.extend(super::resources::requirements(sub(c, "resources"), &p.child("resources")));
+    errs.extend(super::resources::requirements(
+        sub(c, "resources"),
+        &p.child("resources"),
+    ));
     if let Some(sc) = c.field("securityContext") {
         errs.extend(super::pod_spec::id_ranges(sc, &p.child("securityContext")));
     }
@@ -164,7 +204,11 @@ fn ports(list: &[Value], path: &Path) -> Vec<Cause> {
             errs.push(Cause::required(&p.child("containerPort"), ""));
         } else {
             for m in names::port_num(cp) {
-                errs.push(Cause::invalid(&p.child("containerPort"), BadValue::Int(cp), &m));
+                errs.push(Cause::invalid(
+                    &p.child("containerPort"),
+                    BadValue::Int(cp),
+                    &m,
+                ));
             }
         }
         let hp = port.i("hostPort").unwrap_or(0);
@@ -177,7 +221,11 @@ fn ports(list: &[Value], path: &Path) -> Vec<Cause> {
         if proto.is_empty() {
             errs.push(Cause::required(&p.child("protocol"), ""));
         } else if !PROTOCOLS.contains(&proto) {
-            errs.push(Cause::not_supported(&p.child("protocol"), BadValue::str(proto), PROTOCOLS));
+            errs.push(Cause::not_supported(
+                &p.child("protocol"),
+                BadValue::str(proto),
+                PROTOCOLS,
+            ));
         }
     }
     errs
@@ -200,7 +248,12 @@ fn env(list: &[Value], path: &Path) -> Vec<Cause> {
         };
         let vp = p.child("valueFrom");
         let mut sources = 0;
-        for key in ["fieldRef", "resourceFieldRef", "configMapKeyRef", "secretKeyRef"] {
+        for key in [
+            "fieldRef",
+            "resourceFieldRef",
+            "configMapKeyRef",
+            "secretKeyRef",
+        ] {
             if let Some(src) = from.field(key) {
                 sources += 1;
                 errs.extend(env_source(key, src, &vp.child(key)));
@@ -209,9 +262,17 @@ fn env(list: &[Value], path: &Path) -> Vec<Cause> {
         if sources == 0 {
             errs.push(Cause::invalid(&vp, BadValue::str(""), "must specify one of: `fieldRef`, `resourceFieldRef`, `configMapKeyRef` or `secretKeyRef`"));
         } else if !e.s("value").is_empty() {
-            errs.push(Cause::invalid(&vp, BadValue::str(""), "may not be specified when `value` is not empty"));
+            errs.push(Cause::invalid(
+                &vp,
+                BadValue::str(""),
+                "may not be specified when `value` is not empty",
+            ));
         } else if sources > 1 {
-            errs.push(Cause::invalid(&vp, BadValue::str(""), "may not have more than one field specified at a time"));
+            errs.push(Cause::invalid(
+                &vp,
+                BadValue::str(""),
+                "may not have more than one field specified at a time",
+            ));
         }
     }
     errs
@@ -257,7 +318,11 @@ fn env_from(list: &[Value], path: &Path) -> Vec<Cause> {
         let prefix = e.s("prefix");
         if !prefix.is_empty() {
             for m in names::env_var_name(prefix) {
-                errs.push(Cause::invalid(&p.child("prefix"), BadValue::str(prefix), &m));
+                errs.push(Cause::invalid(
+                    &p.child("prefix"),
+                    BadValue::str(prefix),
+                    &m,
+                ));
             }
         }
         let mut sources = 0;
@@ -269,15 +334,27 @@ fn env_from(list: &[Value], path: &Path) -> Vec<Cause> {
                     errs.push(Cause::required(&p.child(key).child("name"), ""));
                 } else {
                     for m in names::dns1123_subdomain(&names::mask_trailing_dash(name, true)) {
-                        errs.push(Cause::invalid(&p.child(key).child("name"), BadValue::str(name), &m));
+                        errs.push(Cause::invalid(
+                            &p.child(key).child("name"),
+                            BadValue::str(name),
+                            &m,
+                        ));
                     }
                 }
             }
         }
         if sources == 0 {
-            errs.push(Cause::invalid(path, BadValue::str(""), "must specify one of: `configMapRef` or `secretRef`"));
+            errs.push(Cause::invalid(
+                path,
+                BadValue::str(""),
+                "must specify one of: `configMapRef` or `secretRef`",
+            ));
         } else if sources > 1 {
-            errs.push(Cause::invalid(path, BadValue::str(""), "may not have more than one field specified at a time"));
+            errs.push(Cause::invalid(
+                path,
+                BadValue::str(""),
+                "may not have more than one field specified at a time",
+            ));
         }
     }
     errs
@@ -300,119 +377,20 @@ fn volume_mounts(list: &[Value], volumes: &[&str], path: &Path) -> Vec<Cause> {
             errs.push(Cause::required(&p.child("mountPath"), ""));
         }
         if mount_points.contains(&mp) {
-            errs.push(Cause::invalid(&p.child("mountPath"), BadValue::str(mp), "must be unique"));
+            errs.push(Cause::invalid(
+                &p.child("mountPath"),
+                BadValue::str(mp),
+                "must be unique",
+            ));
         }
         mount_points.push(mp);
         let sub_path = m.s("subPath");
         if !sub_path.is_empty() {
-            errs.extend(super::pod_spec::local_descending_path(sub_path, &path.child("subPath")));
+            errs.extend(super::pod_spec::local_descending_path(
+                sub_path,
+                &path.child("subPath"),
+            ));
         }
-    }
-    errs
-}
-
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum ProbeKind {
-    Liveness,
-    Readiness,
-    Startup,
-}
-
-fn probe(probe: Option<&Value>, kind: ProbeKind, p: &Path) -> Vec<Cause> {
-    let Some(pr) = probe else {
-        return Vec::new();
-    };
-    let mut errs = handler(pr, &["exec", "httpGet", "tcpSocket", "grpc"], p);
-    for f in ["initialDelaySeconds", "timeoutSeconds", "periodSeconds", "successThreshold", "failureThreshold"] {
-        if let Some(v) = pr.i(f).filter(|v| *v < 0) {
-            errs.push(Cause::invalid(&p.child(f), BadValue::Int(v), "must be greater than or equal to 0"));
-        }
-    }
-    if let Some(t) = pr.i("terminationGracePeriodSeconds").filter(|t| *t <= 0) {
-        errs.push(Cause::invalid(&p.child("terminationGracePeriodSeconds"), BadValue::Int(t), "must be greater than 0"));
-    }
-    let success = pr.i("successThreshold").unwrap_or(0);
-    match kind {
-        ProbeKind::Liveness | ProbeKind::Startup if success != 1 => {
-            errs.push(Cause::invalid(&p.child("successThreshold"), BadValue::Int(success), "must be 1"));
-        }
-        ProbeKind::Readiness => {
-            if let Some(t) = pr.i("terminationGracePeriodSeconds") {
-                errs.push(Cause::invalid(&p.child("terminationGracePeriodSeconds"), BadValue::Int(t), "must not be set for readinessProbes"));
-            }
-        }
-        _ => {}
-    }
-    errs
-}
-
-fn lifecycle(lc: &Value, grace: Option<i64>, p: &Path) -> Vec<Cause> {
-    let mut errs = Vec::new();
-    for hook in ["postStart", "preStop"] {
-        if let Some(h) = lc.field(hook) {
-            let hp = p.child(hook);
-            errs.extend(handler(h, &["exec", "httpGet", "tcpSocket", "sleep"], &hp));
-            if let (Some(sleep), Some(g)) = (h.field("sleep"), grace) {
-                let secs = sleep.i("seconds").unwrap_or(0);
-                if secs <= 0 || secs > g {
-                    errs.push(Cause::invalid(
-                        &hp.child("sleep"),
-                        BadValue::Int(secs),
-                        &format!("must be greater than 0 and less than terminationGracePeriodSeconds ({g}). Enable AllowPodLifecycleSleepActionZeroValue feature gate for zero sleep."),
-                    ));
-                }
-            }
-        }
-    }
-    errs
-}
-
-fn handler(h: &Value, kinds: &[&str], p: &Path) -> Vec<Cause> {
-    let mut errs = Vec::new();
-    let mut count = 0;
-    for kind in kinds {
-        let Some(action) = h.field(kind) else {
-            continue;
-        };
-        let ap = p.child(kind);
-        if count > 0 {
-            errs.push(Cause::forbidden(&ap, "may not specify more than 1 handler type"));
-            continue;
-        }
-        count += 1;
-        match *kind {
-            "exec" => {
-                if action.arr("command").is_empty() {
-                    errs.push(Cause::required(&ap.child("command"), ""));
-                }
-            }
-            "httpGet" => {
-                if action.s("path").is_empty() {
-                    errs.push(Cause::required(&ap.child("path"), ""));
-                }
-                errs.extend(port_num_or_name(action.field("port"), &ap.child("port")));
-                let scheme = action.s("scheme");
-                if scheme != "HTTP" && scheme != "HTTPS" {
-                    errs.push(Cause::not_supported(&ap.child("scheme"), BadValue::str(scheme), &["HTTP", "HTTPS"]));
-                }
-                for header in action.arr("httpHeaders") {
-                    for m in names::http_header_name(header.s("name")) {
-                        errs.push(Cause::invalid(&ap.child("httpHeaders"), BadValue::str(header.s("name")), &m));
-                    }
-                }
-            }
-            "tcpSocket" => errs.extend(port_num_or_name(action.field("port"), &ap.child("port"))),
-            "grpc" => {
-                let port = action.i("port").unwrap_or(0);
-                for m in names::port_num(port) {
-                    errs.push(Cause::invalid(&ap.child("port"), BadValue::Int(port), &m));
-                }
-            }
-            _ => {}
-        }
-    }
-    if count == 0 {
-        errs.push(Cause::required(p, "must specify a handler type"));
     }
     errs
 }

@@ -14,33 +14,63 @@ const BAD_IP: &str = "must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ff
 /// `ValidateNonSpecialIP`: no unspecified, loopback or link-local addresses.
 pub fn non_special_ip(ip: &str, p: &Path) -> Vec<Cause> {
     let Some(parsed) = names::parse_ip(ip) else {
-        return vec![Cause::invalid(p, BadValue::str(ip), "must be a valid IP address")];
+        return vec![Cause::invalid(
+            p,
+            BadValue::str(ip),
+            "must be a valid IP address",
+        )];
     };
     let mut errs = Vec::new();
     let (unspecified, loopback, ll_unicast, ll_multicast) = match names::as_v4(&parsed) {
         Some(v4) => {
             let o = v4.octets();
-            (v4.is_unspecified(), v4.is_loopback(), o[0] == 169 && o[1] == 254, o[0] == 224 && o[1] == 0 && o[2] == 0)
+            (
+                v4.is_unspecified(),
+                v4.is_loopback(),
+                o[0] == 169 && o[1] == 254,
+                o[0] == 224 && o[1] == 0 && o[2] == 0,
+            )
         }
         None => match parsed {
             std::net::IpAddr::V6(v6) => {
                 let s = v6.segments();
-                (v6.is_unspecified(), v6.is_loopback(), s[0] & 0xffc0 == 0xfe80, s[0] & 0xff0f == 0xff02)
+                (
+                    v6.is_unspecified(),
+                    v6.is_loopback(),
+                    s[0] & 0xffc0 == 0xfe80,
+                    s[0] & 0xff0f == 0xff02,
+                )
             }
             std::net::IpAddr::V4(_) => (false, false, false, false),
         },
     };
     if unspecified {
-        errs.push(Cause::invalid(p, BadValue::str(ip), &format!("may not be unspecified ({ip})")));
+        errs.push(Cause::invalid(
+            p,
+            BadValue::str(ip),
+            &format!("may not be unspecified ({ip})"),
+        ));
     }
     if loopback {
-        errs.push(Cause::invalid(p, BadValue::str(ip), "may not be in the loopback range (127.0.0.0/8, ::1/128)"));
+        errs.push(Cause::invalid(
+            p,
+            BadValue::str(ip),
+            "may not be in the loopback range (127.0.0.0/8, ::1/128)",
+        ));
     }
     if ll_unicast {
-        errs.push(Cause::invalid(p, BadValue::str(ip), "may not be in the link-local range (169.254.0.0/16, fe80::/10)"));
+        errs.push(Cause::invalid(
+            p,
+            BadValue::str(ip),
+            "may not be in the link-local range (169.254.0.0/16, fe80::/10)",
+        ));
     }
     if ll_multicast {
-        errs.push(Cause::invalid(p, BadValue::str(ip), "may not be in the link-local multicast range (224.0.0.0/24, ff02::/10)"));
+        errs.push(Cause::invalid(
+            p,
+            BadValue::str(ip),
+            "may not be in the link-local multicast range (224.0.0.0/24, ff02::/10)",
+        ));
     }
     errs
 }
@@ -54,12 +84,20 @@ fn address(a: &Value, p: &Path) -> Vec<Cause> {
     let hostname = a.s("hostname");
     if !hostname.is_empty() {
         for m in names::dns1123_label(hostname) {
-            errs.push(Cause::invalid(&p.child("hostname"), BadValue::str(hostname), &m));
+            errs.push(Cause::invalid(
+                &p.child("hostname"),
+                BadValue::str(hostname),
+                &m,
+            ));
         }
     }
     if let Some(node) = a.opt_s("nodeName") {
         for m in names::dns1123_subdomain(node) {
-            errs.push(Cause::invalid(&p.child("nodeName"), BadValue::str(node), &m));
+            errs.push(Cause::invalid(
+                &p.child("nodeName"),
+                BadValue::str(node),
+                &m,
+            ));
         }
     }
     errs.extend(non_special_ip(ip, &p.child("ip")));
@@ -84,11 +122,19 @@ fn endpoint_port(port: &Value, require_name: bool, p: &Path) -> Vec<Cause> {
     if proto.is_empty() {
         errs.push(Cause::required(&p.child("protocol"), ""));
     } else if !PROTOCOLS.contains(&proto) {
-        errs.push(Cause::not_supported(&p.child("protocol"), BadValue::str(proto), PROTOCOLS));
+        errs.push(Cause::not_supported(
+            &p.child("protocol"),
+            BadValue::str(proto),
+            PROTOCOLS,
+        ));
     }
     if let Some(app) = port.opt_s("appProtocol") {
         for m in names::qualified_name(app) {
-            errs.push(Cause::invalid(&p.child("appProtocol"), BadValue::str(app), &m));
+            errs.push(Cause::invalid(
+                &p.child("appProtocol"),
+                BadValue::str(app),
+                &m,
+            ));
         }
     }
     errs
@@ -105,7 +151,10 @@ pub fn endpoints(obj: &Value, old: Option<&Value>) -> Vec<Cause> {
     for (i, ss) in obj.arr("subsets").iter().enumerate() {
         let ip = sp.index(i);
         if ss.arr("addresses").is_empty() && ss.arr("notReadyAddresses").is_empty() {
-            errs.push(Cause::required(&ip, "must specify `addresses` or `notReadyAddresses`"));
+            errs.push(Cause::required(
+                &ip,
+                "must specify `addresses` or `notReadyAddresses`",
+            ));
         }
         for key in ["addresses", "notReadyAddresses"] {
             for (j, a) in ss.arr(key).iter().enumerate() {
@@ -114,7 +163,11 @@ pub fn endpoints(obj: &Value, old: Option<&Value>) -> Vec<Cause> {
         }
         let ports = ss.arr("ports");
         for (j, port) in ports.iter().enumerate() {
-            errs.extend(endpoint_port(port, ports.len() > 1, &ip.child("ports").index(j)));
+            errs.extend(endpoint_port(
+                port,
+                ports.len() > 1,
+                &ip.child("ports").index(j),
+            ));
         }
     }
     errs
@@ -130,7 +183,11 @@ fn fqdn(v: &str, p: &Path) -> Vec<Cause> {
         return vec![Cause::invalid(p, BadValue::str(name), &msgs.join(","))];
     }
     if name.split('.').count() < 2 {
-        return vec![Cause::invalid(p, BadValue::str(name), "should be a domain with at least two segments separated by dots")];
+        return vec![Cause::invalid(
+            p,
+            BadValue::str(name),
+            "should be a domain with at least two segments separated by dots",
+        )];
     }
     for label in name.split('.') {
         let msgs = names::dns1123_label(label);
@@ -146,11 +203,19 @@ pub fn endpoint_slice(obj: &Value, old: Option<&Value>) -> Vec<Cause> {
     let mut errs = meta::object_meta(obj, true, NameRule::Subdomain);
     let addr_type = obj.s("addressType");
     let atp = Path::new("addressType");
-    let supported: &[&str] = if old.is_some() { &["FQDN", "IP", "IPv4", "IPv6"] } else { &["FQDN", "IPv4", "IPv6"] };
+    let supported: &[&str] = if old.is_some() {
+        &["FQDN", "IP", "IPv4", "IPv6"]
+    } else {
+        &["FQDN", "IPv4", "IPv6"]
+    };
     if addr_type.is_empty() {
         errs.push(Cause::required(&atp, ""));
     } else if !supported.contains(&addr_type) {
-        errs.push(Cause::not_supported(&atp, BadValue::str(addr_type), supported));
+        errs.push(Cause::not_supported(
+            &atp,
+            BadValue::str(addr_type),
+            supported,
+        ));
     }
     let eps = obj.arr("endpoints");
     let ep_path = Path::new("endpoints");
@@ -172,10 +237,24 @@ pub fn endpoint_slice(obj: &Value, old: Option<&Value>) -> Vec<Cause> {
                 let parsed = names::parse_ip(a);
                 match addr_type {
                     "IPv4" if parsed.as_ref().and_then(names::as_v4).is_none() => {
-                        errs.push(Cause::invalid(&p, BadValue::str(a), "must be a valid IPv4 address"));
+                        errs.push(Cause::invalid(
+                            &p,
+                            BadValue::str(a),
+                            "must be a valid IPv4 address",
+                        ));
                     }
-                    "IPv6" if parsed.is_none() || names::as_v4(parsed.as_ref().unwrap_or(&std::net::IpAddr::from([0u8; 4]))).is_some() => {
-                        errs.push(Cause::invalid(&p, BadValue::str(a), "must be a valid IPv6 address"));
+                    "IPv6"
+                        if parsed.is_none()
+                            || names::as_v4(
+                                parsed.as_ref().unwrap_or(&std::net::IpAddr::from([0u8; 4])),
+                            )
+                            .is_some() =>
+                    {
+                        errs.push(Cause::invalid(
+                            &p,
+                            BadValue::str(a),
+                            "must be a valid IPv6 address",
+                        ));
                     }
                     "IPv4" | "IPv6" => errs.extend(non_special_ip(a, &p)),
                     "FQDN" => errs.extend(fqdn(a, &p)),
@@ -184,7 +263,11 @@ pub fn endpoint_slice(obj: &Value, old: Option<&Value>) -> Vec<Cause> {
             }
             if let Some(node) = ep.opt_s("nodeName") {
                 for m in names::dns1123_subdomain(node) {
-                    errs.push(Cause::invalid(&ip.child("nodeName"), BadValue::str(node), &m));
+                    errs.push(Cause::invalid(
+                        &ip.child("nodeName"),
+                        BadValue::str(node),
+                        &m,
+                    ));
                 }
             }
             let tp = ip.child("deprecatedTopology");
@@ -223,13 +306,21 @@ pub fn endpoint_slice(obj: &Value, old: Option<&Value>) -> Vec<Cause> {
         match port.opt_s("protocol") {
             None => errs.push(Cause::required(&ip.child("protocol"), "")),
             Some(proto) if !PROTOCOLS.contains(&proto) => {
-                errs.push(Cause::not_supported(&ip.child("protocol"), BadValue::str(proto), PROTOCOLS));
+                errs.push(Cause::not_supported(
+                    &ip.child("protocol"),
+                    BadValue::str(proto),
+                    PROTOCOLS,
+                ));
             }
             Some(_) => {}
         }
         if let Some(app) = port.opt_s("appProtocol") {
             for m in names::qualified_name(app) {
-                errs.push(Cause::invalid(&ip.child("appProtocol"), BadValue::str(app), &m));
+                errs.push(Cause::invalid(
+                    &ip.child("appProtocol"),
+                    BadValue::str(app),
+                    &m,
+                ));
             }
         }
     }
@@ -239,7 +330,11 @@ pub fn endpoint_slice(obj: &Value, old: Option<&Value>) -> Vec<Cause> {
 fn finish(mut errs: Vec<Cause>, obj: &Value, old: Option<&Value>) -> Vec<Cause> {
     if let Some(old) = old {
         if obj.s("addressType") != old.s("addressType") {
-            errs.push(Cause::invalid(&Path::new("addressType"), BadValue::str(obj.s("addressType")), "field is immutable"));
+            errs.push(Cause::invalid(
+                &Path::new("addressType"),
+                BadValue::str(obj.s("addressType")),
+                "field is immutable",
+            ));
         }
         let mut all = meta::object_meta_update(obj, old);
         all.extend(errs);

@@ -146,7 +146,11 @@ pub fn go_label_selector(sel: &serde_json::Value) -> String {
                     format!(
                         "v1.LabelSelectorRequirement{{Key:{}, Operator:{}, Values:{}}}",
                         go_quote(e.get("key").and_then(|v| v.as_str()).unwrap_or_default()),
-                        go_quote(e.get("operator").and_then(|v| v.as_str()).unwrap_or_default()),
+                        go_quote(
+                            e.get("operator")
+                                .and_then(|v| v.as_str())
+                                .unwrap_or_default()
+                        ),
                         go_string_slice(e.get("values").and_then(|v| v.as_array()))
                     )
                 })
@@ -186,7 +190,11 @@ impl Cause {
 
     /// `Required value[: detail]`.
     pub fn required(field: &Path, detail: &str) -> Cause {
-        Cause::make(REQUIRED, field, with_detail("Required value".into(), detail))
+        Cause::make(
+            REQUIRED,
+            field,
+            with_detail("Required value".into(), detail),
+        )
     }
 
     /// `Forbidden: detail`.
@@ -214,7 +222,11 @@ impl Cause {
 
     /// `Duplicate value: <value>`.
     pub fn duplicate(field: &Path, value: BadValue) -> Cause {
-        Cause::make(DUPLICATE, field, format!("Duplicate value: {}", value.render()))
+        Cause::make(
+            DUPLICATE,
+            field,
+            format!("Duplicate value: {}", value.render()),
+        )
     }
 
     /// `Not found: <value>`.
@@ -242,7 +254,11 @@ impl Cause {
 
     /// `Internal error: detail`.
     pub fn internal(field: &Path, detail: &str) -> Cause {
-        Cause::make(INTERNAL, field, with_detail("Internal error".into(), detail))
+        Cause::make(
+            INTERNAL,
+            field,
+            with_detail("Internal error".into(), detail),
+        )
     }
 
     /// Like [`Cause::duplicate`], with a detail after the value (as for node taints).
@@ -275,10 +291,18 @@ mod tests {
         );
         assert_eq!(c.reason, "FieldValueNotSupported");
         assert_eq!(
-            Cause::invalid(&p, BadValue::Int(0), "must be between 1 and 65535, inclusive").message,
+            Cause::invalid(
+                &p,
+                BadValue::Int(0),
+                "must be between 1 and 65535, inclusive"
+            )
+            .message,
             "Invalid value: 0: must be between 1 and 65535, inclusive"
         );
-        assert_eq!(Cause::too_long(&p, 10).message, "Too long: may not be more than 10 bytes");
+        assert_eq!(
+            Cause::too_long(&p, 10).message,
+            "Too long: may not be more than 10 bytes"
+        );
     }
 
     #[test]

@@ -94,12 +94,20 @@ pub fn label_selector(sel: &Value, path: &Path) -> Vec<Cause> {
             )),
         }
         for m in names::qualified_name(e.s("key")) {
-            errs.push(Cause::invalid(&p.child("key"), BadValue::str(e.s("key")), &m));
+            errs.push(Cause::invalid(
+                &p.child("key"),
+                BadValue::str(e.s("key")),
+                &m,
+            ));
         }
         for (j, val) in values.iter().enumerate() {
             let val = val.as_str().unwrap_or_default();
             for m in names::label_value(val) {
-                errs.push(Cause::invalid(&p.child("values").index(j), BadValue::str(val), &m));
+                errs.push(Cause::invalid(
+                    &p.child("values").index(j),
+                    BadValue::str(val),
+                    &m,
+                ));
             }
         }
     }
@@ -148,12 +156,17 @@ fn finalizers(meta: &Value, path: &Path) -> Vec<Cause> {
     if orphan && foreground {
         errs.push(Cause::invalid(
             &fpath,
-            BadValue::Raw(super::field::go_string_slice(meta.get("finalizers").and_then(Value::as_array))),
+            BadValue::Raw(super::field::go_string_slice(
+                meta.get("finalizers").and_then(Value::as_array),
+            )),
             "finalizer orphan and foregroundDeletion cannot be both set",
         ));
     }
     for (i, f) in list.iter().enumerate() {
-        errs.extend(kube_finalizer_name(f.as_str().unwrap_or_default(), &fpath.index(i)));
+        errs.extend(kube_finalizer_name(
+            f.as_str().unwrap_or_default(),
+            &fpath.index(i),
+        ));
     }
     errs
 }
@@ -179,16 +192,32 @@ fn owner_references(meta: &Value, path: &Path) -> Vec<Cause> {
         let api_version = r.s("apiVersion");
         let version = api_version.rsplit('/').next().unwrap_or_default();
         if version.is_empty() {
-            errs.push(Cause::invalid(&p.child("apiVersion"), BadValue::str(api_version), "version must not be empty"));
+            errs.push(Cause::invalid(
+                &p.child("apiVersion"),
+                BadValue::str(api_version),
+                "version must not be empty",
+            ));
         }
         if r.s("kind").is_empty() {
-            errs.push(Cause::invalid(&p.child("kind"), BadValue::str(""), "kind must not be empty"));
+            errs.push(Cause::invalid(
+                &p.child("kind"),
+                BadValue::str(""),
+                "kind must not be empty",
+            ));
         }
         if r.s("name").is_empty() {
-            errs.push(Cause::invalid(&p.child("name"), BadValue::str(""), "name must not be empty"));
+            errs.push(Cause::invalid(
+                &p.child("name"),
+                BadValue::str(""),
+                "name must not be empty",
+            ));
         }
         if r.s("uid").is_empty() {
-            errs.push(Cause::invalid(&p.child("uid"), BadValue::str(""), "uid must not be empty"));
+            errs.push(Cause::invalid(
+                &p.child("uid"),
+                BadValue::str(""),
+                "uid must not be empty",
+            ));
         }
         if r.b("controller") {
             let this = format!("{}/{}", r.s("kind"), r.s("name"));
@@ -214,12 +243,19 @@ pub fn object_meta(obj: &Value, namespaced: bool, rule: NameRule) -> Vec<Cause> 
     let generate = meta.s("generateName");
     if !generate.is_empty() {
         for m in rule.check(generate, true) {
-            errs.push(Cause::invalid(&path.child("generateName"), BadValue::str(generate), &m));
+            errs.push(Cause::invalid(
+                &path.child("generateName"),
+                BadValue::str(generate),
+                &m,
+            ));
         }
     }
     let name = meta.s("name");
     if name.is_empty() {
-        errs.push(Cause::required(&path.child("name"), "name or generateName is required"));
+        errs.push(Cause::required(
+            &path.child("name"),
+            "name or generateName is required",
+        ));
     } else {
         for m in rule.check(name, false) {
             errs.push(Cause::invalid(&path.child("name"), BadValue::str(name), &m));
@@ -231,14 +267,25 @@ pub fn object_meta(obj: &Value, namespaced: bool, rule: NameRule) -> Vec<Cause> 
             errs.push(Cause::required(&path.child("namespace"), ""));
         } else {
             for m in NameRule::Label.check(ns, false) {
-                errs.push(Cause::invalid(&path.child("namespace"), BadValue::str(ns), &m));
+                errs.push(Cause::invalid(
+                    &path.child("namespace"),
+                    BadValue::str(ns),
+                    &m,
+                ));
             }
         }
     } else if !ns.is_empty() {
-        errs.push(Cause::forbidden(&path.child("namespace"), "not allowed on this type"));
+        errs.push(Cause::forbidden(
+            &path.child("namespace"),
+            "not allowed on this type",
+        ));
     }
     if let Some(g) = meta.i("generation").filter(|g| *g < 0) {
-        errs.push(Cause::invalid(&path.child("generation"), BadValue::Int(g), "must be greater than or equal to 0"));
+        errs.push(Cause::invalid(
+            &path.child("generation"),
+            BadValue::Int(g),
+            "must be greater than or equal to 0",
+        ));
     }
     errs.extend(labels(meta, "labels", &path.child("labels")));
     errs.extend(annotations(meta, "annotations", &path.child("annotations")));
@@ -282,19 +329,34 @@ pub fn object_meta_update(obj: &Value, old: &Value) -> Vec<Cause> {
         }
     }
     if meta.s("resourceVersion").is_empty() {
-        errs.push(Cause::invalid(&path.child("resourceVersion"), BadValue::str(""), "must be specified for an update"));
+        errs.push(Cause::invalid(
+            &path.child("resourceVersion"),
+            BadValue::str(""),
+            "must be specified for an update",
+        ));
     }
     let generation = meta.i("generation").unwrap_or(0);
     if generation < old_meta.i("generation").unwrap_or(0) {
-        errs.push(Cause::invalid(&path.child("generation"), BadValue::Int(generation), "must not be decremented"));
+        errs.push(Cause::invalid(
+            &path.child("generation"),
+            BadValue::Int(generation),
+            "must not be decremented",
+        ));
     }
     let null = Value::Null;
     for key in ["name", "namespace", "uid"] {
         let n = meta.get(key).unwrap_or(&null);
         let o = old_meta.get(key).unwrap_or(&null);
-        let (ns, os) = (n.as_str().unwrap_or_default(), o.as_str().unwrap_or_default());
+        let (ns, os) = (
+            n.as_str().unwrap_or_default(),
+            o.as_str().unwrap_or_default(),
+        );
         if ns != os {
-            errs.push(Cause::invalid(&path.child(key), BadValue::str(ns), "field is immutable"));
+            errs.push(Cause::invalid(
+                &path.child(key),
+                BadValue::str(ns),
+                "field is immutable",
+            ));
         }
     }
     for key in ["creationTimestamp", "deletionTimestamp"] {
@@ -302,23 +364,38 @@ pub fn object_meta_update(obj: &Value, old: &Value) -> Vec<Cause> {
         let o = old_meta.opt_s(key).unwrap_or_default();
         if n != o {
             let shown = if n.is_empty() {
-                if key == "deletionTimestamp" { BadValue::Null } else { go_time("0001-01-01T00:00:00Z") }
+                if key == "deletionTimestamp" {
+                    BadValue::Null
+                } else {
+                    go_time("0001-01-01T00:00:00Z")
+                }
             } else {
                 go_time(n)
             };
-            errs.push(Cause::invalid(&path.child(key), shown, "field is immutable"));
+            errs.push(Cause::invalid(
+                &path.child(key),
+                shown,
+                "field is immutable",
+            ));
         }
     }
     let dg = meta.i("deletionGracePeriodSeconds");
     if dg != old_meta.i("deletionGracePeriodSeconds") {
         let shown = dg.map(BadValue::Int).unwrap_or(BadValue::Null);
-        errs.push(Cause::invalid(&path.child("deletionGracePeriodSeconds"), shown, "field is immutable"));
+        errs.push(Cause::invalid(
+            &path.child("deletionGracePeriodSeconds"),
+            shown,
+            "field is immutable",
+        ));
     }
     errs.extend(labels(meta, "labels", &path.child("labels")));
     errs.extend(annotations(meta, "annotations", &path.child("annotations")));
     errs.extend(owner_references(meta, &path));
     for (i, f) in meta.arr("finalizers").iter().enumerate() {
-        errs.extend(kube_finalizer_name(f.as_str().unwrap_or_default(), &path.child("finalizers").index(i)));
+        errs.extend(kube_finalizer_name(
+            f.as_str().unwrap_or_default(),
+            &path.child("finalizers").index(i),
+        ));
     }
     errs
 }
@@ -330,25 +407,40 @@ mod tests {
 
     #[test]
     fn name_is_required_and_checked() {
-        let errs = object_meta(&json!({"metadata": {"namespace": "default"}}), true, NameRule::Subdomain);
+        let errs = object_meta(
+            &json!({"metadata": {"namespace": "default"}}),
+            true,
+            NameRule::Subdomain,
+        );
         assert_eq!(errs.len(), 1);
         assert_eq!(errs[0].field, "metadata.name");
-        assert_eq!(errs[0].message, "Required value: name or generateName is required");
+        assert_eq!(
+            errs[0].message,
+            "Required value: name or generateName is required"
+        );
 
-        let errs = object_meta(&json!({"metadata": {"name": "Web", "namespace": "default"}}), true, NameRule::Dns1035);
+        let errs = object_meta(
+            &json!({"metadata": {"name": "Web", "namespace": "default"}}),
+            true,
+            NameRule::Dns1035,
+        );
         assert_eq!(errs[0].reason, "FieldValueInvalid");
-        assert!(errs[0].message.starts_with("Invalid value: \"Web\": a DNS-1035 label must consist"));
+        assert!(errs[0]
+            .message
+            .starts_with("Invalid value: \"Web\": a DNS-1035 label must consist"));
     }
 
     #[test]
     fn generate_name_may_end_with_dash() {
-        let obj = json!({"metadata": {"generateName": "web-", "name": "web-abcde", "namespace": "a"}});
+        let obj =
+            json!({"metadata": {"generateName": "web-", "name": "web-abcde", "namespace": "a"}});
         assert!(object_meta(&obj, true, NameRule::Subdomain).is_empty());
     }
 
     #[test]
     fn bad_label_and_finalizer() {
-        let obj = json!({"metadata": {"name": "x", "labels": {"a b": "ok"}, "finalizers": ["custom"]}});
+        let obj =
+            json!({"metadata": {"name": "x", "labels": {"a b": "ok"}, "finalizers": ["custom"]}});
         let errs = object_meta(&obj, false, NameRule::Subdomain);
         let fields: Vec<&str> = errs.iter().map(|c| c.field.as_str()).collect();
         assert_eq!(fields, vec!["metadata.labels", "metadata.finalizers[0]"]);
@@ -359,9 +451,15 @@ mod tests {
     fn selectors_match() {
         let sel = json!({"matchLabels": {"app": "web"}, "matchExpressions": [{"key": "tier", "operator": "NotIn", "values": ["db"]}]});
         let labels = json!({"app": "web", "tier": "fe"});
-        assert!(selector_matches(&sel, labels.as_object().unwrap_or(&serde_json::Map::new())));
+        assert!(selector_matches(
+            &sel,
+            labels.as_object().unwrap_or(&serde_json::Map::new())
+        ));
         let labels = json!({"app": "web", "tier": "db"});
-        assert!(!selector_matches(&sel, labels.as_object().unwrap_or(&serde_json::Map::new())));
+        assert!(!selector_matches(
+            &sel,
+            labels.as_object().unwrap_or(&serde_json::Map::new())
+        ));
     }
 
     #[test]

@@ -13,7 +13,8 @@ use super::Cause;
 const MAX_SECRET_SIZE: usize = 1024 * 1024;
 
 fn update_meta(obj: &Value, old: Option<&Value>) -> Vec<Cause> {
-    old.map(|o| meta::object_meta_update(obj, o)).unwrap_or_default()
+    old.map(|o| meta::object_meta_update(obj, o))
+        .unwrap_or_default()
 }
 
 fn immutable_flag(obj: &Value, old: Option<&Value>, fields: &[&str]) -> Vec<Cause> {
@@ -22,11 +23,17 @@ fn immutable_flag(obj: &Value, old: Option<&Value>, fields: &[&str]) -> Vec<Caus
         return errs;
     };
     if !obj.b("immutable") {
-        errs.push(Cause::forbidden(&Path::new("immutable"), "field is immutable when `immutable` is set"));
+        errs.push(Cause::forbidden(
+            &Path::new("immutable"),
+            "field is immutable when `immutable` is set",
+        ));
     }
     for f in fields {
         if obj.field(f) != old.field(f) {
-            errs.push(Cause::forbidden(&Path::new(f), "field is immutable when `immutable` is set"));
+            errs.push(Cause::forbidden(
+                &Path::new(f),
+                "field is immutable when `immutable` is set",
+            ));
         }
     }
     errs
@@ -45,7 +52,11 @@ pub fn secret(obj: &Value, old: Option<&Value>) -> Vec<Cause> {
     if let Some(old) = old {
         let ty = obj.s("type");
         if ty != old.s("type") {
-            errs.push(Cause::invalid(&Path::new("type"), BadValue::str(ty), "field is immutable"));
+            errs.push(Cause::invalid(
+                &Path::new("type"),
+                BadValue::str(ty),
+                "field is immutable",
+            ));
         }
         errs.extend(immutable_flag(obj, Some(old), &["data"]));
     }
@@ -55,7 +66,11 @@ pub fn secret(obj: &Value, old: Option<&Value>) -> Vec<Cause> {
     let mut total = 0;
     for (key, value) in data.into_iter().flatten() {
         for m in names::config_map_key(key) {
-            errs.push(Cause::invalid(&dp.key(key), BadValue::str(key.as_str()), &m));
+            errs.push(Cause::invalid(
+                &dp.key(key),
+                BadValue::str(key.as_str()),
+                &m,
+            ));
         }
         let raw = value.as_str().unwrap_or_default();
         total += base64::engine::general_purpose::STANDARD
@@ -70,28 +85,33 @@ pub fn secret(obj: &Value, old: Option<&Value>) -> Vec<Cause> {
     match obj.s("type") {
         "kubernetes.io/service-account-token" => {
             let annotations = sub(sub(obj, "metadata"), "annotations");
-            if annotations.s("kubernetes.io/service-account.name").is_empty() {
-                errs.push(Cause::required(&Path::new("metadata").child("annotations").key("kubernetes.io/service-account.name"), ""));
+            if annotations
+                .s("kubernetes.io/service-account.name")
+                .is_empty()
+            {
+                errs.push(Cause::required(
+                    &Path::new("metadata")
+                        .child("annotations")
+                        .key("kubernetes.io/service-account.name"),
+                    "",
+                ));
             }
         }
-        "kubernetes.io/dockercfg" => {
-            if !has(".dockercfg") {
-                errs.push(Cause::required(&dp.key(".dockercfg"), ""));
-            }
+        "kubernetes.io/dockercfg" if !has(".dockercfg") => {
+            errs.push(Cause::required(&dp.key(".dockercfg"), ""));
         }
-        "kubernetes.io/dockerconfigjson" => {
-            if !has(".dockerconfigjson") {
-                errs.push(Cause::required(&dp.key(".dockerconfigjson"), ""));
-            }
+        "kubernetes.io/dockerconfigjson" if !has(".dockerconfigjson") => {
+            errs.push(Cause::required(&dp.key(".dockerconfigjson"), ""));
         }
-        "kubernetes.io/basic-auth" => {
-            if !has("username") && !has("password") {
-                errs.push(Cause::required(&dp.key("username"), ""));
-                errs.push(Cause::required(&dp.key("password"), ""));
-            }
+        "kubernetes.io/basic-auth" if !has("username") && !has("password") => {
+            errs.push(Cause::required(&dp.key("username"), ""));
+            errs.push(Cause::required(&dp.key("password"), ""));
         }
         "kubernetes.io/ssh-auth" => {
-            let empty = data.and_then(|d| d.get("ssh-privatekey")).and_then(Value::as_str).is_none_or(str::is_empty);
+            let empty = data
+                .and_then(|d| d.get("ssh-privatekey"))
+                .and_then(Value::as_str)
+                .is_none_or(str::is_empty);
             if empty {
                 errs.push(Cause::required(&dp.key("ssh-privatekey"), ""));
             }
@@ -122,16 +142,26 @@ pub fn config_map(obj: &Value, old: Option<&Value>) -> Vec<Cause> {
             errs.push(Cause::invalid(&p, BadValue::str(key.as_str()), &m));
         }
         if binary.is_some_and(|b| b.contains_key(key)) {
-            errs.push(Cause::invalid(&p, BadValue::str(key.as_str()), "duplicate of key present in binaryData"));
+            errs.push(Cause::invalid(
+                &p,
+                BadValue::str(key.as_str()),
+                "duplicate of key present in binaryData",
+            ));
         }
         total += value.as_str().map_or(0, str::len);
     }
     for (key, value) in binary.into_iter().flatten() {
         for m in names::config_map_key(key) {
-            errs.push(Cause::invalid(&Path::new("binaryData").key(key), BadValue::str(key.as_str()), &m));
+            errs.push(Cause::invalid(
+                &Path::new("binaryData").key(key),
+                BadValue::str(key.as_str()),
+                &m,
+            ));
         }
         let raw = value.as_str().unwrap_or_default();
-        total += base64::engine::general_purpose::STANDARD.decode(raw).map_or(raw.len(), |b| b.len());
+        total += base64::engine::general_purpose::STANDARD
+            .decode(raw)
+            .map_or(raw.len(), |b| b.len());
     }
     if total > MAX_SECRET_SIZE {
         errs.push(Cause::too_long(&Path::default(), MAX_SECRET_SIZE));
@@ -169,22 +199,43 @@ pub fn node(obj: &Value, old: Option<&Value>) -> Vec<Cause> {
     for (i, t) in spec.arr("taints").iter().enumerate() {
         let ip = tp.index(i);
         for m in names::qualified_name(t.s("key")) {
-            errs.push(Cause::invalid(&ip.child("key"), BadValue::str(t.s("key")), &m));
+            errs.push(Cause::invalid(
+                &ip.child("key"),
+                BadValue::str(t.s("key")),
+                &m,
+            ));
         }
         let msgs = names::label_value(t.s("value"));
         if !msgs.is_empty() {
-            errs.push(Cause::invalid(&ip.child("value"), BadValue::str(t.s("value")), &msgs.join(";")));
+            errs.push(Cause::invalid(
+                &ip.child("value"),
+                BadValue::str(t.s("value")),
+                &msgs.join(";"),
+            ));
         }
         let effects = ["NoSchedule", "PreferNoSchedule", "NoExecute"];
         match t.s("effect") {
             "" => errs.push(Cause::required(&ip.child("effect"), "")),
-            e if !effects.contains(&e) => errs.push(Cause::not_supported(&ip.child("effect"), BadValue::str(e), &effects)),
+            e if !effects.contains(&e) => errs.push(Cause::not_supported(
+                &ip.child("effect"),
+                BadValue::str(e),
+                &effects,
+            )),
             _ => {}
         }
         let key = (t.s("key"), t.s("effect"));
         if seen.contains(&key) {
-            let shown = format!("core.Taint{{Key:{}, Value:{}, Effect:{}, TimeAdded:<nil>}}", super::field::go_quote(key.0), super::field::go_quote(t.s("value")), super::field::go_quote(key.1));
-            errs.push(Cause::duplicate_with_detail(&ip, BadValue::Raw(shown), "taints must be unique by key and effect pair"));
+            let shown = format!(
+                "core.Taint{{Key:{}, Value:{}, Effect:{}, TimeAdded:<nil>}}",
+                super::field::go_quote(key.0),
+                super::field::go_quote(t.s("value")),
+                super::field::go_quote(key.1)
+            );
+            errs.push(Cause::duplicate_with_detail(
+                &ip,
+                BadValue::Raw(shown),
+                "taints must be unique by key and effect pair",
+            ));
         } else {
             seen.push(key);
         }
@@ -194,17 +245,27 @@ pub fn node(obj: &Value, old: Option<&Value>) -> Vec<Cause> {
         for (i, c) in spec.arr("podCIDRs").iter().enumerate() {
             let c = c.as_str().unwrap_or_default();
             if names::parse_cidr(c).is_none() {
-                errs.push(Cause::invalid(&cp.index(i), BadValue::str(c), "must be a valid CIDR value, (e.g. 10.9.8.0/24 or 2001:db8::/64)"));
+                errs.push(Cause::invalid(
+                    &cp.index(i),
+                    BadValue::str(c),
+                    "must be a valid CIDR value, (e.g. 10.9.8.0/24 or 2001:db8::/64)",
+                ));
             }
         }
     }
     if let Some(old) = old {
         let os = sub(old, "spec");
         if !os.arr("podCIDRs").is_empty() && os.arr("podCIDRs") != spec.arr("podCIDRs") {
-            errs.push(Cause::forbidden(&Path::new("spec").child("podCIDRs"), "node updates may not change podCIDR except from \"\" to valid"));
+            errs.push(Cause::forbidden(
+                &Path::new("spec").child("podCIDRs"),
+                "node updates may not change podCIDR except from \"\" to valid",
+            ));
         }
         if !os.s("providerID").is_empty() && os.s("providerID") != spec.s("providerID") {
-            errs.push(Cause::forbidden(&Path::new("spec").child("providerID"), "node updates may not change providerID except from \"\" to valid"));
+            errs.push(Cause::forbidden(
+                &Path::new("spec").child("providerID"),
+                "node updates may not change providerID except from \"\" to valid",
+            ));
         }
     }
     errs
@@ -217,10 +278,18 @@ pub fn lease(obj: &Value, old: Option<&Value>) -> Vec<Cause> {
     let spec = sub(obj, "spec");
     let sp = Path::new("spec");
     if let Some(d) = spec.i("leaseDurationSeconds").filter(|d| *d <= 0) {
-        errs.push(Cause::invalid(&sp.child("leaseDurationSeconds"), BadValue::Int(d), "must be greater than 0"));
+        errs.push(Cause::invalid(
+            &sp.child("leaseDurationSeconds"),
+            BadValue::Int(d),
+            "must be greater than 0",
+        ));
     }
     if let Some(t) = spec.i("leaseTransitions").filter(|t| *t < 0) {
-        errs.push(Cause::invalid(&sp.child("leaseTransitions"), BadValue::Int(t), "must be greater than or equal to 0"));
+        errs.push(Cause::invalid(
+            &sp.child("leaseTransitions"),
+            BadValue::Int(t),
+            "must be greater than or equal to 0",
+        ));
     }
     errs
 }
@@ -232,7 +301,13 @@ pub fn event(obj: &Value, old: Option<&Value>) -> Vec<Cause> {
     let ns = sub(obj, "metadata").s("namespace");
     let involved_ns = sub(obj, "involvedObject").s("namespace");
     let ip = Path::new("involvedObject").child("namespace");
-    let mismatch = || Cause::invalid(&ip, BadValue::str(involved_ns), "does not match event.namespace");
+    let mismatch = || {
+        Cause::invalid(
+            &ip,
+            BadValue::str(involved_ns),
+            "does not match event.namespace",
+        )
+    };
     if obj.field("eventTime").is_none() {
         if involved_ns.is_empty() {
             if !ns.is_empty() && ns != "default" {
@@ -250,7 +325,11 @@ pub fn event(obj: &Value, old: Option<&Value>) -> Vec<Cause> {
             errs.push(Cause::required(&Path::new("reportingComponent"), ""));
         }
         for m in names::qualified_name(controller) {
-            errs.push(Cause::invalid(&Path::new("reportingComponent"), BadValue::str(controller), &m));
+            errs.push(Cause::invalid(
+                &Path::new("reportingComponent"),
+                BadValue::str(controller),
+                &m,
+            ));
         }
         if obj.s("reportingInstance").is_empty() {
             errs.push(Cause::required(&Path::new("reportingInstance"), ""));
@@ -260,7 +339,11 @@ pub fn event(obj: &Value, old: Option<&Value>) -> Vec<Cause> {
         }
     }
     for m in names::dns1123_subdomain(ns) {
-        errs.push(Cause::invalid(&Path::new("namespace"), BadValue::str(ns), &m));
+        errs.push(Cause::invalid(
+            &Path::new("namespace"),
+            BadValue::str(ns),
+            &m,
+        ));
     }
     errs
 }

@@ -15,13 +15,14 @@ const QUALIFIED_NAME_FMT: &str = "([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]";
 const QUALIFIED_NAME_MSG: &str = "must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character";
 const LABEL_VALUE_FMT: &str = "(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?";
 const LABEL_VALUE_MSG: &str = "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character";
-const WILDCARD_FMT: &str =
-    "\\*\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*";
+const WILDCARD_FMT: &str = "\\*\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*";
 const WILDCARD_MSG: &str = "a wildcard DNS-1123 subdomain must start with '*.', followed by a valid DNS subdomain, which must consist of lower case alphanumeric characters, '-' or '.' and end with an alphanumeric character";
 const CONFIG_KEY_FMT: &str = "[-._a-zA-Z0-9]+";
-const CONFIG_KEY_MSG: &str = "a valid config key must consist of alphanumeric characters, '-', '_' or '.'";
+const CONFIG_KEY_MSG: &str =
+    "a valid config key must consist of alphanumeric characters, '-', '_' or '.'";
 const PERCENT_FMT: &str = "[0-9]+%";
-const PERCENT_MSG: &str = "a valid percent string must be a numeric string followed by an ending '%'";
+const PERCENT_MSG: &str =
+    "a valid percent string must be a numeric string followed by an ending '%'";
 const HTTP_HEADER_FMT: &str = "[-A-Za-z0-9]+";
 const HTTP_HEADER_MSG: &str = "a valid HTTP header must consist of alphanumeric characters or '-'";
 
@@ -36,7 +37,10 @@ pub fn regex_error(msg: &str, fmt: &str, examples: &[&str]) -> String {
         return format!("{msg} (regex used for validation is '{fmt}')");
     }
     let ex: Vec<String> = examples.iter().map(|e| format!("'{e}', ")).collect();
-    format!("{msg} (e.g. {}regex used for validation is '{fmt}')", ex.join(" or "))
+    format!(
+        "{msg} (e.g. {}regex used for validation is '{fmt}')",
+        ex.join(" or ")
+    )
 }
 
 /// `must be between LO and HI, inclusive`.
@@ -53,7 +57,9 @@ fn matches_label(s: &str) -> bool {
         return false;
     };
     let last = s.chars().last().unwrap_or(first);
-    is_lower_alnum(first) && is_lower_alnum(last) && s.chars().all(|c| is_lower_alnum(c) || c == '-')
+    is_lower_alnum(first)
+        && is_lower_alnum(last)
+        && s.chars().all(|c| is_lower_alnum(c) || c == '-')
 }
 
 fn matches_subdomain(s: &str) -> bool {
@@ -67,8 +73,7 @@ fn matches_qualified(s: &str) -> bool {
     let last = s.chars().last().unwrap_or(first);
     first.is_ascii_alphanumeric()
         && last.is_ascii_alphanumeric()
-        && s
-            .chars()
+        && s.chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
 }
 
@@ -99,7 +104,11 @@ pub fn dns1123_subdomain(v: &str) -> Vec<String> {
         errs.push(max_len_error(253));
     }
     if !matches_subdomain(v) {
-        errs.push(regex_error(DNS1123_SUBDOMAIN_MSG, DNS1123_SUBDOMAIN_FMT, &["example.com"]));
+        errs.push(regex_error(
+            DNS1123_SUBDOMAIN_MSG,
+            DNS1123_SUBDOMAIN_FMT,
+            &["example.com"],
+        ));
     }
     errs
 }
@@ -112,7 +121,11 @@ pub fn dns1035_label(v: &str) -> Vec<String> {
     }
     let starts_alpha = v.chars().next().is_some_and(|c| c.is_ascii_lowercase());
     if !(starts_alpha && matches_label(v)) {
-        errs.push(regex_error(DNS1035_LABEL_MSG, DNS1035_LABEL_FMT, &["my-name", "abc-123"]));
+        errs.push(regex_error(
+            DNS1035_LABEL_MSG,
+            DNS1035_LABEL_FMT,
+            &["my-name", "abc-123"],
+        ));
     }
     errs
 }
@@ -172,7 +185,11 @@ pub fn qualified_name(v: &str) -> Vec<String> {
     if !matches_qualified(name) {
         errs.push(format!(
             "name part {}",
-            regex_error(QUALIFIED_NAME_MSG, QUALIFIED_NAME_FMT, &["MyName", "my.name", "123-abc"])
+            regex_error(
+                QUALIFIED_NAME_MSG,
+                QUALIFIED_NAME_FMT,
+                &["MyName", "my.name", "123-abc"]
+            )
         ));
     }
     errs
@@ -185,7 +202,11 @@ pub fn label_value(v: &str) -> Vec<String> {
         errs.push(max_len_error(63));
     }
     if !v.is_empty() && !matches_qualified(v) {
-        errs.push(regex_error(LABEL_VALUE_MSG, LABEL_VALUE_FMT, &["MyValue", "my_value", "12345"]));
+        errs.push(regex_error(
+            LABEL_VALUE_MSG,
+            LABEL_VALUE_FMT,
+            &["MyValue", "my_value", "12345"],
+        ));
     }
     errs
 }
@@ -205,7 +226,11 @@ pub fn port_name(p: &str) -> Vec<String> {
     if p.len() > 15 {
         errs.push(max_len_error(15));
     }
-    if p.is_empty() || !p.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-') {
+    if p.is_empty()
+        || !p
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+    {
         errs.push("must contain only alpha-numeric characters (a-z, 0-9), and hyphens (-)".into());
     }
     if !p.chars().any(|c| c.is_ascii_lowercase()) {
@@ -239,11 +264,14 @@ pub fn config_map_key(v: &str) -> Vec<String> {
         errs.push(max_len_error(253));
     }
     let ok = !v.is_empty()
-        && v
-            .chars()
+        && v.chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.');
     if !ok {
-        errs.push(regex_error(CONFIG_KEY_MSG, CONFIG_KEY_FMT, &["key.name", "KEY_NAME", "key-name"]));
+        errs.push(regex_error(
+            CONFIG_KEY_MSG,
+            CONFIG_KEY_FMT,
+            &["key.name", "KEY_NAME", "key-name"],
+        ));
     }
     errs.extend(chdir_prefix(v));
     errs
@@ -281,7 +309,11 @@ pub fn http_header_name(v: &str) -> Vec<String> {
     if !v.is_empty() && v.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
         Vec::new()
     } else {
-        vec![regex_error(HTTP_HEADER_MSG, HTTP_HEADER_FMT, &["X-Header-Name"])]
+        vec![regex_error(
+            HTTP_HEADER_MSG,
+            HTTP_HEADER_FMT,
+            &["X-Header-Name"],
+        )]
     }
 }
 
@@ -334,7 +366,10 @@ mod tests {
     #[test]
     fn dns_label_messages() {
         assert!(dns1123_label("my-name").is_empty());
-        assert_eq!(dns1123_label("a.b"), vec!["must not contain dots".to_string()]);
+        assert_eq!(
+            dns1123_label("a.b"),
+            vec!["must not contain dots".to_string()]
+        );
         assert_eq!(
             dns1123_label("Foo"),
             vec!["a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')".to_string()]
@@ -348,7 +383,10 @@ mod tests {
     #[test]
     fn qualified_names() {
         assert!(qualified_name("app.kubernetes.io/name").is_empty());
-        assert_eq!(qualified_name("/x"), vec!["prefix part must be non-empty".to_string()]);
+        assert_eq!(
+            qualified_name("/x"),
+            vec!["prefix part must be non-empty".to_string()]
+        );
         assert_eq!(qualified_name("a/b/c").len(), 1);
         assert!(label_value("").is_empty());
         assert_eq!(label_value("-x").len(), 1);
@@ -358,9 +396,15 @@ mod tests {
     fn ports_and_keys() {
         assert!(port_name("http").is_empty());
         assert_eq!(port_name("80").len(), 1);
-        assert_eq!(port_num(0), vec!["must be between 1 and 65535, inclusive".to_string()]);
+        assert_eq!(
+            port_num(0),
+            vec!["must be between 1 and 65535, inclusive".to_string()]
+        );
         assert!(config_map_key("tls.crt").is_empty());
-        assert_eq!(config_map_key("..a"), vec!["must not start with '..'".to_string()]);
+        assert_eq!(
+            config_map_key("..a"),
+            vec!["must not start with '..'".to_string()]
+        );
         assert!(env_var_name("MY VAR").is_empty());
         assert_eq!(env_var_name("A=B").len(), 1);
         assert!(percent("25%").is_empty());

@@ -18,18 +18,28 @@ fn host_errors(host: &str, p: &Path) -> Vec<Cause> {
     } else {
         names::dns1123_subdomain(host)
     };
-    msgs.into_iter().map(|m| Cause::invalid(p, BadValue::str(host), &m)).collect()
+    msgs.into_iter()
+        .map(|m| Cause::invalid(p, BadValue::str(host), &m))
+        .collect()
 }
 
 fn backend(b: &Value, p: &Path) -> Vec<Cause> {
     let mut errs = Vec::new();
     match (b.field("resource"), b.field("service")) {
-        (Some(_), Some(_)) => errs.push(Cause::invalid(p, BadValue::str(""), "cannot set both resource and service backends")),
+        (Some(_), Some(_)) => errs.push(Cause::invalid(
+            p,
+            BadValue::str(""),
+            "cannot set both resource and service backends",
+        )),
         (Some(r), None) => {
             let rp = p.child("resource");
             if let Some(group) = r.opt_s("apiGroup") {
                 for m in names::dns1123_subdomain(group) {
-                    errs.push(Cause::invalid(&rp.child("apiGroup"), BadValue::str(group), &m));
+                    errs.push(Cause::invalid(
+                        &rp.child("apiGroup"),
+                        BadValue::str(group),
+                        &m,
+                    ));
                 }
             }
             for key in ["kind", "name"] {
@@ -56,21 +66,37 @@ fn backend(b: &Value, p: &Path) -> Vec<Cause> {
             let number = port.i("number").unwrap_or(0);
             let pp = p.child("service").child("port");
             match (port_name.is_empty(), number == 0) {
-                (false, false) => errs.push(Cause::invalid(p, BadValue::str(""), "cannot set both port name & port number")),
+                (false, false) => errs.push(Cause::invalid(
+                    p,
+                    BadValue::str(""),
+                    "cannot set both port name & port number",
+                )),
                 (false, true) => {
                     for m in names::port_name(port_name) {
-                        errs.push(Cause::invalid(&pp.child("name"), BadValue::str(port_name), &m));
+                        errs.push(Cause::invalid(
+                            &pp.child("name"),
+                            BadValue::str(port_name),
+                            &m,
+                        ));
                     }
                 }
                 (true, false) => {
                     for m in names::port_num(number) {
-                        errs.push(Cause::invalid(&pp.child("number"), BadValue::Int(number), &m));
+                        errs.push(Cause::invalid(
+                            &pp.child("number"),
+                            BadValue::Int(number),
+                            &m,
+                        ));
                     }
                 }
                 (true, true) => errs.push(Cause::required(p, "port name or number is required")),
             }
         }
-        (None, None) => errs.push(Cause::invalid(p, BadValue::str(""), "resource or service backend is required")),
+        (None, None) => errs.push(Cause::invalid(
+            p,
+            BadValue::str(""),
+            "resource or service backend is required",
+        )),
     }
     errs
 }
@@ -78,11 +104,19 @@ fn backend(b: &Value, p: &Path) -> Vec<Cause> {
 fn path_segment(v: &str, p: &Path) -> Vec<Cause> {
     let mut errs = Vec::new();
     if v == "." || v == ".." {
-        errs.push(Cause::invalid(p, BadValue::str(v), &format!("may not be '{v}'")));
+        errs.push(Cause::invalid(
+            p,
+            BadValue::str(v),
+            &format!("may not be '{v}'"),
+        ));
     }
     for bad in ["/", "%"] {
         if v.contains(bad) {
-            errs.push(Cause::invalid(p, BadValue::str(v), &format!("may not contain '{bad}'")));
+            errs.push(Cause::invalid(
+                p,
+                BadValue::str(v),
+                &format!("may not contain '{bad}'"),
+            ));
         }
     }
     errs
@@ -91,33 +125,56 @@ fn path_segment(v: &str, p: &Path) -> Vec<Cause> {
 fn http_path(hp: &Value, p: &Path) -> Vec<Cause> {
     let mut errs = Vec::new();
     let Some(pt) = hp.opt_s("pathType") else {
-        return vec![Cause::required(&p.child("pathType"), "pathType must be specified")];
+        return vec![Cause::required(
+            &p.child("pathType"),
+            "pathType must be specified",
+        )];
     };
     let path = hp.s("path");
     match pt {
         "Exact" | "Prefix" => {
             if !path.starts_with('/') {
-                errs.push(Cause::invalid(&p.child("path"), BadValue::str(path), "must be an absolute path"));
+                errs.push(Cause::invalid(
+                    &p.child("path"),
+                    BadValue::str(path),
+                    "must be an absolute path",
+                ));
             }
             if !path.is_empty() {
                 for seq in INVALID_SEQUENCES {
                     if path.contains(seq) {
-                        errs.push(Cause::invalid(&p.child("path"), BadValue::str(path), &format!("must not contain '{seq}'")));
+                        errs.push(Cause::invalid(
+                            &p.child("path"),
+                            BadValue::str(path),
+                            &format!("must not contain '{seq}'"),
+                        ));
                     }
                 }
                 for suffix in INVALID_SUFFIXES {
                     if path.ends_with(suffix) {
-                        errs.push(Cause::invalid(&p.child("path"), BadValue::str(path), &format!("cannot end with '{suffix}'")));
+                        errs.push(Cause::invalid(
+                            &p.child("path"),
+                            BadValue::str(path),
+                            &format!("cannot end with '{suffix}'"),
+                        ));
                     }
                 }
             }
         }
         "ImplementationSpecific" => {
             if !path.is_empty() && !path.starts_with('/') {
-                errs.push(Cause::invalid(&p.child("path"), BadValue::str(path), "must be an absolute path"));
+                errs.push(Cause::invalid(
+                    &p.child("path"),
+                    BadValue::str(path),
+                    "must be an absolute path",
+                ));
             }
         }
-        other => errs.push(Cause::not_supported(&p.child("pathType"), BadValue::str(other), PATH_TYPES)),
+        other => errs.push(Cause::not_supported(
+            &p.child("pathType"),
+            BadValue::str(other),
+            PATH_TYPES,
+        )),
     }
     errs.extend(backend(sub(hp, "backend"), &p.child("backend")));
     errs
@@ -134,8 +191,16 @@ pub fn ingress(obj: &Value, old: Option<&Value>) -> Vec<Cause> {
     let sp = Path::new("spec");
     let rules = spec.arr("rules");
     if rules.is_empty() && spec.field("defaultBackend").is_none() {
-        let shown = if spec.field("rules").is_some() { "[]networking.IngressRule{}" } else { "[]networking.IngressRule(nil)" };
-        errs.push(Cause::invalid(&sp, BadValue::Raw(shown.into()), "either `defaultBackend` or `rules` must be specified"));
+        let shown = if spec.field("rules").is_some() {
+            "[]networking.IngressRule{}"
+        } else {
+            "[]networking.IngressRule(nil)"
+        };
+        errs.push(Cause::invalid(
+            &sp,
+            BadValue::Raw(shown.into()),
+            "either `defaultBackend` or `rules` must be specified",
+        ));
     }
     if let Some(db) = spec.field("defaultBackend") {
         errs.extend(backend(db, &sp.child("defaultBackend")));
@@ -145,7 +210,11 @@ pub fn ingress(obj: &Value, old: Option<&Value>) -> Vec<Cause> {
         let host = rule.s("host");
         if !host.is_empty() {
             if names::parse_ip(host).is_some() {
-                errs.push(Cause::invalid(&rp.child("host"), BadValue::str(host), "must be a DNS name, not an IP address"));
+                errs.push(Cause::invalid(
+                    &rp.child("host"),
+                    BadValue::str(host),
+                    "must be a DNS name, not an IP address",
+                ));
             }
             errs.extend(host_errors(host, &rp.child("host")));
         }
@@ -163,22 +232,34 @@ pub fn ingress(obj: &Value, old: Option<&Value>) -> Vec<Cause> {
     for (i, tls) in spec.arr("tls").iter().enumerate() {
         let tp = sp.child("tls").index(i);
         for (j, host) in tls.arr("hosts").iter().enumerate() {
-            errs.extend(host_errors(host.as_str().unwrap_or_default(), &tp.child("hosts").index(j)));
+            errs.extend(host_errors(
+                host.as_str().unwrap_or_default(),
+                &tp.child("hosts").index(j),
+            ));
         }
         let secret = tls.s("secretName");
         if !secret.is_empty() {
             for m in names::dns1123_subdomain(secret) {
-                errs.push(Cause::invalid(&tp.child("secretName"), BadValue::str(secret), &m));
+                errs.push(Cause::invalid(
+                    &tp.child("secretName"),
+                    BadValue::str(secret),
+                    &m,
+                ));
             }
         }
     }
     if let Some(class) = spec.opt_s("ingressClassName") {
         for m in names::dns1123_subdomain(class) {
-            errs.push(Cause::invalid(&sp.child("ingressClassName"), BadValue::str(class), &m));
+            errs.push(Cause::invalid(
+                &sp.child("ingressClassName"),
+                BadValue::str(class),
+                &m,
+            ));
         }
     }
     if old.is_none() {
-        let annotation = sub(sub(obj, "metadata"), "annotations").opt_s("kubernetes.io/ingress.class");
+        let annotation =
+            sub(sub(obj, "metadata"), "annotations").opt_s("kubernetes.io/ingress.class");
         if let (Some(a), Some(class)) = (annotation, spec.opt_s("ingressClassName")) {
             if a != class {
                 errs.push(Cause::invalid(
@@ -201,7 +282,11 @@ pub fn ingress_class(obj: &Value, old: Option<&Value>) -> Vec<Cause> {
         errs.extend(meta::object_meta_update(obj, old));
         let controller = spec.s("controller");
         if controller != sub(old, "spec").s("controller") {
-            errs.push(Cause::invalid(&sp.child("controller"), BadValue::str(controller), "field is immutable"));
+            errs.push(Cause::invalid(
+                &sp.child("controller"),
+                BadValue::str(controller),
+                "field is immutable",
+            ));
         }
     }
     errs.extend(meta::object_meta(obj, false, NameRule::Subdomain));
@@ -219,7 +304,11 @@ pub fn ingress_class(obj: &Value, old: Option<&Value>) -> Vec<Cause> {
         let pp = sp.child("parameters");
         if let Some(group) = params.opt_s("apiGroup") {
             for m in names::dns1123_subdomain(group) {
-                errs.push(Cause::invalid(&pp.child("apiGroup"), BadValue::str(group), &m));
+                errs.push(Cause::invalid(
+                    &pp.child("apiGroup"),
+                    BadValue::str(group),
+                    &m,
+                ));
             }
         }
         for key in ["kind", "name"] {
@@ -233,27 +322,48 @@ pub fn ingress_class(obj: &Value, old: Option<&Value>) -> Vec<Cause> {
         match params.opt_s("scope") {
             None => errs.push(Cause::required(&pp.child("scope"), "")),
             Some("Namespace") => match params.opt_s("namespace") {
-                None => errs.push(Cause::required(&pp.child("namespace"), "`parameters.scope` is set to 'Namespace'")),
+                None => errs.push(Cause::required(
+                    &pp.child("namespace"),
+                    "`parameters.scope` is set to 'Namespace'",
+                )),
                 Some(ns) => {
                     for m in names::dns1123_label(ns) {
-                        errs.push(Cause::invalid(&pp.child("namespace"), BadValue::str(ns), &m));
+                        errs.push(Cause::invalid(
+                            &pp.child("namespace"),
+                            BadValue::str(ns),
+                            &m,
+                        ));
                     }
                 }
             },
             Some("Cluster") => {
                 if params.field("namespace").is_some() {
-                    errs.push(Cause::forbidden(&pp.child("namespace"), "`parameters.scope` is set to 'Cluster'"));
+                    errs.push(Cause::forbidden(
+                        &pp.child("namespace"),
+                        "`parameters.scope` is set to 'Cluster'",
+                    ));
                 }
             }
-            Some(other) => errs.push(Cause::not_supported(&pp.child("scope"), BadValue::str(other), &["Cluster", "Namespace"])),
+            Some(other) => errs.push(Cause::not_supported(
+                &pp.child("scope"),
+                BadValue::str(other),
+                &["Cluster", "Namespace"],
+            )),
         }
     }
     errs
 }
 
 fn domain_prefixed_path(v: &str, p: &Path) -> Vec<Cause> {
-    let Some((host, path)) = v.split_once('/').filter(|(h, r)| !h.is_empty() && !r.is_empty()) else {
-        return vec![Cause::invalid(p, BadValue::str(v), "must be a domain-prefixed path (such as \"acme.io/foo\")")];
+    let Some((host, path)) = v
+        .split_once('/')
+        .filter(|(h, r)| !h.is_empty() && !r.is_empty())
+    else {
+        return vec![Cause::invalid(
+            p,
+            BadValue::str(v),
+            "must be a domain-prefixed path (such as \"acme.io/foo\")",
+        )];
     };
     let mut errs: Vec<Cause> = names::dns1123_subdomain(host)
         .into_iter()

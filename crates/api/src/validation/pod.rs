@@ -35,10 +35,16 @@ pub fn validate(obj: &Value, old: Option<&Value>) -> Vec<Cause> {
     match old {
         None => {
             if !spec.arr("ephemeralContainers").is_empty() {
-                errs.push(Cause::forbidden(&sp.child("ephemeralContainers"), "cannot be set on create"));
+                errs.push(Cause::forbidden(
+                    &sp.child("ephemeralContainers"),
+                    "cannot be set on create",
+                ));
             }
             if !spec.s("nodeName").is_empty() && !spec.arr("schedulingGates").is_empty() {
-                errs.push(Cause::forbidden(&sp.child("nodeName"), "cannot be set until all schedulingGates have been cleared"));
+                errs.push(Cause::forbidden(
+                    &sp.child("nodeName"),
+                    "cannot be set until all schedulingGates have been cleared",
+                ));
             }
         }
         Some(old) => errs.extend(update(spec, sub(old, "spec"), &sp)),
@@ -48,7 +54,10 @@ pub fn validate(obj: &Value, old: Option<&Value>) -> Vec<Cause> {
 
 fn container_updates(new: &[Value], old: &[Value], p: &Path) -> Result<Vec<Cause>, Vec<Cause>> {
     if new.len() != old.len() {
-        return Err(vec![Cause::forbidden(p, "pod updates may not add or remove containers")]);
+        return Err(vec![Cause::forbidden(
+            p,
+            "pod updates may not add or remove containers",
+        )]);
     }
     let mut errs = Vec::new();
     for (i, c) in new.iter().enumerate() {
@@ -57,7 +66,11 @@ fn container_updates(new: &[Value], old: &[Value], p: &Path) -> Result<Vec<Cause
             errs.push(Cause::required(&p.index(i).child("image"), ""));
         }
         if image.trim() != image {
-            errs.push(Cause::invalid(&p.index(i).child("image"), BadValue::str(image), "must not have leading or trailing whitespace"));
+            errs.push(Cause::invalid(
+                &p.index(i).child("image"),
+                BadValue::str(image),
+                "must not have leading or trailing whitespace",
+            ));
         }
     }
     Ok(errs)
@@ -75,25 +88,45 @@ fn update(spec: &Value, old: &Value, sp: &Path) -> Vec<Cause> {
         }
     }
     let adp = sp.child("activeDeadlineSeconds");
-    match (spec.i("activeDeadlineSeconds"), old.i("activeDeadlineSeconds")) {
+    match (
+        spec.i("activeDeadlineSeconds"),
+        old.i("activeDeadlineSeconds"),
+    ) {
         (Some(n), _) if n < 0 || n > i64::from(i32::MAX) => {
-            errs.push(Cause::invalid(&adp, BadValue::Int(n), &super::names::inclusive_range_error(0, i64::from(i32::MAX))));
+            errs.push(Cause::invalid(
+                &adp,
+                BadValue::Int(n),
+                &super::names::inclusive_range_error(0, i64::from(i32::MAX)),
+            ));
             return errs;
         }
         (Some(n), Some(o)) if o < n => {
-            errs.push(Cause::invalid(&adp, BadValue::Int(n), "must be less than or equal to previous value"));
+            errs.push(Cause::invalid(
+                &adp,
+                BadValue::Int(n),
+                "must be less than or equal to previous value",
+            ));
             return errs;
         }
         (None, Some(_)) => {
-            errs.push(Cause::invalid(&adp, BadValue::Null, "must not update from a positive integer to nil value"));
+            errs.push(Cause::invalid(
+                &adp,
+                BadValue::Null,
+                "must not update from a positive integer to nil value",
+            ));
         }
         _ => {}
     }
     let new_tol = spec.arr("tolerations");
     for o in old.arr("tolerations") {
-        let found = new_tol.iter().any(|n| without_seconds(n) == without_seconds(o));
+        let found = new_tol
+            .iter()
+            .any(|n| without_seconds(n) == without_seconds(o));
         if !found {
-            errs.push(Cause::forbidden(&sp.child("tolerations"), "existing toleration can not be modified except its tolerationSeconds"));
+            errs.push(Cause::forbidden(
+                &sp.child("tolerations"),
+                "existing toleration can not be modified except its tolerationSeconds",
+            ));
             break;
         }
     }
@@ -114,12 +147,24 @@ fn update(spec: &Value, old: &Value, sp: &Path) -> Vec<Cause> {
         for key in ["activeDeadlineSeconds", "schedulingGates", "tolerations"] {
             restore(m, old, key);
         }
-        if old.i("terminationGracePeriodSeconds").is_some_and(|g| g < 0) && m.get("terminationGracePeriodSeconds").and_then(Value::as_i64) == Some(1) {
+        if old
+            .i("terminationGracePeriodSeconds")
+            .is_some_and(|g| g < 0)
+            && m.get("terminationGracePeriodSeconds")
+                .and_then(Value::as_i64)
+                == Some(1)
+        {
             restore(m, old, "terminationGracePeriodSeconds");
         }
     }
     if munged != *old {
-        errs.push(Cause::forbidden(sp, &format!("pod updates may not change fields other than {UPDATABLE}\n{}", diff(old, &munged))));
+        errs.push(Cause::forbidden(
+            sp,
+            &format!(
+                "pod updates may not change fields other than {UPDATABLE}\n{}",
+                diff(old, &munged)
+            ),
+        ));
     }
     errs
 }
@@ -155,7 +200,11 @@ fn diff(old: &Value, new: &Value) -> String {
     for k in keys {
         if o.get(k) != n.get(k) {
             let show = |v: Option<&Value>| v.map(Value::to_string).unwrap_or_else(|| "nil".into());
-            out.push_str(&format!("- \t{k}: {},\n+ \t{k}: {},\n", show(o.get(k)), show(n.get(k))));
+            out.push_str(&format!(
+                "- \t{k}: {},\n+ \t{k}: {},\n",
+                show(o.get(k)),
+                show(n.get(k))
+            ));
         }
     }
     out.push_str("  }\n");

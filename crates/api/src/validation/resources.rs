@@ -68,10 +68,18 @@ fn resource_name(name: &str, p: &Path) -> Vec<Cause> {
     if !name.contains('/') {
         let standard = ["cpu", "memory", "ephemeral-storage"].contains(&name) || is_hugepages(name);
         if !standard {
-            errs.push(Cause::invalid(p, BadValue::str(name), "must be a standard resource for containers"));
+            errs.push(Cause::invalid(
+                p,
+                BadValue::str(name),
+                "must be a standard resource for containers",
+            ));
         }
     } else if !is_native(name) && !names::qualified_name(&format!("requests.{name}")).is_empty() {
-        errs.push(Cause::invalid(p, BadValue::str(name), "doesn't follow extended resource name standard"));
+        errs.push(Cause::invalid(
+            p,
+            BadValue::str(name),
+            "doesn't follow extended resource name standard",
+        ));
     }
     errs
 }
@@ -83,7 +91,11 @@ fn quantity_value(name: &str, q: &Value, p: &Path) -> Vec<Cause> {
     };
     let mut errs = Vec::new();
     if n < 0.0 {
-        errs.push(Cause::invalid(p, BadValue::str(text.clone()), "must be greater than or equal to 0"));
+        errs.push(Cause::invalid(
+            p,
+            BadValue::str(text.clone()),
+            "must be greater than or equal to 0",
+        ));
     }
     if !is_native(name) && (n * 1000.0).round() % 1000.0 != 0.0 {
         errs.push(Cause::invalid(p, BadValue::Raw(text), "must be an integer"));
@@ -118,16 +130,30 @@ pub fn requirements(res: &Value, path: &Path) -> Vec<Cause> {
             match limits.and_then(|l| l.get(name)) {
                 Some(limit) => {
                     let limit_text = quantity_text(limit);
-                    if let (Some(r), Some(l)) = (parse_quantity(&text), parse_quantity(&limit_text)) {
+                    if let (Some(r), Some(l)) = (parse_quantity(&text), parse_quantity(&limit_text))
+                    {
                         if r != l && !overcommit_allowed(name) {
-                            errs.push(Cause::invalid(&req_path, BadValue::str(text.clone()), &format!("must be equal to {name} limit of {limit_text}")));
+                            errs.push(Cause::invalid(
+                                &req_path,
+                                BadValue::str(text.clone()),
+                                &format!("must be equal to {name} limit of {limit_text}"),
+                            ));
                         } else if r > l {
-                            errs.push(Cause::invalid(&req_path, BadValue::str(text.clone()), &format!("must be less than or equal to {name} limit of {limit_text}")));
+                            errs.push(Cause::invalid(
+                                &req_path,
+                                BadValue::str(text.clone()),
+                                &format!(
+                                    "must be less than or equal to {name} limit of {limit_text}"
+                                ),
+                            ));
                         }
                     }
                 }
                 None if !overcommit_allowed(name) => {
-                    errs.push(Cause::required(&lim_path, "Limit must be set for non overcommitable resources"));
+                    errs.push(Cause::required(
+                        &lim_path,
+                        "Limit must be set for non overcommitable resources",
+                    ));
                 }
                 None => {}
             }
@@ -160,13 +186,19 @@ mod tests {
         let errs = requirements(&res, &Path::new("resources"));
         assert_eq!(errs.len(), 1);
         assert_eq!(errs[0].field, "resources.requests");
-        assert_eq!(errs[0].message, "Invalid value: \"1\": must be less than or equal to cpu limit of 500m");
+        assert_eq!(
+            errs[0].message,
+            "Invalid value: \"1\": must be less than or equal to cpu limit of 500m"
+        );
     }
 
     #[test]
     fn unknown_resource_name() {
         let res = json!({"limits": {"gpu": "1"}});
         let errs = requirements(&res, &Path::new("r"));
-        assert_eq!(errs[0].message, "Invalid value: \"gpu\": must be a standard resource for containers");
+        assert_eq!(
+            errs[0].message,
+            "Invalid value: \"gpu\": must be a standard resource for containers"
+        );
     }
 }

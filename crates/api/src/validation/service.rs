@@ -11,21 +11,27 @@ use super::meta::{self, NameRule};
 use super::names;
 use super::Cause;
 
+mod ips;
+
+use ips::{cluster_ips_related, update_rules};
+
 const PROTOCOLS: &[&str] = &["SCTP", "TCP", "UDP"];
 const TYPES: &[&str] = &["ClusterIP", "ExternalName", "LoadBalancer", "NodePort"];
 const MAX_AFFINITY_SECONDS: i64 = 86400;
 
-fn spec_path() -> Path {
+pub(super) fn spec_path() -> Path {
     Path::new("spec")
 }
 
-fn is_headless(spec: &Value) -> bool {
+pub(super) fn is_headless(spec: &Value) -> bool {
     let ips = spec.arr("clusterIPs");
     ips.len() == 1 && ips[0].as_str() == Some("None")
 }
 
-fn cluster_ips_repr(spec: &Value) -> BadValue {
-    BadValue::Raw(go_string_slice(spec.get("clusterIPs").and_then(Value::as_array)))
+pub(super) fn cluster_ips_repr(spec: &Value) -> BadValue {
+    BadValue::Raw(go_string_slice(
+        spec.get("clusterIPs").and_then(Value::as_array),
+    ))
 }
 
 /// Validates a Service on create, or on update when `old` is given.
@@ -77,7 +83,12 @@ fn validate_service(obj: &Value) -> Vec<Cause> {
 
     let mut names_seen: Vec<&str> = Vec::new();
     for (i, p) in ports.iter().enumerate() {
-        errs.extend(service_port(p, ports.len() > 1, &mut names_seen, &sp.child("ports").index(i)));
+        errs.extend(service_port(
+            p,
+            ports.len() > 1,
+            &mut names_seen,
+            &sp.child("ports").index(i),
+        ));
     }
     if spec.field("selector").is_some() {
         errs.extend(meta::labels(spec, "selector", &sp.child("selector")));
@@ -89,7 +100,11 @@ fn validate_service(obj: &Value) -> Vec<Cause> {
         let ip = ip.as_str().unwrap_or_default();
         let p = sp.child("externalIPs").index(i);
         if names::parse_ip(ip).is_none() {
-            errs.push(Cause::invalid(&p, BadValue::str(ip), "must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)"));
+            errs.push(Cause::invalid(
+                &p,
+                BadValue::str(ip),
+                "must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)",
+            ));
         } else {
             errs.extend(super::endpoints::non_special_ip(ip, &p));
         }
@@ -98,7 +113,11 @@ fn validate_service(obj: &Value) -> Vec<Cause> {
     if ty.is_empty() {
         errs.push(Cause::required(&sp.child("type"), ""));
     } else if !TYPES.contains(&ty) {
-        errs.push(Cause::not_supported(&sp.child("type"), BadValue::str(ty), TYPES));
+        errs.push(Cause::not_supported(
+            &sp.child("type"),
+            BadValue::str(ty),
+            TYPES,
+        ));
     }
     if ty == "ClusterIP" {
         for (i, p) in ports.iter().enumerate() {
@@ -121,15 +140,25 @@ fn validate_service(obj: &Value) -> Vec<Cause> {
     }
     if ty == "LoadBalancer" && spec.field("allocateLoadBalancerNodePorts").is_none() {
         // Kubernetes reports this one without the `spec.` prefix.
-        errs.push(Cause::required(&Path::new("allocateLoadBalancerNodePorts"), ""));
+        errs.push(Cause::required(
+            &Path::new("allocateLoadBalancerNodePorts"),
+            "",
+        ));
     }
     if let Some(class) = spec.opt_s("loadBalancerClass") {
         if ty == "LoadBalancer" {
             for m in names::qualified_name(class) {
-                errs.push(Cause::invalid(&sp.child("loadBalancerClass"), BadValue::str(class), &m));
+                errs.push(Cause::invalid(
+                    &sp.child("loadBalancerClass"),
+                    BadValue::str(class),
+                    &m,
+                ));
             }
         } else {
-            errs.push(Cause::forbidden(&sp.child("loadBalancerClass"), "may only be used when `type` is 'LoadBalancer'"));
+            errs.push(Cause::forbidden(
+                &sp.child("loadBalancerClass"),
+                "may only be used when `type` is 'LoadBalancer'",
+            ));
         }
     }
     errs.extend(traffic_policies(spec, &sp));
@@ -139,13 +168,22 @@ fn validate_service(obj: &Value) -> Vec<Cause> {
 fn external_name(spec: &Value, sp: &Path) -> Vec<Cause> {
     let mut errs = Vec::new();
     if !spec.arr("clusterIPs").is_empty() {
-        errs.push(Cause::forbidden(&sp.child("clusterIPs"), "may not be set for ExternalName services"));
+        errs.push(Cause::forbidden(
+            &sp.child("clusterIPs"),
+            "may not be set for ExternalName services",
+        ));
     }
     if !spec.arr("ipFamilies").is_empty() {
-        errs.push(Cause::forbidden(&sp.child("ipFamilies"), "may not be set for ExternalName services"));
+        errs.push(Cause::forbidden(
+            &sp.child("ipFamilies"),
+            "may not be set for ExternalName services",
+        ));
     }
     if spec.field("ipFamilyPolicy").is_some() {
-        errs.push(Cause::forbidden(&sp.child("ipFamilyPolicy"), "may not be set for ExternalName services"));
+        errs.push(Cause::forbidden(
+            &sp.child("ipFamilyPolicy"),
+            "may not be set for ExternalName services",
+        ));
     }
     let cname = spec.s("externalName");
     let cname = cname.strip_suffix('.').unwrap_or(cname);
@@ -153,7 +191,11 @@ fn external_name(spec: &Value, sp: &Path) -> Vec<Cause> {
         errs.push(Cause::required(&sp.child("externalName"), ""));
     } else {
         for m in names::dns1123_subdomain(cname) {
-            errs.push(Cause::invalid(&sp.child("externalName"), BadValue::str(cname), &m));
+            errs.push(Cause::invalid(
+                &sp.child("externalName"),
+                BadValue::str(cname),
+                &m,
+            ));
         }
     }
     errs
@@ -176,7 +218,12 @@ pub fn port_num_or_name(v: Option<&Value>, path: &Path) -> Vec<Cause> {
     }
 }
 
-fn service_port<'a>(p: &'a Value, require_name: bool, seen: &mut Vec<&'a str>, path: &Path) -> Vec<Cause> {
+fn service_port<'a>(
+    p: &'a Value,
+    require_name: bool,
+    seen: &mut Vec<&'a str>,
+    path: &Path,
+) -> Vec<Cause> {
     let mut errs = Vec::new();
     let name = p.s("name");
     if require_name && name.is_empty() {
@@ -199,12 +246,23 @@ fn service_port<'a>(p: &'a Value, require_name: bool, seen: &mut Vec<&'a str>, p
     if proto.is_empty() {
         errs.push(Cause::required(&path.child("protocol"), ""));
     } else if !PROTOCOLS.contains(&proto) {
-        errs.push(Cause::not_supported(&path.child("protocol"), BadValue::str(proto), PROTOCOLS));
+        errs.push(Cause::not_supported(
+            &path.child("protocol"),
+            BadValue::str(proto),
+            PROTOCOLS,
+        ));
     }
-    errs.extend(port_num_or_name(p.field("targetPort"), &path.child("targetPort")));
+    errs.extend(port_num_or_name(
+        p.field("targetPort"),
+        &path.child("targetPort"),
+    ));
     if let Some(app) = p.opt_s("appProtocol") {
         for m in names::qualified_name(app) {
-            errs.push(Cause::invalid(&path.child("appProtocol"), BadValue::str(app), &m));
+            errs.push(Cause::invalid(
+                &path.child("appProtocol"),
+                BadValue::str(app),
+                &m,
+            ));
         }
     }
     errs
@@ -221,11 +279,12 @@ fn session_affinity(spec: &Value, sp: &Path) -> Vec<Cause> {
             let detail = "when session affinity type is ClientIP";
             match spec.field("sessionAffinityConfig") {
                 None => errs.push(Cause::required(&cp, detail)),
-                Some(cfg) => match cfg.field("clientIP") {
-                    None => errs.push(Cause::required(&cp.child("clientIP"), detail)),
-                    Some(cip) => {
-                        let tp = cp.child("clientIP").child("timeoutSeconds");
-                        match cip.i("timeoutSeconds") {
+                Some(cfg) => {
+                    match cfg.field("clientIP") {
+                        None => errs.push(Cause::required(&cp.child("clientIP"), detail)),
+                        Some(cip) => {
+                            let tp = cp.child("clientIP").child("timeoutSeconds");
+                            match cip.i("timeoutSeconds") {
                             None => errs.push(Cause::required(&tp, detail)),
                             Some(t) if t <= 0 || t > MAX_AFFINITY_SECONDS => errs.push(Cause::invalid(
                                 &tp,
@@ -234,8 +293,9 @@ fn session_affinity(spec: &Value, sp: &Path) -> Vec<Cause> {
                             )),
                             Some(_) => {}
                         }
+                        }
                     }
-                },
+                }
             }
         }
         "None" => {
@@ -246,85 +306,11 @@ fn session_affinity(spec: &Value, sp: &Path) -> Vec<Cause> {
                 ));
             }
         }
-        other => errs.push(Cause::not_supported(&path, BadValue::str(other), &["ClientIP", "None"])),
-    }
-    errs
-}
-
-fn cluster_ips_related(spec: &Value, sp: &Path) -> Vec<Cause> {
-    let mut errs = Vec::new();
-    if spec.s("type") == "ExternalName" {
-        return errs;
-    }
-    let ips_path = sp.child("clusterIPs");
-    let ips: Vec<&str> = spec.arr("clusterIPs").iter().map(|v| v.as_str().unwrap_or_default()).collect();
-    let cluster_ip = spec.s("clusterIP");
-    if !cluster_ip.is_empty() {
-        if ips.is_empty() {
-            errs.push(Cause::required(&ips_path, ""));
-        } else if ips[0] != cluster_ip {
-            errs.push(Cause::invalid(&ips_path, cluster_ips_repr(spec), "first value must match `clusterIP`"));
-        }
-    } else if !ips.is_empty() {
-        errs.push(Cause::invalid(&ips_path, cluster_ips_repr(spec), "must be empty when `clusterIP` is not specified"));
-    }
-    let families: Vec<&str> = spec.arr("ipFamilies").iter().map(|v| v.as_str().unwrap_or_default()).collect();
-    for (i, f) in families.iter().enumerate() {
-        let p = sp.child("ipFamilies").index(i);
-        if !["IPv4", "IPv6"].contains(f) {
-            errs.push(Cause::not_supported(&p, BadValue::str(*f), &["IPv4", "IPv6"]));
-        }
-        if families[..i].contains(f) {
-            errs.push(Cause::duplicate(&p, BadValue::str(*f)));
-        }
-    }
-    if let Some(policy) = spec.opt_s("ipFamilyPolicy") {
-        let supported = ["PreferDualStack", "RequireDualStack", "SingleStack"];
-        if !supported.contains(&policy) {
-            errs.push(Cause::not_supported(&sp.child("ipFamilyPolicy"), BadValue::str(policy), &supported));
-        }
-    }
-    let mut invalid_ips = false;
-    for (i, ip) in ips.iter().enumerate() {
-        if i == 0 && *ip == "None" {
-            if ips.len() > 1 {
-                invalid_ips = true;
-                errs.push(Cause::invalid(&ips_path, cluster_ips_repr(spec), "'None' must be the first and only value"));
-            }
-            continue;
-        }
-        if names::parse_ip(ip).is_none() {
-            invalid_ips = true;
-            errs.push(Cause::invalid(
-                &ips_path.index(i),
-                BadValue::str(*ip),
-                "must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)",
-            ));
-        }
-    }
-    if ips.len() > 2 {
-        errs.push(Cause::invalid(&ips_path, cluster_ips_repr(spec), "may only hold up to 2 values"));
-    }
-    if invalid_ips {
-        return errs;
-    }
-    if ips.len() > 1 {
-        let v6: Vec<bool> = ips.iter().map(|ip| names::is_ipv6(ip)).collect();
-        let dual = ips.len() == 2 && v6[0] != v6[1];
-        if !dual {
-            errs.push(Cause::invalid(&ips_path, cluster_ips_repr(spec), "may specify no more than one IP for each IP family"));
-        }
-    }
-    if !is_headless(spec) && !ips.is_empty() && !families.is_empty() {
-        for (i, ip) in ips.iter().enumerate().take(families.len()) {
-            let v6 = names::is_ipv6(ip);
-            if families[i] == "IPv4" && v6 {
-                errs.push(Cause::invalid(&ips_path.index(i), BadValue::str(*ip), &format!("expected an IPv4 value as indicated by `ipFamilies[{i}]`")));
-            }
-            if families[i] == "IPv6" && !v6 {
-                errs.push(Cause::invalid(&ips_path.index(i), BadValue::str(*ip), &format!("expected an IPv6 value as indicated by `ipFamilies[{i}]`")));
-            }
-        }
+        other => errs.push(Cause::not_supported(
+            &path,
+            BadValue::str(other),
+            &["ClientIP", "None"],
+        )),
     }
     errs
 }
@@ -346,7 +332,10 @@ fn duplicate_ports(ports: &[Value], sp: &Path) -> Vec<Cause> {
         }
         let key = (p.s("protocol"), np);
         if node_ports.contains(&key) {
-            errs.push(Cause::duplicate(&sp.child("ports").index(i).child("nodePort"), BadValue::Int(np)));
+            errs.push(Cause::duplicate(
+                &sp.child("ports").index(i).child("nodePort"),
+                BadValue::Int(np),
+            ));
         }
         node_ports.push(key);
     }
@@ -354,7 +343,10 @@ fn duplicate_ports(ports: &[Value], sp: &Path) -> Vec<Cause> {
     for (i, p) in ports.iter().enumerate() {
         let key = (p.s("protocol"), p.i("port").unwrap_or(0));
         if seen.contains(&key) {
-            errs.push(Cause::duplicate(&sp.child("ports").index(i), BadValue::Raw(service_port_repr(key.0, key.1))));
+            errs.push(Cause::duplicate(
+                &sp.child("ports").index(i),
+                BadValue::Raw(service_port_repr(key.0, key.1)),
+            ));
         }
         seen.push(key);
     }
@@ -369,7 +361,10 @@ fn source_ranges(obj: &Value, spec: &Value, sp: &Path) -> Vec<Cause> {
     if !ranges.is_empty() {
         let fp = sp.child("LoadBalancerSourceRanges");
         if !lb {
-            errs.push(Cause::forbidden(&fp, "may only be used when `type` is 'LoadBalancer'"));
+            errs.push(Cause::forbidden(
+                &fp,
+                "may only be used when `type` is 'LoadBalancer'",
+            ));
         }
         for (i, r) in ranges.iter().enumerate() {
             let r = r.as_str().unwrap_or_default().trim();
@@ -377,10 +372,17 @@ fn source_ranges(obj: &Value, spec: &Value, sp: &Path) -> Vec<Cause> {
                 errs.push(Cause::invalid(&fp.index(i), BadValue::str(r), bad_cidr));
             }
         }
-    } else if let Some(val) = sub(sub(obj, "metadata"), "annotations").opt_s("service.beta.kubernetes.io/load-balancer-source-ranges") {
-        let fp = Path::new("metadata").child("annotations").key("service.beta.kubernetes.io/load-balancer-source-ranges");
+    } else if let Some(val) = sub(sub(obj, "metadata"), "annotations")
+        .opt_s("service.beta.kubernetes.io/load-balancer-source-ranges")
+    {
+        let fp = Path::new("metadata")
+            .child("annotations")
+            .key("service.beta.kubernetes.io/load-balancer-source-ranges");
         if !lb {
-            errs.push(Cause::forbidden(&fp, "may only be used when `type` is 'LoadBalancer'"));
+            errs.push(Cause::forbidden(
+                &fp,
+                "may only be used when `type` is 'LoadBalancer'",
+            ));
         }
         let val = val.trim();
         if !val.is_empty() {
@@ -396,7 +398,9 @@ fn source_ranges(obj: &Value, spec: &Value, sp: &Path) -> Vec<Cause> {
 
 fn externally_accessible(spec: &Value) -> bool {
     let ty = spec.s("type");
-    ty == "LoadBalancer" || ty == "NodePort" || (ty == "ClusterIP" && !spec.arr("externalIPs").is_empty())
+    ty == "LoadBalancer"
+        || ty == "NodePort"
+        || (ty == "ClusterIP" && !spec.arr("externalIPs").is_empty())
 }
 
 fn traffic_policies(spec: &Value, sp: &Path) -> Vec<Cause> {
@@ -405,18 +409,30 @@ fn traffic_policies(spec: &Value, sp: &Path) -> Vec<Cause> {
     let ep = sp.child("externalTrafficPolicy");
     if !externally_accessible(spec) {
         if !etp.is_empty() {
-            errs.push(Cause::invalid(&ep, BadValue::str(etp), "may only be set for externally-accessible services"));
+            errs.push(Cause::invalid(
+                &ep,
+                BadValue::str(etp),
+                "may only be set for externally-accessible services",
+            ));
         }
     } else if etp.is_empty() {
         errs.push(Cause::required(&ep, ""));
     } else if !["Cluster", "Local"].contains(&etp) {
-        errs.push(Cause::not_supported(&ep, BadValue::str(etp), &["Cluster", "Local"]));
+        errs.push(Cause::not_supported(
+            &ep,
+            BadValue::str(etp),
+            &["Cluster", "Local"],
+        ));
     }
     let hc = spec.i("healthCheckNodePort").unwrap_or(0);
     let hp = sp.child("healthCheckNodePort");
     let needs_hc = spec.s("type") == "LoadBalancer" && etp == "Local";
     if !needs_hc && hc != 0 {
-        errs.push(Cause::invalid(&hp, BadValue::Int(hc), "may only be set when `type` is 'LoadBalancer' and `externalTrafficPolicy` is 'Local'"));
+        errs.push(Cause::invalid(
+            &hp,
+            BadValue::Int(hc),
+            "may only be set when `type` is 'LoadBalancer' and `externalTrafficPolicy` is 'Local'",
+        ));
     } else if needs_hc && hc != 0 {
         for m in names::port_num(hc) {
             errs.push(Cause::invalid(&hp, BadValue::Int(hc), &m));
@@ -430,68 +446,22 @@ fn traffic_policies(spec: &Value, sp: &Path) -> Vec<Cause> {
             }
         }
         Some(p) if !["Cluster", "Local"].contains(&p) => {
-            errs.push(Cause::not_supported(&itp, BadValue::str(p), &["Cluster", "Local"]));
+            errs.push(Cause::not_supported(
+                &itp,
+                BadValue::str(p),
+                &["Cluster", "Local"],
+            ));
         }
         Some(_) => {}
     }
     if let Some(td) = spec.opt_s("trafficDistribution") {
         if td != "PreferClose" {
-            errs.push(Cause::not_supported(&sp.child("trafficDistribution"), BadValue::str(td), &["PreferClose"]));
+            errs.push(Cause::not_supported(
+                &sp.child("trafficDistribution"),
+                BadValue::str(td),
+                &["PreferClose"],
+            ));
         }
-    }
-    errs
-}
-
-fn update_rules(spec: &Value, old: &Value) -> Vec<Cause> {
-    let mut errs = Vec::new();
-    let ext = spec.s("type") == "ExternalName" || old.s("type") == "ExternalName";
-    let sp = spec_path();
-    if !ext && !(is_headless(spec) && is_headless(old)) {
-        let new_ips = spec.arr("clusterIPs");
-        let old_ips = old.arr("clusterIPs");
-        let changed = || Cause::invalid(&sp.child("clusterIPs").index(0), cluster_ips_repr(spec), "may not change once set");
-        if new_ips.len() == old_ips.len() {
-            for (i, ip) in old_ips.iter().enumerate() {
-                if new_ips[i] != *ip {
-                    errs.push(Cause::invalid(&sp.child("clusterIPs").index(i), cluster_ips_repr(spec), "may not change once set"));
-                }
-            }
-        } else if old_ips.len() > new_ips.len() {
-            if new_ips.is_empty() {
-                errs.push(Cause::invalid(&sp.child("clusterIPs").index(0), cluster_ips_repr(spec), "primary clusterIP can not be unset"));
-            } else if new_ips[0] != old_ips[0] {
-                errs.push(changed());
-            }
-            if new_ips.len() == 1 && spec.opt_s("ipFamilyPolicy") != Some("SingleStack") {
-                let shown = spec.opt_s("ipFamilyPolicy").map(BadValue::str).unwrap_or(BadValue::Null);
-                errs.push(Cause::invalid(&sp.child("ipFamilyPolicy"), shown, "must be set to 'SingleStack' when releasing the secondary clusterIP"));
-            }
-        } else if !old_ips.is_empty() && new_ips[0] != old_ips[0] {
-            errs.push(changed());
-        }
-    }
-    if !ext && is_headless(spec) == is_headless(old) && !is_headless(spec) {
-        let nf = spec.arr("ipFamilies");
-        let of = old.arr("ipFamilies");
-        let fp = sp.child("ipFamilies").index(0);
-        let families = BadValue::Raw(go_string_slice(spec.get("ipFamilies").and_then(Value::as_array)).replace("[]string", "[]core.IPFamily"));
-        if nf.len() == of.len() {
-            for (i, f) in of.iter().enumerate() {
-                if nf[i] != *f {
-                    errs.push(Cause::invalid(&fp, families.clone(), "may not change once set"));
-                }
-            }
-        } else if !nf.is_empty() && !of.is_empty() && nf[0] != of[0] {
-            errs.push(Cause::invalid(&fp, cluster_ips_repr(spec), "may not change once set"));
-        }
-    }
-    if spec.s("type") == "LoadBalancer" && old.s("type") == "LoadBalancer" && spec.opt_s("loadBalancerClass") != old.opt_s("loadBalancerClass") {
-        let shown = spec.opt_s("loadBalancerClass").map(BadValue::str).unwrap_or(BadValue::Null);
-        errs.push(Cause::invalid(&sp.child("loadBalancerClass"), shown, "may not change once set"));
-    }
-    let needs_hc = |s: &Value| s.s("type") == "LoadBalancer" && s.s("externalTrafficPolicy") == "Local";
-    if needs_hc(spec) && needs_hc(old) && spec.i("healthCheckNodePort") != old.i("healthCheckNodePort") {
-        errs.push(Cause::forbidden(&sp.child("healthCheckNodePort"), "field is immutable"));
     }
     errs
 }
