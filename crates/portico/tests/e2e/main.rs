@@ -4,6 +4,8 @@
 mod harness;
 
 mod api_basics;
+mod kube_client;
+mod durability;
 
 mod support;
 
