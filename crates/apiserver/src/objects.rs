@@ -174,7 +174,7 @@ fn invalid(info: &ResourceInfo, name: &str, causes: Vec<portico_api::Cause>) -> 
         kind: info.gvk.kind.to_string(),
         group: info.gvk.group.to_string(),
         name: name.to_string(),
-        message: portico_api::validation::invalid_message(info.gvk.kind, name, &causes),
+        message: portico_api::validation::invalid_message(&portico_api::validation::qualified_kind(info), name, &causes),
         causes,
     }
 }
@@ -346,7 +346,12 @@ pub(crate) async fn write_update(
     if info.plural == "services" && part == Part::Main {
         service::drop_type_dependent_fields(old, &mut new);
     }
+    // Validation of updates compares against the stored version.
+    set_rv(&mut new, rev);
     portico_api::defaults::apply_defaults(info, &mut new);
+    if info.plural == "services" {
+        portico_api::defaults::carry_over_allocated(&mut new, old);
+    }
     let causes = portico_api::validation::validate(info, &new, Some(old));
     if !causes.is_empty() {
         return Err(invalid(info, name, causes));

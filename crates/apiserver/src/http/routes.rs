@@ -197,11 +197,9 @@ async fn resource(
             Ok(with_warnings(object_response(201, &r, created, Format::Json), &ctx))
         }
         (&Method::POST, true, Some("binding")) => {
-            let ctx_q = q.clone();
-            let mut ctx = WriteCtx::from_query(&ctx_q, &user_agent)?;
             let (body, ct) = read_body(&state, req).await?;
             let (binding, _) = decode_object(&ct, &body)?;
-            bind(&state, &mut ctx, &r, &binding).await?;
+            bind(&state, &r, &binding).await?;
             Ok(success(201, json!({})))
         }
         (&Method::POST, true, Some("eviction")) => {
@@ -278,15 +276,24 @@ async fn resource(
     }
 }
 
-async fn bind(state: &State, ctx: &mut WriteCtx, r: &ResourceRequest, binding: &Value) -> Result<(), Error> {
+/// `pods/binding`: what the scheduler writes. Like Kubernetes' binding storage it writes the
+/// pod directly (pod updates may not change `spec.nodeName`).
+async fn bind(state: &State, r: &ResourceRequest, binding: &Value) -> Result<(), Error> {
     let node = binding["target"]["name"].as_str().unwrap_or("").to_string();
     let name = r.name.clone().unwrap_or_default();
     if node.is_empty() {
         return Err(Error::BadRequest("binding target name is required".into()));
     }
-    let pod_req = ResourceRequest { subresource: None, ..r.clone() };
+    let key = r.info.key(r.namespace.as_deref(), &name);
     for _ in 0..8 {
-        let pod = objects::get(state, &pod_req).await?;
+        let kv = state.store.get(&key).await?.ok_or_else(|| Error::NotFound {
+            resource: "pods".into(),
+            name: name.clone(),
+        })?;
+        let mut pod: Value = serde_json::from_slice(&kv.value).map_err(|e| Error::Internal(e.to_string()))?;
+        if pod["metadata"]["deletionTimestamp"].is_string() {
+            return Err(Error::Conflict { resource: "pods".into(), name: name.clone(), reason: "pod is being deleted, cannot be assigned to a host".into() });
+        }
         if let Some(current) = pod["spec"]["nodeName"].as_str().filter(|n| !n.is_empty()) {
             return Err(Error::Conflict {
                 resource: "pods".into(),
@@ -294,12 +301,20 @@ async fn bind(state: &State, ctx: &mut WriteCtx, r: &ResourceRequest, binding: &
                 reason: format!("pod {name} is already assigned to node \"{current}\""),
             });
         }
-        let rev: i64 = pod["metadata"]["resourceVersion"].as_str().and_then(|s| s.parse().ok()).unwrap_or(0);
-        let mut new = pod.clone();
-        new["spec"]["nodeName"] = json!(node);
-        match objects::write_update(state, ctx, &pod_req, &name, &pod, rev, new, Part::Main).await {
-            Err(Error::Conflict { .. }) => continue,
-            other => return other.map(|_| ()),
+        pod["spec"]["nodeName"] = json!(node);
+        let condition = json!({"type": "PodScheduled", "status": "True", "lastProbeTime": null, "lastTransitionTime": objects::now()});
+        match pod["status"]["conditions"].as_array_mut() {
+            Some(c) => {
+                c.retain(|x| x["type"] != "PodScheduled");
+                c.push(condition);
+            }
+            None => pod["status"]["conditions"] = json!([condition]),
+        }
+        let bytes = serde_json::to_vec(&pod).map_err(|e| Error::Internal(e.to_string()))?;
+        match state.store.update(&key, bytes, kv.mod_revision).await {
+            Ok(_) => return Ok(()),
+            Err(portico_store::StoreError::Conflict { .. }) => continue,
+            Err(e) => return Err(e.into()),
         }
     }
     Err(Error::Conflict { resource: "pods".into(), name, reason: "too many concurrent updates".into() })
