@@ -124,6 +124,14 @@ where
     }
 }
 
+/// The Status of an API error; panics on any other error.
+pub fn api_error(e: kube::Error) -> Box<kube::core::Status> {
+    match e {
+        kube::Error::Api(s) => s,
+        other => panic!("expected an API error, got {other:?}"),
+    }
+}
+
 /// Runs blocking harness code (start, kill, restart) from inside a multi-threaded test.
 pub fn blocking<T>(f: impl FnOnce() -> T) -> T {
     tokio::task::block_in_place(f)
