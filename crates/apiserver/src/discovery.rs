@@ -45,6 +45,14 @@ pub fn wants_aggregated(accept: &str) -> Option<&'static str> {
     None
 }
 
+/// The resources of a group, sorted by name as the Kubernetes API server lists them (which is
+/// the order `kubectl get all` prints them in).
+fn sorted(group: &str) -> Vec<&'static ResourceInfo> {
+    let mut out: Vec<&'static ResourceInfo> = RESOURCES.iter().filter(|r| r.gvk.group == group).collect();
+    out.sort_by_key(|r| r.plural);
+    out
+}
+
 fn resource_verbs(r: &ResourceInfo) -> Vec<&'static str> {
     r.verbs().to_vec()
 }
@@ -105,11 +113,7 @@ pub fn aggregated(core: bool, content_type: &str) -> Value {
         .into_iter()
         .filter(|g| g.is_empty() == core)
         .map(|g| {
-            let resources: Vec<Value> = RESOURCES
-                .iter()
-                .filter(|r| r.gvk.group == g)
-                .map(aggregated_resource)
-                .collect();
+            let resources: Vec<Value> = sorted(g).into_iter().map(aggregated_resource).collect();
             json!({
                 "metadata": {"name": g, "creationTimestamp": null},
                 "versions": [{"version": "v1", "resources": resources, "freshness": "Current"}],
@@ -154,10 +158,7 @@ pub fn group(g: &str) -> Value {
 /// Legacy `/api/v1` or `/apis/<group>/v1`: an `APIResourceList`.
 pub fn resource_list(group: &str, version: &str) -> Value {
     let mut resources = Vec::new();
-    for r in RESOURCES
-        .iter()
-        .filter(|r| r.gvk.group == group && r.gvk.version == version)
-    {
+    for r in sorted(group).into_iter().filter(|r| r.gvk.version == version) {
         let mut v = json!({
             "name": r.plural,
             "singularName": r.singular,

@@ -190,8 +190,10 @@ fn check_strict(ctx: &mut WriteCtx, info: &ResourceInfo, raw: Option<&[u8]>) -> 
     }
     match ctx.validation {
         FieldValidation::Strict => Err(Error::BadRequest(format!(
-            "strict decoding error: {}",
-            problems.join(", ")
+            "{kind} in version \"{version}\" cannot be handled as a {kind}: strict decoding error: {}",
+            problems.join(", "),
+            kind = info.gvk.kind,
+            version = info.gvk.version,
         ))),
         _ => {
             ctx.warnings.extend(problems);
@@ -251,6 +253,7 @@ async fn create_with(
         Some(m) => obj["metadata"]["managedFields"] = m,
         None => portico_apply::record_update(None, &mut obj, &ctx.manager, &now()),
     }
+    meta::drop_empty_metadata(&mut obj);
     let key = info.key(req.namespace.as_deref(), &name);
     if info.plural == "services" {
         let mut alloc = state.alloc.lock().await;
@@ -362,6 +365,7 @@ pub(crate) async fn write_update(
             Part::Status => portico_apply::record_subresource_update(Some(old), &mut new, &ctx.manager, "status", &now()),
         }
     }
+    meta::drop_empty_metadata(&mut new);
     if meta::unchanged(old, &new) {
         // A no-op write does not create a revision, as in Kubernetes.
         return Ok(old.clone());
@@ -604,6 +608,11 @@ impl DeleteOptions {
 pub async fn delete(state: &State, ctx: &WriteCtx, req: &ResourceRequest, opts: &DeleteOptions) -> Result<Value, Error> {
     let info = req.info;
     let name = name_of(req)?.to_string();
+    if info.plural == "namespaces" && matches!(name.as_str(), "default" | "kube-system" | "kube-public") {
+        return Err(Error::Forbidden(format!(
+            "namespaces \"{name}\" is forbidden: this namespace may not be deleted"
+        )));
+    }
     for _ in 0..8 {
         let Some(kv) = get_kv(state, req, &name).await? else {
             return Err(not_found(info, &name));

@@ -68,8 +68,26 @@ pub fn check_type(info: &ResourceInfo, obj: &mut Value) -> Result<(), Error> {
 fn has_generation(info: &ResourceInfo) -> bool {
     matches!(
         info.plural,
-        "deployments" | "replicasets" | "replicationcontrollers" | "statefulsets" | "ingresses" | "ingressclasses" | "pods" | "services" | "namespaces"
-    ) && !matches!(info.plural, "pods" | "services" | "namespaces")
+        "deployments" | "replicasets" | "replicationcontrollers" | "statefulsets" | "ingresses" | "ingressclasses"
+    )
+}
+
+/// Drops the empty metadata maps and lists that Kubernetes' encoder leaves out
+/// (`omitempty`), e.g. after `kubectl label svc x tier-` removed the last label.
+pub fn drop_empty_metadata(obj: &mut Value) {
+    if let Some(meta) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
+        for k in ["labels", "annotations", "ownerReferences", "finalizers", "managedFields"] {
+            let empty = match meta.get(k) {
+                Some(Value::Object(m)) => m.is_empty(),
+                Some(Value::Array(a)) => a.is_empty(),
+                Some(Value::Null) => true,
+                _ => false,
+            };
+            if empty {
+                meta.remove(k);
+            }
+        }
+    }
 }
 
 /// Kinds whose PUT creates a missing object (Kubernetes' AllowCreateOnUpdate).
@@ -150,7 +168,7 @@ pub async fn prepare_create(
         let status = match info.plural {
             "pods" => json!({"phase": "Pending", "qosClass": qos_class(obj)}),
             "namespaces" => json!({"phase": "Active"}),
-            "services" => json!({"loadBalancer": {}}),
+            "services" | "ingresses" => json!({"loadBalancer": {}}),
             _ => json!({}),
         };
         if let Some(map) = obj.as_object_mut() {
