@@ -12,9 +12,7 @@ use kube::api::{Api, ListParams, PostParams, WatchEvent, WatchParams};
 use serde_json::json;
 
 use crate::harness::Cluster;
-use crate::kube_client::support::{
-    blocking, client, cluster_ip, node_port, service, summary, Etcd,
-};
+use crate::kube_client::support::{blocking, client, cluster_ip, node_port, service, summary};
 
 /// What the writer got back for one acknowledged create.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -206,6 +204,6 @@ async fn acknowledged_services_survive_kill9_sqlite() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn acknowledged_services_survive_kill9_etcd() {
-    let etcd = blocking(Etcd::start);
-    acknowledged_services_survive_kill9(&["--etcd", &etcd.url]).await;
+    let etcd = crate::kube_client::support::etcd().await;
+    acknowledged_services_survive_kill9(&["--etcd", etcd.endpoint()]).await;
 }

@@ -1,15 +1,13 @@
 //! Shared pieces for the kube-rs tests: a client for a [`Cluster`], Service objects, a
 //! throwaway etcd, and waiting helpers.
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use futures::{Stream, StreamExt};
 use k8s_openapi::api::core::v1::Service;
 use kube::api::WatchEvent;
+use portico_store_etcd::testing::EtcdProcess;
 use serde_json::json;
 
 use crate::harness::Cluster;
@@ -137,75 +135,11 @@ pub fn blocking<T>(f: impl FnOnce() -> T) -> T {
     tokio::task::block_in_place(f)
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// A throwaway single-member etcd on free loopback ports, killed on drop.
-pub struct Etcd {
-    child: Child,
-    _dir: tempfile::TempDir,
-    /// The client URL, `http://127.0.0.1:PORT`.
-    pub url: String,
-}
-
-impl Etcd {
-    /// Starts `/usr/bin/etcd` and waits until it reports healthy.
-    pub fn start() -> Etcd {
-        let dir = tempfile::tempdir().unwrap();
-        let (client, peer) = (free_port(), free_port());
-        let url = format!("http://127.0.0.1:{client}");
-        let peer_url = format!("http://127.0.0.1:{peer}");
-        let child = Command::new("/usr/bin/etcd")
-            .arg("--name=e2e")
-            .arg(format!("--data-dir={}", dir.path().join("etcd").display()))
-            .arg(format!("--listen-client-urls={url}"))
-            .arg(format!("--advertise-client-urls={url}"))
-            .arg(format!("--listen-peer-urls={peer_url}"))
-            .arg(format!("--initial-advertise-peer-urls={peer_url}"))
-            .arg(format!("--initial-cluster=e2e={peer_url}"))
-            .arg("--log-level=error")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start /usr/bin/etcd");
-        let etcd = Etcd {
-            child,
-            _dir: dir,
-            url,
-        };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while !healthy(client) {
-            assert!(Instant::now() < deadline, "etcd did not become healthy");
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        etcd
-    }
-}
-
-fn healthy(port: u16) -> bool {
-    let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else {
-        return false;
-    };
-    let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
-    if s.write_all(b"GET /health HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
-        .is_err()
-    {
-        return false;
-    }
-    let mut body = String::new();
-    let _ = s.read_to_string(&mut body);
-    body.contains("\"health\":\"true\"")
-}
-
-impl Drop for Etcd {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+/// Starts a throwaway etcd (the store crate's test helper), killed when dropped.
+pub async fn etcd() -> EtcdProcess {
+    match EtcdProcess::start().await {
+        Ok(e) => e,
+        Err(e) => panic!("cannot start etcd: {e}"),
     }
 }
 

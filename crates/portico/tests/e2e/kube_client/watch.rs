@@ -11,9 +11,7 @@ use kube::runtime::{reflector, watcher, WatchStreamExt};
 use portico_store::Store;
 use serde_json::json;
 
-use super::support::{
-    self, api_error, assert_quiet, blocking, client, rv, service, take_events, Etcd,
-};
+use super::support::{self, api_error, assert_quiet, blocking, client, rv, service, take_events};
 use crate::harness::Cluster;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -168,8 +166,8 @@ async fn watch_resumes_exactly_after_kill9_and_restart_sqlite() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn watch_resumes_exactly_after_kill9_and_restart_etcd() {
-    let etcd = blocking(Etcd::start);
-    watch_resumes_across_a_crash(&["--etcd", &etcd.url]).await;
+    let etcd = support::etcd().await;
+    watch_resumes_across_a_crash(&["--etcd", etcd.endpoint()]).await;
 }
 
 /// Watching from a compacted revision: Kubernetes answers 200 and then an ERROR event
@@ -249,11 +247,11 @@ async fn watch_from_a_compacted_revision_is_410_gone_sqlite() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn watch_from_a_compacted_revision_is_410_gone_etcd() {
-    let etcd = blocking(Etcd::start);
-    let c = blocking(|| Cluster::start_with(&["--etcd", &etcd.url]));
+    let etcd = support::etcd().await;
+    let c = blocking(|| Cluster::start_with(&["--etcd", etcd.endpoint()]));
     let svcs: Api<Service> = Api::namespaced(client(&c).await, "default");
     let old_rv = churn(&svcs).await;
-    support::compact_etcd(&etcd.url).await;
+    support::compact_etcd(etcd.endpoint()).await;
     assert_watch_gone(&svcs, &old_rv).await;
 }
 
