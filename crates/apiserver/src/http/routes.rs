@@ -47,6 +47,17 @@ pub async fn route(state: Arc<State>, req: Request<Incoming>) -> Result<Response
             let doc = discovery::openapi_group_version(&p["/openapi/v3/".len()..]).ok_or(Error::NoRoute)?;
             return Ok(json_response(200, &doc, "application/json"));
         }
+        "/openapi/v2" | "/swagger.json" if get => {
+            // An empty OpenAPI v2 document (the empty protobuf message): kubectl reads it for
+            // kinds the v3 documents do not name, finds nothing, and reports the kind as
+            // unknown to the server rather than failing to download a schema.
+            let mut resp = Response::new(http_body_util::BodyExt::boxed(http_body_util::Full::new(bytes::Bytes::new())));
+            resp.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/com.github.proto-openapi.spec.v2.v1.0+protobuf"),
+            );
+            return Ok(resp);
+        }
         _ => {}
     }
     let target = request::parse(&path).map_err(|_| Error::NoRoute)?;

@@ -62,7 +62,6 @@ fn deleting_a_namespace_deletes_its_objects() {
 }
 
 #[test]
-#[ignore = "server bug: deleting namespace default succeeds; Kubernetes answers Forbidden \"this namespace may not be deleted\""]
 fn system_namespaces_cannot_be_deleted() {
     let c = Cluster::start();
     let err = fails(c.kubectl(&["delete", "namespace", "default", "--wait=false"]));
@@ -146,7 +145,6 @@ fn foreground_deletion_waits_for_dependents() {
 }
 
 #[test]
-#[ignore = "server bug: orphaning leaves ownerReferences: [] instead of omitting the empty list"]
 fn orphan_deletion_keeps_the_replica_set_and_drops_its_owner() {
     let c = Cluster::start();
     assert!(apply_file(&c, &seed("001-hostname-server.yaml")).ok);

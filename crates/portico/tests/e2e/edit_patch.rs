@@ -138,7 +138,6 @@ fn scale_rc_rs_and_deployment() {
 }
 
 #[test]
-#[ignore = "server bug: removing the last label leaves labels: {} instead of omitting the empty map"]
 fn label_and_annotate_a_service() {
     let c = Cluster::start();
     assert!(apply_file(&c, &seed("000-kubia.yaml")).ok);

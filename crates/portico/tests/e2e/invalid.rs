@@ -35,7 +35,6 @@ fn tab_indented_yaml_from_note_003_is_a_parse_error() {
 }
 
 #[test]
-#[ignore = "server bug: strict decoding error lacks the prefix `Service in version \"v1\" cannot be handled as a Service: `"]
 fn typo_prots_is_an_unknown_field() {
     let c = Cluster::start();
     // 003's external-service with its typo (tabs already fixed).
@@ -97,7 +96,6 @@ fn unnamed_services_from_notes_003_and_004() {
 }
 
 #[test]
-#[ignore = "server bug: 404 on /apis/apiextensions.k8s.io/v1/customresourcedefinitions and /openapi/v2 makes kubectl fail validation instead of \"no matches for kind\""]
 fn extensions_v1beta1_ingress_from_the_notes_is_not_served() {
     let c = Cluster::start();
     let raw = "apiVersion: extensions/v1beta1\nkind: Ingress\nmetadata:\n  name: sample-ingress\nspec:\n  rules:\n  - http:\n      paths:\n      - path: /sample\n        backend:\n          serviceName: sample-service\n          servicePort: 8080\n";

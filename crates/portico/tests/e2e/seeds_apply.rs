@@ -299,7 +299,6 @@ fn note_002_client_side_apply() {
 }
 
 #[test]
-#[ignore = "server bug: SSA of a changed atomic list (spec.rules) is recorded as an Update entry, so the next apply by \"kubectl\" conflicts with itself"]
 fn note_002_server_side_apply() {
     let c = server_side(NOTE_002);
     let ing = Table::parse(&c.ok(&["get", "ing", "myapp-ing"]));
@@ -313,7 +312,6 @@ fn note_003_client_side_apply() {
 }
 
 #[test]
-#[ignore = "server bug: SSA of a changed atomic list (spec.rules) is recorded as an Update entry, so the next apply by \"kubectl\" conflicts with itself"]
 fn note_003_server_side_apply() {
     let c = server_side(NOTE_003);
     check_003(&c);

@@ -291,7 +291,6 @@ fn get_workloads_without_controllers() {
 }
 
 #[test]
-#[ignore = "server bug: discovery lists core resources unsorted, so `get all` prints services before replicationcontrollers"]
 fn get_all_lists_every_kind_in_the_all_category() {
     let c = Cluster::start();
     apply_all(
