@@ -18,3 +18,4 @@ mod invalid;
 mod seeds_apply;
 mod tables;
 mod watch;
+mod newer_kubectl;
