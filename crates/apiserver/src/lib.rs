@@ -47,6 +47,10 @@ pub struct Config {
     pub extra_sans: Vec<String>,
     /// Largest request body accepted, in bytes (Kubernetes uses 3 MiB).
     pub max_body_bytes: usize,
+    /// How often store history is compacted: each compaction forgets what happened before
+    /// the previous one, so watches can resume from at least this far back (Kubernetes'
+    /// `--etcd-compaction-interval`, 5 minutes). Zero turns compaction off.
+    pub compaction_interval: std::time::Duration,
 }
 
 impl Config {
@@ -59,6 +63,7 @@ impl Config {
             node_port_range: (30000, 32767),
             extra_sans: Vec::new(),
             max_body_bytes: 3 * 1024 * 1024,
+            compaction_interval: std::time::Duration::from_secs(300),
         }
     }
 }
@@ -122,6 +127,7 @@ pub async fn start(
     std::fs::write(&tmp, text).map_err(|e| Error::io(&tmp, e))?;
     std::fs::rename(&tmp, &kubeconfig).map_err(|e| Error::io(&kubeconfig, e))?;
     gc::spawn(state.clone());
+    spawn_compactor(state.clone());
     let task = tokio::spawn(http::serve(state, listener, tls_config));
     tracing::info!(%address, kubeconfig = %kubeconfig.display(), "API server ready");
     Ok(Running {
@@ -129,4 +135,28 @@ pub async fn start(
         kubeconfig,
         task,
     })
+}
+
+/// Compacts the store every interval, at the revision seen one interval earlier.
+fn spawn_compactor(state: Arc<State>) {
+    let every = state.config.compaction_interval;
+    if every.is_zero() {
+        return;
+    }
+    tokio::spawn(async move {
+        let mut previous: Option<i64> = None;
+        loop {
+            tokio::select! {
+                _ = state.shutdown.cancelled() => return,
+                _ = tokio::time::sleep(every) => {}
+            }
+            if let Some(rev) = previous.filter(|r| *r > 0) {
+                match state.store.compact(rev).await {
+                    Ok(()) => tracing::debug!(revision = rev, "compacted the store"),
+                    Err(e) => tracing::warn!(error = %e, revision = rev, "compaction failed"),
+                }
+            }
+            previous = state.store.current_revision().await.ok();
+        }
+    });
 }

@@ -49,6 +49,24 @@ struct ServerArgs {
     /// Extra host names or IPs for the serving certificate.
     #[arg(long, value_delimiter = ',')]
     tls_san: Vec<String>,
+    /// How often to compact store history, e.g. `5m`, `30s`; `0` turns it off.
+    #[arg(long, default_value = "5m", value_parser = parse_duration)]
+    compaction_interval: std::time::Duration,
+}
+
+fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (n, unit) = s.split_at(split);
+    let n: u64 = n.parse().map_err(|_| format!("invalid duration {s:?}: want e.g. 30s, 5m, 1h"))?;
+    let secs = match unit {
+        "" | "s" => n,
+        "m" => n * 60,
+        "h" => n * 3600,
+        "ms" => return Ok(std::time::Duration::from_millis(n)),
+        _ => return Err(format!("invalid duration {s:?}: want e.g. 30s, 5m, 1h")),
+    };
+    Ok(std::time::Duration::from_secs(secs))
 }
 
 fn main() -> std::process::ExitCode {
@@ -126,6 +144,7 @@ async fn server(args: ServerArgs) -> Result<()> {
     config.service_cidr = args.service_cidr;
     config.node_port_range = parse_range(&args.node_port_range)?;
     config.extra_sans = args.tls_san;
+    config.compaction_interval = args.compaction_interval;
     let shutdown = CancellationToken::new();
     let running = portico_apiserver::start(config, store, shutdown.clone())
         .await

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use http::{header, HeaderValue, Method, Request, Response};
-use http_body_util::{BodyExt, Limited};
+use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use serde_json::{json, Value};
 
@@ -81,21 +81,40 @@ pub async fn route(state: Arc<State>, req: Request<Incoming>) -> Result<Response
     }
 }
 
+/// Reads the body, up to the configured limit. A larger body is read to its end and thrown
+/// away (up to a hard cap) before the 413 answer, so HTTP/2 clients see the answer rather
+/// than a reset stream.
 async fn read_body(state: &State, req: Request<Incoming>) -> Result<(bytes::Bytes, String), Error> {
     let ct = header_str(&req, header::CONTENT_TYPE).to_string();
     let limit = state.config.max_body_bytes;
-    let body = Limited::new(req.into_body(), limit)
-        .collect()
-        .await
-        .map_err(|e| {
-            if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() {
-                Error::TooLarge(limit)
-            } else {
-                Error::BadRequest(format!("reading the request body failed: {e}"))
+    let hard_cap = limit.saturating_mul(16);
+    let declared: Option<usize> = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok());
+    if declared.is_some_and(|n| n > hard_cap) {
+        return Err(Error::TooLarge(limit));
+    }
+    let mut body = req.into_body();
+    let mut buf = bytes::BytesMut::new();
+    let mut seen = 0usize;
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| Error::BadRequest(format!("reading the request body failed: {e}")))?;
+        if let Ok(data) = frame.into_data() {
+            seen += data.len();
+            if seen > hard_cap {
+                return Err(Error::TooLarge(limit));
             }
-        })?
-        .to_bytes();
-    Ok((body, ct))
+            if seen <= limit {
+                buf.extend_from_slice(&data);
+            }
+        }
+    }
+    if seen > limit {
+        return Err(Error::TooLarge(limit));
+    }
+    Ok((buf.freeze(), ct))
 }
 
 /// Decodes an object body by Content-Type; returns the object and its JSON text (for the

@@ -19,3 +19,4 @@ mod seeds_apply;
 mod tables;
 mod watch;
 mod newer_kubectl;
+mod bad_input;
