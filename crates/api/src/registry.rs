@@ -135,7 +135,15 @@ const NONE: &[&str] = &[];
 
 /// Every resource Portico serves, in discovery order.
 pub static RESOURCES: &[ResourceInfo] = &[
-    core("Namespace", "namespaces", "namespace", false, &["ns"], NONE, &["status", "finalize"]),
+    core(
+        "Namespace",
+        "namespaces",
+        "namespace",
+        false,
+        &["ns"],
+        NONE,
+        &["status", "finalize"],
+    ),
     core("Node", "nodes", "node", false, &["no"], NONE, &["status"]),
     core(
         "Pod",
@@ -144,14 +152,54 @@ pub static RESOURCES: &[ResourceInfo] = &[
         true,
         &["po"],
         ALL,
-        &["status", "log", "exec", "attach", "portforward", "binding", "eviction"],
+        &[
+            "status",
+            "log",
+            "exec",
+            "attach",
+            "portforward",
+            "binding",
+            "eviction",
+        ],
     ),
-    core("Service", "services", "service", true, &["svc"], ALL, &["status"]),
-    core("Endpoints", "endpoints", "endpoints", true, &["ep"], NONE, NONE),
+    core(
+        "Service",
+        "services",
+        "service",
+        true,
+        &["svc"],
+        ALL,
+        &["status"],
+    ),
+    core(
+        "Endpoints",
+        "endpoints",
+        "endpoints",
+        true,
+        &["ep"],
+        NONE,
+        NONE,
+    ),
     core("Secret", "secrets", "secret", true, NONE, NONE, NONE),
-    core("ConfigMap", "configmaps", "configmap", true, &["cm"], NONE, NONE),
+    core(
+        "ConfigMap",
+        "configmaps",
+        "configmap",
+        true,
+        &["cm"],
+        NONE,
+        NONE,
+    ),
     core("Event", "events", "event", true, &["ev"], NONE, NONE),
-    core("ServiceAccount", "serviceaccounts", "serviceaccount", true, &["sa"], NONE, &["token"]),
+    core(
+        "ServiceAccount",
+        "serviceaccounts",
+        "serviceaccount",
+        true,
+        &["sa"],
+        NONE,
+        &["token"],
+    ),
     core(
         "ReplicationController",
         "replicationcontrollers",
@@ -161,13 +209,76 @@ pub static RESOURCES: &[ResourceInfo] = &[
         ALL,
         &["status", "scale"],
     ),
-    grouped("apps", "Deployment", "deployments", "deployment", true, &["deploy"], ALL, &["status", "scale"]),
-    grouped("apps", "ReplicaSet", "replicasets", "replicaset", true, &["rs"], ALL, &["status", "scale"]),
-    grouped("apps", "StatefulSet", "statefulsets", "statefulset", true, &["sts"], ALL, &["status", "scale"]),
-    grouped("discovery.k8s.io", "EndpointSlice", "endpointslices", "endpointslice", true, NONE, NONE, NONE),
-    grouped("networking.k8s.io", "Ingress", "ingresses", "ingress", true, &["ing"], NONE, &["status"]),
-    grouped("networking.k8s.io", "IngressClass", "ingressclasses", "ingressclass", false, NONE, NONE, NONE),
-    grouped("coordination.k8s.io", "Lease", "leases", "lease", true, NONE, NONE, NONE),
+    grouped(
+        "apps",
+        "Deployment",
+        "deployments",
+        "deployment",
+        true,
+        &["deploy"],
+        ALL,
+        &["status", "scale"],
+    ),
+    grouped(
+        "apps",
+        "ReplicaSet",
+        "replicasets",
+        "replicaset",
+        true,
+        &["rs"],
+        ALL,
+        &["status", "scale"],
+    ),
+    grouped(
+        "apps",
+        "StatefulSet",
+        "statefulsets",
+        "statefulset",
+        true,
+        &["sts"],
+        ALL,
+        &["status", "scale"],
+    ),
+    grouped(
+        "discovery.k8s.io",
+        "EndpointSlice",
+        "endpointslices",
+        "endpointslice",
+        true,
+        NONE,
+        NONE,
+        NONE,
+    ),
+    grouped(
+        "networking.k8s.io",
+        "Ingress",
+        "ingresses",
+        "ingress",
+        true,
+        &["ing"],
+        NONE,
+        &["status"],
+    ),
+    grouped(
+        "networking.k8s.io",
+        "IngressClass",
+        "ingressclasses",
+        "ingressclass",
+        false,
+        NONE,
+        NONE,
+        NONE,
+    ),
+    grouped(
+        "coordination.k8s.io",
+        "Lease",
+        "leases",
+        "lease",
+        true,
+        NONE,
+        NONE,
+        NONE,
+    ),
 ];
 
 /// The API groups served, in discovery order (core first, as `""`).
@@ -206,9 +317,15 @@ mod tests {
     #[test]
     fn keys_follow_kubernetes_layout() {
         let svc = by_plural("", "v1", "services").expect("services");
-        assert_eq!(svc.key(Some("default"), "web"), "/registry/services/default/web");
+        assert_eq!(
+            svc.key(Some("default"), "web"),
+            "/registry/services/default/web"
+        );
         let ns = by_kind("v1", "Namespace").expect("namespaces");
-        assert_eq!(ns.key(None, "kube-system"), "/registry/namespaces/kube-system");
+        assert_eq!(
+            ns.key(None, "kube-system"),
+            "/registry/namespaces/kube-system"
+        );
         let deploy = by_kind("apps/v1", "Deployment").expect("deployments");
         assert_eq!(deploy.key(Some("a"), "b"), "/registry/apps/deployments/a/b");
     }

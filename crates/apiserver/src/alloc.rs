@@ -108,7 +108,11 @@ impl Allocator {
         (n > self.base && n < self.base + self.size - 1).then_some(n)
     }
 
-    fn alloc_ip(&mut self, requested: Option<&str>, changes: &mut Changes) -> Result<String, Cause> {
+    fn alloc_ip(
+        &mut self,
+        requested: Option<&str>,
+        changes: &mut Changes,
+    ) -> Result<String, Cause> {
         let n = match requested {
             Some(r) => {
                 let shown = format!("[]string{{{r:?}}}");
@@ -183,7 +187,11 @@ impl Allocator {
                     ));
                 }
                 if self.used_ports.contains(&p) {
-                    return Err(invalid(field, &p.to_string(), "provided port is already allocated"));
+                    return Err(invalid(
+                        field,
+                        &p.to_string(),
+                        "provided port is already allocated",
+                    ));
                 }
                 p
             }
@@ -228,7 +236,11 @@ impl Allocator {
     /// Fills in the ClusterIP(s), NodePorts and healthCheckNodePort of `svc` (already
     /// defaulted), keeping what `old` held where it still applies, as Kubernetes' Service
     /// REST storage does on create and update.
-    pub fn allocate_service(&mut self, svc: &mut Value, old: Option<&Value>) -> Result<Changes, Vec<Cause>> {
+    pub fn allocate_service(
+        &mut self,
+        svc: &mut Value,
+        old: Option<&Value>,
+    ) -> Result<Changes, Vec<Cause>> {
         let mut changes = Changes::default();
         match self.allocate_inner(svc, old, &mut changes) {
             Ok(()) => {
@@ -257,8 +269,16 @@ impl Allocator {
         }
     }
 
-    fn allocate_inner(&mut self, svc: &mut Value, old: Option<&Value>, changes: &mut Changes) -> Result<(), Vec<Cause>> {
-        let ty = svc["spec"]["type"].as_str().unwrap_or("ClusterIP").to_string();
+    fn allocate_inner(
+        &mut self,
+        svc: &mut Value,
+        old: Option<&Value>,
+        changes: &mut Changes,
+    ) -> Result<(), Vec<Cause>> {
+        let ty = svc["spec"]["type"]
+            .as_str()
+            .unwrap_or("ClusterIP")
+            .to_string();
         let old_spec = old.map(|o| &o["spec"]);
         let old_ty = old_spec.and_then(|s| s["type"].as_str()).unwrap_or("");
         let spec = match svc.get_mut("spec").and_then(Value::as_object_mut) {
@@ -326,13 +346,18 @@ impl Allocator {
             .unwrap_or_default();
         if let Some(ports) = spec.get_mut("ports").and_then(Value::as_array_mut) {
             for (i, port) in ports.iter_mut().enumerate() {
-                let Some(port) = port.as_object_mut() else { continue };
+                let Some(port) = port.as_object_mut() else {
+                    continue;
+                };
                 let given = port.get("nodePort").and_then(Value::as_u64).unwrap_or(0);
                 let number = port.get("port").cloned().unwrap_or(Value::Null);
                 let proto = port.get("protocol").cloned().unwrap_or(json!("TCP"));
                 let previous = old_ports
                     .iter()
-                    .find(|p| p["port"] == number && p.get("protocol").cloned().unwrap_or(json!("TCP")) == proto)
+                    .find(|p| {
+                        p["port"] == number
+                            && p.get("protocol").cloned().unwrap_or(json!("TCP")) == proto
+                    })
                     .and_then(|p| p["nodePort"].as_u64())
                     .unwrap_or(0);
                 if !needs_node_ports {
@@ -347,7 +372,11 @@ impl Allocator {
                 } else if given == 0 && previous != 0 {
                     Ok(previous as u16)
                 } else if given > u64::from(u16::MAX) {
-                    Err(invalid(&field, &given.to_string(), "provided port is not in the valid range"))
+                    Err(invalid(
+                        &field,
+                        &given.to_string(),
+                        "provided port is not in the valid range",
+                    ))
                 } else {
                     self.alloc_port(&field, (given != 0).then_some(given as u16), changes)
                 };
@@ -360,7 +389,10 @@ impl Allocator {
             }
         }
         let local = spec.get("externalTrafficPolicy").and_then(Value::as_str) == Some("Local");
-        let given_hc = spec.get("healthCheckNodePort").and_then(Value::as_u64).unwrap_or(0);
+        let given_hc = spec
+            .get("healthCheckNodePort")
+            .and_then(Value::as_u64)
+            .unwrap_or(0);
         let old_hc = old_spec
             .and_then(|s| s["healthCheckNodePort"].as_u64())
             .unwrap_or(0);
@@ -371,7 +403,11 @@ impl Allocator {
             } else if given_hc == 0 && old_hc != 0 {
                 Ok(old_hc as u16)
             } else if given_hc > u64::from(u16::MAX) {
-                Err(invalid(field, &given_hc.to_string(), "provided port is not in the valid range"))
+                Err(invalid(
+                    field,
+                    &given_hc.to_string(),
+                    "provided port is not in the valid range",
+                ))
             } else {
                 self.alloc_port(field, (given_hc != 0).then_some(given_hc as u16), changes)
             };
@@ -395,7 +431,11 @@ impl Allocator {
 fn cluster_ips(svc: &Value) -> Vec<String> {
     let mut out: Vec<String> = svc["spec"]["clusterIPs"]
         .as_array()
-        .map(|a| a.iter().filter_map(|v| v.as_str().map(String::from)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(String::from))
+                .collect()
+        })
         .unwrap_or_default();
     if let Some(ip) = svc["spec"]["clusterIP"].as_str() {
         if !out.iter().any(|o| o == ip) {
@@ -416,7 +456,10 @@ fn node_ports(svc: &Value) -> Vec<u16> {
                 .collect()
         })
         .unwrap_or_default();
-    if let Some(p) = svc["spec"]["healthCheckNodePort"].as_u64().and_then(|p| u16::try_from(p).ok()) {
+    if let Some(p) = svc["spec"]["healthCheckNodePort"]
+        .as_u64()
+        .and_then(|p| u16::try_from(p).ok())
+    {
         out.push(p);
     }
     out

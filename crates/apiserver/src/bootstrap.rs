@@ -43,8 +43,21 @@ async fn ensure(state: &State, req: &ResourceRequest, obj: Value) -> Result<(), 
         if req.info.plural == "services" && old["spec"]["ports"] != obj["spec"]["ports"] {
             let mut new = old.clone();
             new["spec"]["ports"] = obj["spec"]["ports"].clone();
-            let one = ResourceRequest { name: Some(name.clone()), ..req.clone() };
-            objects::write_update(state, &mut ctx(), &one, &name, &old, kv.mod_revision, new, objects::Part::Main).await?;
+            let one = ResourceRequest {
+                name: Some(name.clone()),
+                ..req.clone()
+            };
+            objects::write_update(
+                state,
+                &mut ctx(),
+                &one,
+                &name,
+                &old,
+                kv.mod_revision,
+                new,
+                objects::Part::Main,
+            )
+            .await?;
         }
         return Ok(());
     }
@@ -106,17 +119,26 @@ pub async fn run(state: &State) -> Result<(), Error> {
     });
     for (key, obj) in [
         ("/registry/endpoints/default/kubernetes", endpoints),
-        ("/registry/discovery.k8s.io/endpointslices/default/kubernetes", slice),
+        (
+            "/registry/discovery.k8s.io/endpointslices/default/kubernetes",
+            slice,
+        ),
     ] {
-        let same = |old: &Value| old["subsets"] == obj["subsets"] && old["endpoints"] == obj["endpoints"] && old["ports"] == obj["ports"];
+        let same = |old: &Value| {
+            old["subsets"] == obj["subsets"]
+                && old["endpoints"] == obj["endpoints"]
+                && old["ports"] == obj["ports"]
+        };
         match state.store.get(key).await? {
             Some(kv) => {
                 let old = decode_stored(&kv)?;
                 if !same(&old) {
                     let mut new = obj.clone();
                     new["metadata"]["uid"] = old["metadata"]["uid"].clone();
-                    new["metadata"]["creationTimestamp"] = old["metadata"]["creationTimestamp"].clone();
-                    let bytes = serde_json::to_vec(&new).map_err(|e| Error::Internal(e.to_string()))?;
+                    new["metadata"]["creationTimestamp"] =
+                        old["metadata"]["creationTimestamp"].clone();
+                    let bytes =
+                        serde_json::to_vec(&new).map_err(|e| Error::Internal(e.to_string()))?;
                     state.store.update(key, bytes, kv.mod_revision).await?;
                 }
             }

@@ -23,7 +23,8 @@ pub fn version() -> Value {
 }
 
 /// The Content-Type of aggregated discovery v2, which kubectl checks literally.
-pub const AGGREGATED_V2: &str = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList";
+pub const AGGREGATED_V2: &str =
+    "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList";
 /// The same for v2beta1, for older clients.
 pub const AGGREGATED_V2BETA1: &str =
     "application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList";
@@ -48,7 +49,8 @@ pub fn wants_aggregated(accept: &str) -> Option<&'static str> {
 /// The resources of a group, sorted by name as the Kubernetes API server lists them (which is
 /// the order `kubectl get all` prints them in).
 fn sorted(group: &str) -> Vec<&'static ResourceInfo> {
-    let mut out: Vec<&'static ResourceInfo> = RESOURCES.iter().filter(|r| r.gvk.group == group).collect();
+    let mut out: Vec<&'static ResourceInfo> =
+        RESOURCES.iter().filter(|r| r.gvk.group == group).collect();
     out.sort_by_key(|r| r.plural);
     out
 }
@@ -158,7 +160,10 @@ pub fn group(g: &str) -> Value {
 /// Legacy `/api/v1` or `/apis/<group>/v1`: an `APIResourceList`.
 pub fn resource_list(group: &str, version: &str) -> Value {
     let mut resources = Vec::new();
-    for r in sorted(group).into_iter().filter(|r| r.gvk.version == version) {
+    for r in sorted(group)
+        .into_iter()
+        .filter(|r| r.gvk.version == version)
+    {
         let mut v = json!({
             "name": r.plural,
             "singularName": r.singular,
@@ -221,7 +226,9 @@ pub fn openapi_root() -> Value {
 /// `/openapi/v3/<gv path>`: one PATCH operation per kind, carrying the GVK extension and the
 /// `fieldValidation` parameter, which is what makes kubectl leave validation to the server.
 pub fn openapi_group_version(path: &str) -> Option<Value> {
-    let group = registry::groups().into_iter().find(|g| gv_path(g) == path)?;
+    let group = registry::groups()
+        .into_iter()
+        .find(|g| gv_path(g) == path)?;
     let mut paths = serde_json::Map::new();
     for r in RESOURCES.iter().filter(|r| r.gvk.group == group) {
         let prefix = if group.is_empty() {
@@ -298,12 +305,18 @@ mod tests {
     #[test]
     fn openapi_documents_carry_field_validation() {
         let root = openapi_root();
-        let url = root["paths"]["apis/apps/v1"]["serverRelativeURL"].as_str().unwrap();
+        let url = root["paths"]["apis/apps/v1"]["serverRelativeURL"]
+            .as_str()
+            .unwrap();
         assert!(url.starts_with("/openapi/v3/apis/apps/v1?hash="));
         let doc = openapi_group_version("apis/apps/v1").unwrap();
         let op = &doc["paths"]["/apis/apps/v1/namespaces/{namespace}/deployments/{name}"]["patch"];
         assert_eq!(op["x-kubernetes-group-version-kind"]["kind"], "Deployment");
-        assert!(op["parameters"].as_array().unwrap().iter().any(|p| p["name"] == "fieldValidation"));
+        assert!(op["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["name"] == "fieldValidation"));
         assert!(openapi_group_version("apis/nope/v1").is_none());
     }
 }

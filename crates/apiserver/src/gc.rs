@@ -74,7 +74,11 @@ fn request_for(e: &Entry) -> ResourceRequest {
 
 fn str_list(v: &Value) -> Vec<String> {
     v.as_array()
-        .map(|a| a.iter().filter_map(|x| x.as_str().map(String::from)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|x| x.as_str().map(String::from))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -99,7 +103,9 @@ async fn rewrite(state: &State, e: &Entry, f: impl Fn(&mut Value)) {
     let req = request_for(e);
     let name = req.name.clone().unwrap_or_default();
     let mut ctx = gc_ctx();
-    if let Err(err) = objects::write_update(state, &mut ctx, &req, &name, &e.obj, rev, new, Part::Main).await {
+    if let Err(err) =
+        objects::write_update(state, &mut ctx, &req, &name, &e.obj, rev, new, Part::Main).await
+    {
         tracing::debug!(error = %err, "garbage collector update");
     }
 }
@@ -118,7 +124,11 @@ async fn scan(state: &State) -> Result<bool, crate::Error> {
     let by_uid: HashMap<String, usize> = all
         .iter()
         .enumerate()
-        .filter_map(|(i, e)| e.obj["metadata"]["uid"].as_str().map(|u| (u.to_string(), i)))
+        .filter_map(|(i, e)| {
+            e.obj["metadata"]["uid"]
+                .as_str()
+                .map(|u| (u.to_string(), i))
+        })
         .collect();
     let mut dependents: HashMap<String, Vec<usize>> = HashMap::new();
     for (i, e) in all.iter().enumerate() {
@@ -133,7 +143,9 @@ async fn scan(state: &State) -> Result<bool, crate::Error> {
     let mut changed = false;
     // Dependents whose owners are all gone go too (background propagation).
     for e in &all {
-        let Some(refs) = e.obj["metadata"]["ownerReferences"].as_array() else { continue };
+        let Some(refs) = e.obj["metadata"]["ownerReferences"].as_array() else {
+            continue;
+        };
         if refs.is_empty() || e.obj["metadata"]["deletionTimestamp"].is_string() {
             continue;
         }
@@ -184,7 +196,9 @@ async fn scan(state: &State) -> Result<bool, crate::Error> {
             let ns = meta["name"].as_str().unwrap_or("");
             let inside: Vec<&Entry> = all
                 .iter()
-                .filter(|o| o.info.namespaced && o.obj["metadata"]["namespace"].as_str() == Some(ns))
+                .filter(|o| {
+                    o.info.namespaced && o.obj["metadata"]["namespace"].as_str() == Some(ns)
+                })
                 .collect();
             if inside.is_empty() {
                 rewrite(state, e, |o| {

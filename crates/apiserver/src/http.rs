@@ -93,7 +93,10 @@ pub fn error_response(e: &Error) -> Response<Body> {
 }
 
 /// A streamed response of JSON lines (watch).
-pub fn stream_response(rx: tokio::sync::mpsc::Receiver<Bytes>, content_type: &str) -> Response<Body> {
+pub fn stream_response(
+    rx: tokio::sync::mpsc::Receiver<Bytes>,
+    content_type: &str,
+) -> Response<Body> {
     let stream = futures::stream::unfold(rx, |mut rx| async move {
         rx.recv()
             .await
@@ -103,8 +106,10 @@ pub fn stream_response(rx: tokio::sync::mpsc::Receiver<Bytes>, content_type: &st
     if let Ok(v) = HeaderValue::from_str(content_type) {
         resp.headers_mut().insert(header::CONTENT_TYPE, v);
     }
-    resp.headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache, private"));
+    resp.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("no-cache, private"),
+    );
     resp
 }
 
@@ -112,8 +117,13 @@ fn authorized(state: &State, req: &Request<Incoming>) -> bool {
     let Some(value) = req.headers().get(header::AUTHORIZATION) else {
         return false;
     };
-    let Ok(value) = value.to_str() else { return false };
-    let Some(token) = value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer ")) else {
+    let Ok(value) = value.to_str() else {
+        return false;
+    };
+    let Some(token) = value
+        .strip_prefix("Bearer ")
+        .or_else(|| value.strip_prefix("bearer "))
+    else {
         return false;
     };
     // Constant-time comparison.
@@ -123,7 +133,10 @@ fn authorized(state: &State, req: &Request<Incoming>) -> bool {
 
 /// Paths anyone may read, as Kubernetes' `system:public-info-viewer` role allows.
 fn public(path: &str) -> bool {
-    matches!(path, "/version" | "/healthz" | "/livez" | "/readyz") || path.starts_with("/healthz/") || path.starts_with("/livez/") || path.starts_with("/readyz/")
+    matches!(path, "/version" | "/healthz" | "/livez" | "/readyz")
+        || path.starts_with("/healthz/")
+        || path.starts_with("/livez/")
+        || path.starts_with("/readyz/")
 }
 
 async fn handle(state: Arc<State>, req: Request<Incoming>) -> Response<Body> {

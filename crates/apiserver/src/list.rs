@@ -49,7 +49,11 @@ pub fn format(accept: &str, q: &HashMap<String, Vec<String>>) -> Format {
     // The first acceptable type wins; kubectl lists Table first, then plain JSON.
     let first = accept.split(',').next().unwrap_or("").replace(' ', "");
     if first.contains("as=Table") && first.contains("g=meta.k8s.io") {
-        let include = match q.get("includeObject").and_then(|v| v.first()).map(String::as_str) {
+        let include = match q
+            .get("includeObject")
+            .and_then(|v| v.first())
+            .map(String::as_str)
+        {
             Some("None") => IncludeObject::None,
             Some("Object") => IncludeObject::Object,
             _ => IncludeObject::Metadata,
@@ -79,9 +83,18 @@ fn field_keys(s: &str) -> Vec<String> {
 
 impl Selectors {
     /// From the `labelSelector` and `fieldSelector` query parameters.
-    pub fn parse(info: &'static ResourceInfo, q: &HashMap<String, Vec<String>>) -> Result<Selectors, Error> {
-        let get = |k: &str| q.get(k).and_then(|v| v.first()).cloned().unwrap_or_default();
-        let labels = LabelSelector::parse(&get("labelSelector")).map_err(|e| Error::BadRequest(e.to_string()))?;
+    pub fn parse(
+        info: &'static ResourceInfo,
+        q: &HashMap<String, Vec<String>>,
+    ) -> Result<Selectors, Error> {
+        let get = |k: &str| {
+            q.get(k)
+                .and_then(|v| v.first())
+                .cloned()
+                .unwrap_or_default()
+        };
+        let labels = LabelSelector::parse(&get("labelSelector"))
+            .map_err(|e| Error::BadRequest(e.to_string()))?;
         let fs = get("fieldSelector");
         for key in field_keys(&fs) {
             if !selector::supported_field(info.plural, &key) {
@@ -139,12 +152,23 @@ pub struct ListPage {
 }
 
 /// Lists objects of a resource request, as of now or the requested revision.
-pub async fn list(state: &State, req: &ResourceRequest, q: &HashMap<String, Vec<String>>) -> Result<ListPage, Error> {
+pub async fn list(
+    state: &State,
+    req: &ResourceRequest,
+    q: &HashMap<String, Vec<String>>,
+) -> Result<ListPage, Error> {
     let sel = Selectors::parse(req.info, q)?;
-    let first = |k: &str| q.get(k).and_then(|v| v.first()).cloned().unwrap_or_default();
+    let first = |k: &str| {
+        q.get(k)
+            .and_then(|v| v.first())
+            .cloned()
+            .unwrap_or_default()
+    };
     let limit: usize = match first("limit").as_str() {
         "" => 0,
-        l => l.parse().map_err(|_| Error::BadRequest(format!("invalid limit {l:?}")))?,
+        l => l
+            .parse()
+            .map_err(|_| Error::BadRequest(format!("invalid limit {l:?}")))?,
     };
     let prefix = prefix_of(req);
     let (mut revision, mut start_after) = (0i64, None::<String>);
@@ -152,7 +176,9 @@ pub async fn list(state: &State, req: &ResourceRequest, q: &HashMap<String, Vec<
     if !cont.is_empty() {
         let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
             .decode(cont.as_bytes())
-            .map_err(|_| Error::BadRequest("continue key is not valid: illegal base64 data".into()))?;
+            .map_err(|_| {
+                Error::BadRequest("continue key is not valid: illegal base64 data".into())
+            })?;
         let token: Value = serde_json::from_slice(&raw)
             .map_err(|_| Error::BadRequest("continue key is not valid: invalid JSON".into()))?;
         revision = token["rv"].as_i64().unwrap_or(0);
@@ -161,7 +187,9 @@ pub async fn list(state: &State, req: &ResourceRequest, q: &HashMap<String, Vec<
         let rv = first("resourceVersion");
         if !rv.is_empty() && rv != "0" {
             let n: i64 = rv.parse().map_err(|_| {
-                Error::BadRequest(format!("resourceVersion: Invalid value: \"{rv}\": must be a valid integer"))
+                Error::BadRequest(format!(
+                    "resourceVersion: Invalid value: \"{rv}\": must be a valid integer"
+                ))
             })?;
             if first("resourceVersionMatch") == "Exact" {
                 revision = n;
@@ -169,7 +197,9 @@ pub async fn list(state: &State, req: &ResourceRequest, q: &HashMap<String, Vec<
                 // NotOlderThan: any revision at or after n; check it is not in the future.
                 let current = state.store.current_revision().await?;
                 if n > current {
-                    return Err(Error::Gone(format!("Too large resource version: {n}, current: {current}")));
+                    return Err(Error::Gone(format!(
+                        "Too large resource version: {n}, current: {current}"
+                    )));
                 }
             }
         }
@@ -183,16 +213,22 @@ pub async fn list(state: &State, req: &ResourceRequest, q: &HashMap<String, Vec<
             .list(&prefix, revision, start_after.as_deref(), limit)
             .await
             .map_err(|e| match e {
-                StoreError::Compacted { requested, compacted } if !cont.is_empty() => {
+                StoreError::Compacted {
+                    requested,
+                    compacted,
+                } if !cont.is_empty() => {
                     let _ = (requested, compacted);
                     gone_continue()
                 }
-                StoreError::Compacted { requested, compacted } => Error::Gone(format!(
+                StoreError::Compacted {
+                    requested,
+                    compacted,
+                } => Error::Gone(format!(
                     "too old resource version: {requested} ({compacted})"
                 )),
-                StoreError::FutureRevision { requested, current } => {
-                    Error::Gone(format!("Too large resource version: {requested}, current: {current}"))
-                }
+                StoreError::FutureRevision { requested, current } => Error::Gone(format!(
+                    "Too large resource version: {requested}, current: {current}"
+                )),
                 other => other.into(),
             })?;
         revision = page.revision;
@@ -256,7 +292,13 @@ fn partial_metadata(obj: &Value) -> Value {
 }
 
 /// A Table of objects.
-pub fn table(info: &ResourceInfo, objs: &[Value], meta: Value, include: IncludeObject, with_columns: bool) -> Value {
+pub fn table(
+    info: &ResourceInfo,
+    objs: &[Value],
+    meta: Value,
+    include: IncludeObject,
+    with_columns: bool,
+) -> Value {
     let now = now_timestamp();
     let rows: Vec<Value> = objs
         .iter()
@@ -290,7 +332,13 @@ pub fn render_object(info: &ResourceInfo, obj: Value, format: Format) -> Value {
         Format::Json => obj,
         Format::Table(include) => {
             let rv = obj["metadata"]["resourceVersion"].clone();
-            table(info, std::slice::from_ref(&obj), json!({"resourceVersion": rv}), include, true)
+            table(
+                info,
+                std::slice::from_ref(&obj),
+                json!({"resourceVersion": rv}),
+                include,
+                true,
+            )
         }
     }
 }
@@ -304,12 +352,20 @@ pub async fn watch(
 ) -> Result<mpsc::Receiver<Bytes>, Error> {
     let info = req.info;
     let sel = Selectors::parse(info, q)?;
-    let first = |k: &str| q.get(k).and_then(|v| v.first()).cloned().unwrap_or_default();
+    let first = |k: &str| {
+        q.get(k)
+            .and_then(|v| v.first())
+            .cloned()
+            .unwrap_or_default()
+    };
     let bookmarks = matches!(first("allowWatchBookmarks").as_str(), "true" | "1");
     let send_initial = first("sendInitialEvents") == "true";
     let timeout = match first("timeoutSeconds").as_str() {
         "" => Duration::from_secs(1800 + rand::random::<u64>() % 1800),
-        t => Duration::from_secs(t.parse().map_err(|_| Error::BadRequest(format!("invalid timeoutSeconds {t:?}")))?),
+        t => Duration::from_secs(
+            t.parse()
+                .map_err(|_| Error::BadRequest(format!("invalid timeoutSeconds {t:?}")))?,
+        ),
     };
     let rv = first("resourceVersion");
     let prefix = prefix_of(req);
@@ -326,7 +382,9 @@ pub async fn watch(
         (page.revision, objs)
     } else {
         let n: i64 = rv.parse().map_err(|_| {
-            Error::BadRequest(format!("resourceVersion: Invalid value: \"{rv}\": must be a valid integer"))
+            Error::BadRequest(format!(
+                "resourceVersion: Invalid value: \"{rv}\": must be a valid integer"
+            ))
         })?;
         (n, Vec::new())
     };
@@ -340,7 +398,13 @@ pub async fn watch(
                 Format::Json => obj.clone(),
                 Format::Table(include) if kind != "ERROR" && kind != "BOOKMARK" => {
                     let rv = obj["metadata"]["resourceVersion"].clone();
-                    let t = table(info, std::slice::from_ref(obj), json!({"resourceVersion": rv}), include, first_table);
+                    let t = table(
+                        info,
+                        std::slice::from_ref(obj),
+                        json!({"resourceVersion": rv}),
+                        include,
+                        first_table,
+                    );
                     first_table = false;
                     t
                 }
@@ -361,9 +425,12 @@ pub async fn watch(
             Ok(s) => s,
             Err(e) => {
                 let err: Error = match e {
-                    StoreError::Compacted { requested, compacted } => {
-                        Error::Gone(format!("too old resource version: {requested} ({compacted})"))
-                    }
+                    StoreError::Compacted {
+                        requested,
+                        compacted,
+                    } => Error::Gone(format!(
+                        "too old resource version: {requested} ({compacted})"
+                    )),
                     other => other.into(),
                 };
                 let _ = tx.send(encode("ERROR", &err.status())).await;
@@ -376,7 +443,13 @@ pub async fn watch(
             }
         }
         let mut last = start;
-        if send_initial && bookmarks && tx.send(encode("BOOKMARK", &bookmark(start, true))).await.is_err() {
+        if send_initial
+            && bookmarks
+            && tx
+                .send(encode("BOOKMARK", &bookmark(start, true)))
+                .await
+                .is_err()
+        {
             return;
         }
         let deadline = tokio::time::sleep(timeout);

@@ -49,7 +49,10 @@ pub struct WriteCtx {
 
 impl WriteCtx {
     /// Reads the options from the query and the User-Agent.
-    pub fn from_query(q: &HashMap<String, Vec<String>>, user_agent: &str) -> Result<WriteCtx, Error> {
+    pub fn from_query(
+        q: &HashMap<String, Vec<String>>,
+        user_agent: &str,
+    ) -> Result<WriteCtx, Error> {
         let first = |k: &str| q.get(k).and_then(|v| v.first()).map(String::as_str);
         let dry_run = match q.get("dryRun") {
             None => false,
@@ -157,7 +160,11 @@ pub async fn get(state: &State, req: &ResourceRequest) -> Result<Value, Error> {
     decode_stored(&kv)
 }
 
-async fn get_kv(state: &State, req: &ResourceRequest, name: &str) -> Result<Option<KeyValue>, Error> {
+async fn get_kv(
+    state: &State,
+    req: &ResourceRequest,
+    name: &str,
+) -> Result<Option<KeyValue>, Error> {
     Ok(state.store.get(&key_of(req, name)).await?)
 }
 
@@ -174,7 +181,11 @@ fn invalid(info: &ResourceInfo, name: &str, causes: Vec<portico_api::Cause>) -> 
         kind: info.gvk.kind.to_string(),
         group: info.gvk.group.to_string(),
         name: name.to_string(),
-        message: portico_api::validation::invalid_message(&portico_api::validation::qualified_kind(info), name, &causes),
+        message: portico_api::validation::invalid_message(
+            &portico_api::validation::qualified_kind(info),
+            name,
+            &causes,
+        ),
         causes,
     }
 }
@@ -203,7 +214,13 @@ fn check_strict(ctx: &mut WriteCtx, info: &ResourceInfo, raw: Option<&[u8]>) -> 
 }
 
 /// Writes a new object (after everything was checked) and returns it with its revision.
-async fn store_create(state: &State, info: &ResourceInfo, key: &str, mut obj: Value, name: &str) -> Result<Value, Error> {
+async fn store_create(
+    state: &State,
+    info: &ResourceInfo,
+    key: &str,
+    mut obj: Value,
+    name: &str,
+) -> Result<Value, Error> {
     let bytes = encode_for_store(&mut obj)?;
     match state.store.create(key, bytes).await {
         Ok(kv) => {
@@ -323,7 +340,10 @@ pub async fn update(
         return Err(not_found(info, &name));
     };
     let old = decode_stored(&kv)?;
-    let wanted_rv = obj["metadata"]["resourceVersion"].as_str().unwrap_or("").to_string();
+    let wanted_rv = obj["metadata"]["resourceVersion"]
+        .as_str()
+        .unwrap_or("")
+        .to_string();
     if !wanted_rv.is_empty() && wanted_rv != kv.mod_revision.to_string() {
         return Err(conflict(info, &name));
     }
@@ -362,7 +382,13 @@ pub(crate) async fn write_update(
     if !ctx.apply {
         match part {
             Part::Main => portico_apply::record_update(Some(old), &mut new, &ctx.manager, &now()),
-            Part::Status => portico_apply::record_subresource_update(Some(old), &mut new, &ctx.manager, "status", &now()),
+            Part::Status => portico_apply::record_subresource_update(
+                Some(old),
+                &mut new,
+                &ctx.manager,
+                "status",
+                &now(),
+            ),
         }
     }
     meta::drop_empty_metadata(&mut new);
@@ -477,14 +503,20 @@ pub async fn patch(
     };
     let patch_doc: Value = match ty {
         PatchType::Apply => portico_apply::parse_apply_body(body).map_err(patch_error)?,
-        _ => serde_json::from_slice(body).map_err(|e| Error::BadRequest(format!("error decoding patch: {e}")))?,
+        _ => serde_json::from_slice(body)
+            .map_err(|e| Error::BadRequest(format!("error decoding patch: {e}")))?,
     };
     for attempt in 0..8 {
         let Some(kv) = get_kv(state, req, &name).await? else {
             if ty == PatchType::Apply && part == Part::Main && req.subresource.is_none() {
-                check_strict(ctx, info, Some(&serde_json::to_vec(&patch_doc).unwrap_or_default()))?;
-                let applied = portico_apply::apply(None, &patch_doc, &ctx.manager, ctx.force, &now())
-                    .map_err(apply_error)?;
+                check_strict(
+                    ctx,
+                    info,
+                    Some(&serde_json::to_vec(&patch_doc).unwrap_or_default()),
+                )?;
+                let applied =
+                    portico_apply::apply(None, &patch_doc, &ctx.manager, ctx.force, &now())
+                        .map_err(apply_error)?;
                 let mut obj = applied.object;
                 if let Some(m) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
                     m.insert("name".into(), json!(name));
@@ -504,18 +536,25 @@ pub async fn patch(
         };
         let mut patched = match ty {
             PatchType::Json => portico_patch::json_patch(&base, &patch_doc).map_err(patch_error)?,
-            PatchType::Merge => portico_patch::merge_patch(&base, &patch_doc).map_err(patch_error)?,
+            PatchType::Merge => {
+                portico_patch::merge_patch(&base, &patch_doc).map_err(patch_error)?
+            }
             PatchType::Strategic => {
                 let (av, kind) = if scale {
                     ("autoscaling/v1".to_string(), "Scale")
                 } else {
                     (info.gvk.api_version(), info.gvk.kind)
                 };
-                portico_patch::strategic_merge_patch(&base, &patch_doc, &av, kind).map_err(patch_error)?
+                portico_patch::strategic_merge_patch(&base, &patch_doc, &av, kind)
+                    .map_err(patch_error)?
             }
             PatchType::Apply => {
                 ctx.apply = true;
-                check_strict(ctx, info, Some(&serde_json::to_vec(&patch_doc).unwrap_or_default()))?;
+                check_strict(
+                    ctx,
+                    info,
+                    Some(&serde_json::to_vec(&patch_doc).unwrap_or_default()),
+                )?;
                 portico_apply::apply(Some(&base), &patch_doc, &ctx.manager, ctx.force, &now())
                     .map_err(apply_error)?
                     .object
@@ -524,13 +563,17 @@ pub async fn patch(
         if scale {
             patched = set_scale(info, &old, &patched)?;
         }
-        let wanted_rv = patched["metadata"]["resourceVersion"].as_str().unwrap_or("").to_string();
+        let wanted_rv = patched["metadata"]["resourceVersion"]
+            .as_str()
+            .unwrap_or("")
+            .to_string();
         let pinned = !wanted_rv.is_empty() && wanted_rv != kv.mod_revision.to_string()
             || patch_doc["metadata"]["resourceVersion"].is_string();
         if pinned && wanted_rv != kv.mod_revision.to_string() {
             return Err(conflict(info, &name));
         }
-        let result = write_update(state, ctx, req, &name, &old, kv.mod_revision, patched, part).await;
+        let result =
+            write_update(state, ctx, req, &name, &old, kv.mod_revision, patched, part).await;
         match result {
             Err(Error::Conflict { .. }) if !pinned && attempt < 7 => continue,
             Err(e) => return Err(e),
@@ -580,7 +623,9 @@ impl DeleteOptions {
             o.propagation = v["propagationPolicy"].as_str().map(String::from);
             o.grace_period = v["gracePeriodSeconds"].as_i64();
             o.uid = v["preconditions"]["uid"].as_str().map(String::from);
-            o.resource_version = v["preconditions"]["resourceVersion"].as_str().map(String::from);
+            o.resource_version = v["preconditions"]["resourceVersion"]
+                .as_str()
+                .map(String::from);
             if v["orphanDependents"] == json!(true) && o.propagation.is_none() {
                 o.propagation = Some("Orphan".into());
             }
@@ -590,7 +635,10 @@ impl DeleteOptions {
             o.propagation = Some(p);
         }
         if let Some(g) = first("gracePeriodSeconds") {
-            o.grace_period = Some(g.parse().map_err(|_| Error::BadRequest(format!("invalid gracePeriodSeconds {g:?}")))?);
+            o.grace_period = Some(
+                g.parse()
+                    .map_err(|_| Error::BadRequest(format!("invalid gracePeriodSeconds {g:?}")))?,
+            );
         }
         if let Some(p) = &o.propagation {
             if !matches!(p.as_str(), "Orphan" | "Background" | "Foreground") {
@@ -605,10 +653,17 @@ impl DeleteOptions {
 
 /// Deletes one object: at once, or by marking it (finalizers, graceful pod deletion,
 /// namespaces), as Kubernetes does. Returns the object as deleted or as marked.
-pub async fn delete(state: &State, ctx: &WriteCtx, req: &ResourceRequest, opts: &DeleteOptions) -> Result<Value, Error> {
+pub async fn delete(
+    state: &State,
+    ctx: &WriteCtx,
+    req: &ResourceRequest,
+    opts: &DeleteOptions,
+) -> Result<Value, Error> {
     let info = req.info;
     let name = name_of(req)?.to_string();
-    if info.plural == "namespaces" && matches!(name.as_str(), "default" | "kube-system" | "kube-public") {
+    if info.plural == "namespaces"
+        && matches!(name.as_str(), "default" | "kube-system" | "kube-public")
+    {
         return Err(Error::Forbidden(format!(
             "namespaces \"{name}\" is forbidden: this namespace may not be deleted"
         )));
@@ -618,7 +673,18 @@ pub async fn delete(state: &State, ctx: &WriteCtx, req: &ResourceRequest, opts: 
             return Err(not_found(info, &name));
         };
         let obj = decode_stored(&kv)?;
-        match meta::delete_once(state, ctx, info, &key_of(req, &name), &name, obj, kv.mod_revision, opts).await {
+        match meta::delete_once(
+            state,
+            ctx,
+            info,
+            &key_of(req, &name),
+            &name,
+            obj,
+            kv.mod_revision,
+            opts,
+        )
+        .await
+        {
             Err(Error::Conflict { .. }) if opts.resource_version.is_none() => continue,
             other => return other,
         }

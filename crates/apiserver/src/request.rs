@@ -219,15 +219,23 @@ mod tests {
         let r = res("/api/v1/watch/namespaces/default/pods");
         assert!(r.legacy_watch);
         assert_eq!(r.namespace.as_deref(), Some("default"));
-        assert_eq!(parse("/api/v1/namespaces/default/foos"), Err(PathError::NotFound));
+        assert_eq!(
+            parse("/api/v1/namespaces/default/foos"),
+            Err(PathError::NotFound)
+        );
         assert_eq!(parse("/apis/nope/v1"), Err(PathError::NotFound));
         assert_eq!(parse("/api/v1/services/web"), Err(PathError::NotFound));
-        assert_eq!(parse("/api/v1/namespaces/default/nodes/n1"), Err(PathError::NotFound));
+        assert_eq!(
+            parse("/api/v1/namespaces/default/nodes/n1"),
+            Err(PathError::NotFound)
+        );
     }
 
     #[test]
     fn queries() {
-        let q = query(Some("labelSelector=app%3Dweb&command=echo&command=hi+there&x"));
+        let q = query(Some(
+            "labelSelector=app%3Dweb&command=echo&command=hi+there&x",
+        ));
         assert_eq!(q["labelSelector"], vec!["app=web"]);
         assert_eq!(q["command"], vec!["echo", "hi there"]);
         assert_eq!(q["x"], vec![""]);

@@ -58,7 +58,9 @@ fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
     let s = s.trim();
     let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
     let (n, unit) = s.split_at(split);
-    let n: u64 = n.parse().map_err(|_| format!("invalid duration {s:?}: want e.g. 30s, 5m, 1h"))?;
+    let n: u64 = n
+        .parse()
+        .map_err(|_| format!("invalid duration {s:?}: want e.g. 30s, 5m, 1h"))?;
     let secs = match unit {
         "" | "s" => n,
         "m" => n * 60,
@@ -115,8 +117,14 @@ fn parse_range(s: &str) -> Result<(u16, u16)> {
     let (lo, hi) = s
         .split_once('-')
         .with_context(|| format!("invalid --node-port-range {s:?}: want LOW-HIGH"))?;
-    let lo: u16 = lo.trim().parse().with_context(|| format!("invalid port {lo:?}"))?;
-    let hi: u16 = hi.trim().parse().with_context(|| format!("invalid port {hi:?}"))?;
+    let lo: u16 = lo
+        .trim()
+        .parse()
+        .with_context(|| format!("invalid port {lo:?}"))?;
+    let hi: u16 = hi
+        .trim()
+        .parse()
+        .with_context(|| format!("invalid port {hi:?}"))?;
     if lo == 0 || lo > hi {
         bail!("invalid --node-port-range {s:?}");
     }

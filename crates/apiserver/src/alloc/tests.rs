@@ -34,7 +34,10 @@ fn requested_ip_and_port_conflicts_are_reported_like_kubernetes() {
         "Invalid value: []string{\"10.96.0.10\"}: failed to allocate IP 10.96.0.10: provided IP is already allocated"
     );
     assert_eq!(causes[1].field, "spec.ports[0].nodePort");
-    assert_eq!(causes[1].message, "Invalid value: 30080: provided port is already allocated");
+    assert_eq!(
+        causes[1].message,
+        "Invalid value: 30080: provided port is already allocated"
+    );
     let mut three = json!({"spec": {"type": "NodePort", "ports": [{"port": 80, "nodePort": 80}]}});
     let causes = a.allocate_service(&mut three, None).unwrap_err();
     assert_eq!(
@@ -42,14 +45,16 @@ fn requested_ip_and_port_conflicts_are_reported_like_kubernetes() {
         "Invalid value: 80: provided port is not in the valid range. The range of valid ports is 30000-32767"
     );
     // A failed write gave nothing out.
-    let mut four = json!({"spec": {"type": "ClusterIP", "clusterIP": "10.96.0.11", "ports": [{"port": 80}]}});
+    let mut four =
+        json!({"spec": {"type": "ClusterIP", "clusterIP": "10.96.0.11", "ports": [{"port": 80}]}});
     a.allocate_service(&mut four, None).unwrap();
 }
 
 #[test]
 fn type_changes_allocate_and_release() {
     let mut a = alloc();
-    let mut svc = json!({"spec": {"type": "ClusterIP", "ports": [{"port": 80, "protocol": "TCP"}]}});
+    let mut svc =
+        json!({"spec": {"type": "ClusterIP", "ports": [{"port": 80, "protocol": "TCP"}]}});
     let c = a.allocate_service(&mut svc, None).unwrap();
     a.commit(c);
     let ip = svc["spec"]["clusterIP"].clone();
@@ -63,7 +68,10 @@ fn type_changes_allocate_and_release() {
     assert!((30000..=32767).contains(&port));
     // An update that omits the node port keeps it.
     let mut again = np.clone();
-    again["spec"]["ports"][0].as_object_mut().unwrap().remove("nodePort");
+    again["spec"]["ports"][0]
+        .as_object_mut()
+        .unwrap()
+        .remove("nodePort");
     let c = a.allocate_service(&mut again, Some(&np)).unwrap();
     a.commit(c);
     assert_eq!(again["spec"]["ports"][0]["nodePort"].as_u64(), Some(port));

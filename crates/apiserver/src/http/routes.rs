@@ -34,27 +34,44 @@ pub async fn route(state: Arc<State>, req: Request<Incoming>) -> Result<Response
     let get = req.method() == Method::GET;
     match path.as_str() {
         "/version" | "/version/" if get => {
-            return Ok(json_response(200, &discovery::version(), "application/json"))
+            return Ok(json_response(
+                200,
+                &discovery::version(),
+                "application/json",
+            ))
         }
         "/healthz" | "/livez" | "/readyz" if get => return Ok(text_response(200, "ok")),
-        p if get && (p.starts_with("/healthz/") || p.starts_with("/livez/") || p.starts_with("/readyz/")) => {
+        p if get
+            && (p.starts_with("/healthz/")
+                || p.starts_with("/livez/")
+                || p.starts_with("/readyz/")) =>
+        {
             return Ok(text_response(200, "ok"))
         }
         "/openapi/v3" | "/openapi/v3/" if get => {
-            return Ok(json_response(200, &discovery::openapi_root(), "application/json"))
+            return Ok(json_response(
+                200,
+                &discovery::openapi_root(),
+                "application/json",
+            ))
         }
         p if get && p.starts_with("/openapi/v3/") => {
-            let doc = discovery::openapi_group_version(&p["/openapi/v3/".len()..]).ok_or(Error::NoRoute)?;
+            let doc = discovery::openapi_group_version(&p["/openapi/v3/".len()..])
+                .ok_or(Error::NoRoute)?;
             return Ok(json_response(200, &doc, "application/json"));
         }
         "/openapi/v2" | "/swagger.json" if get => {
             // An empty OpenAPI v2 document (the empty protobuf message): kubectl reads it for
             // kinds the v3 documents do not name, finds nothing, and reports the kind as
             // unknown to the server rather than failing to download a schema.
-            let mut resp = Response::new(http_body_util::BodyExt::boxed(http_body_util::Full::new(bytes::Bytes::new())));
+            let mut resp = Response::new(http_body_util::BodyExt::boxed(
+                http_body_util::Full::new(bytes::Bytes::new()),
+            ));
             resp.headers_mut().insert(
                 header::CONTENT_TYPE,
-                HeaderValue::from_static("application/com.github.proto-openapi.spec.v2.v1.0+protobuf"),
+                HeaderValue::from_static(
+                    "application/com.github.proto-openapi.spec.v2.v1.0+protobuf",
+                ),
             );
             return Ok(resp);
         }
@@ -66,11 +83,19 @@ pub async fn route(state: Arc<State>, req: Request<Incoming>) -> Result<Response
             let core = target == Target::CoreVersions;
             Ok(match discovery::wants_aggregated(&accept) {
                 Some(ct) => json_response(200, &discovery::aggregated(core, ct), ct),
-                None if core => json_response(200, &discovery::api_versions(&state.address.to_string()), "application/json"),
+                None if core => json_response(
+                    200,
+                    &discovery::api_versions(&state.address.to_string()),
+                    "application/json",
+                ),
                 None => json_response(200, &discovery::api_group_list(), "application/json"),
             })
         }
-        Target::Group(g) if get => Ok(json_response(200, &discovery::group(&g), "application/json")),
+        Target::Group(g) if get => Ok(json_response(
+            200,
+            &discovery::group(&g),
+            "application/json",
+        )),
         Target::GroupVersion { group, version } if get => Ok(json_response(
             200,
             &discovery::resource_list(&group, &version),
@@ -100,7 +125,8 @@ async fn read_body(state: &State, req: Request<Incoming>) -> Result<(bytes::Byte
     let mut buf = bytes::BytesMut::new();
     let mut seen = 0usize;
     while let Some(frame) = body.frame().await {
-        let frame = frame.map_err(|e| Error::BadRequest(format!("reading the request body failed: {e}")))?;
+        let frame = frame
+            .map_err(|e| Error::BadRequest(format!("reading the request body failed: {e}")))?;
         if let Ok(data) = frame.into_data() {
             seen += data.len();
             if seen > hard_cap {
@@ -137,8 +163,9 @@ fn decode_object(ct: &str, body: &[u8]) -> Result<(Value, Option<Vec<u8>>), Erro
             Ok((v, raw))
         }
         "application/vnd.kubernetes.protobuf" => {
-            let v = portico_protobuf::decode(body)
-                .map_err(|e| Error::BadRequest(format!("the protobuf body could not be decoded: {e}")))?;
+            let v = portico_protobuf::decode(body).map_err(|e| {
+                Error::BadRequest(format!("the protobuf body could not be decoded: {e}"))
+            })?;
             Ok((v, None))
         }
         _ => Err(Error::UnsupportedMediaType),
@@ -156,7 +183,11 @@ fn with_warnings(mut resp: Response<Body>, ctx: &WriteCtx) -> Response<Body> {
 }
 
 fn object_response(code: u16, r: &ResourceRequest, obj: Value, format: Format) -> Response<Body> {
-    let ct = if matches!(format, Format::Table(_)) { TABLE_CT } else { "application/json" };
+    let ct = if matches!(format, Format::Table(_)) {
+        TABLE_CT
+    } else {
+        "application/json"
+    };
     json_response(code, &list::render_object(r.info, obj, format), ct)
 }
 
@@ -173,7 +204,9 @@ async fn node_route(state: &State, r: &ResourceRequest) -> Result<Response<Body>
     let name = r.name.clone().unwrap_or_default();
     let node = pod["spec"]["nodeName"].as_str().unwrap_or("");
     if node.is_empty() {
-        return Err(Error::BadRequest(format!("pod {name} does not have a host assigned")));
+        return Err(Error::BadRequest(format!(
+            "pod {name} does not have a host assigned"
+        )));
     }
     Err(Error::Unavailable(format!(
         "no node agent is reachable for node {node:?} that runs pod {name:?}"
@@ -191,7 +224,11 @@ async fn resource(
     let user_agent = header_str(&req, header::USER_AGENT).to_string();
     let format = list::format(accept, &q);
     let sub = r.subresource.as_deref();
-    let watching = r.legacy_watch || matches!(q.get("watch").and_then(|v| v.first()).map(String::as_str), Some("true" | "1"));
+    let watching = r.legacy_watch
+        || matches!(
+            q.get("watch").and_then(|v| v.first()).map(String::as_str),
+            Some("true" | "1")
+        );
     match (&method, r.name.is_some(), sub) {
         (&Method::GET, false, None) if watching => {
             let rx = list::watch(state.clone(), &r, &q, format).await?;
@@ -199,24 +236,50 @@ async fn resource(
         }
         (&Method::GET, false, None) => {
             let page = list::list(&state, &r, &q).await?;
-            let ct = if matches!(format, Format::Table(_)) { TABLE_CT } else { "application/json" };
-            Ok(json_response(200, &list::render_list(r.info, page, format), ct))
+            let ct = if matches!(format, Format::Table(_)) {
+                TABLE_CT
+            } else {
+                "application/json"
+            };
+            Ok(json_response(
+                200,
+                &list::render_list(r.info, page, format),
+                ct,
+            ))
         }
         (&Method::GET, true, None) if watching => {
             // A watch on one name: the legacy path form.
             let mut q = q.clone();
-            q.insert("fieldSelector".into(), vec![format!("metadata.name={}", r.name.clone().unwrap_or_default())]);
-            let coll = ResourceRequest { name: None, ..r.clone() };
+            q.insert(
+                "fieldSelector".into(),
+                vec![format!(
+                    "metadata.name={}",
+                    r.name.clone().unwrap_or_default()
+                )],
+            );
+            let coll = ResourceRequest {
+                name: None,
+                ..r.clone()
+            };
             let rx = list::watch(state.clone(), &coll, &q, format).await?;
             Ok(stream_response(rx, "application/json"))
         }
         (&Method::GET, true, None | Some("status")) => {
             let obj = objects::get(&state, &r).await?;
-            Ok(object_response(200, &r, obj, if sub.is_some() { Format::Json } else { format }))
+            Ok(object_response(
+                200,
+                &r,
+                obj,
+                if sub.is_some() { Format::Json } else { format },
+            ))
         }
         (&Method::GET, true, Some("scale")) => {
             let obj = objects::get(&state, &r).await?;
-            Ok(json_response(200, &objects::scale_of(r.info, &obj)?, "application/json"))
+            Ok(json_response(
+                200,
+                &objects::scale_of(r.info, &obj)?,
+                "application/json",
+            ))
         }
         (_, true, Some("log" | "exec" | "attach" | "portforward")) => node_route(&state, &r).await,
         (&Method::POST, false, None) => {
@@ -224,7 +287,10 @@ async fn resource(
             let (body, ct) = read_body(&state, req).await?;
             let (obj, raw) = decode_object(&ct, &body)?;
             let created = objects::create(&state, &mut ctx, &r, obj, raw.as_deref()).await?;
-            Ok(with_warnings(object_response(201, &r, created, Format::Json), &ctx))
+            Ok(with_warnings(
+                object_response(201, &r, created, Format::Json),
+                &ctx,
+            ))
         }
         (&Method::POST, true, Some("binding")) => {
             let (body, ct) = read_body(&state, req).await?;
@@ -236,8 +302,15 @@ async fn resource(
             let ctx = WriteCtx::from_query(&q, &user_agent)?;
             let (body, _) = read_body(&state, req).await?;
             let v: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-            let opts = DeleteOptions::parse(&serde_json::to_vec(&v["deleteOptions"]).unwrap_or_default(), &HashMap::new()).unwrap_or_default();
-            let pod = ResourceRequest { subresource: None, ..r.clone() };
+            let opts = DeleteOptions::parse(
+                &serde_json::to_vec(&v["deleteOptions"]).unwrap_or_default(),
+                &HashMap::new(),
+            )
+            .unwrap_or_default();
+            let pod = ResourceRequest {
+                subresource: None,
+                ..r.clone()
+            };
             objects::delete(&state, &ctx, &pod, &opts).await?;
             Ok(success(201, json!({})))
         }
@@ -245,19 +318,35 @@ async fn resource(
             let mut ctx = WriteCtx::from_query(&q, &user_agent)?;
             let (body, ct) = read_body(&state, req).await?;
             let (obj, raw) = decode_object(&ct, &body)?;
-            let part = if sub == Some("status") { Part::Status } else { Part::Main };
-            let (obj, created) = objects::update(&state, &mut ctx, &r, obj, raw.as_deref(), part).await?;
-            Ok(with_warnings(object_response(if created { 201 } else { 200 }, &r, obj, Format::Json), &ctx))
+            let part = if sub == Some("status") {
+                Part::Status
+            } else {
+                Part::Main
+            };
+            let (obj, created) =
+                objects::update(&state, &mut ctx, &r, obj, raw.as_deref(), part).await?;
+            Ok(with_warnings(
+                object_response(if created { 201 } else { 200 }, &r, obj, Format::Json),
+                &ctx,
+            ))
         }
         (&Method::PUT, true, Some("scale")) => {
             let mut ctx = WriteCtx::from_query(&q, &user_agent)?;
             let (body, ct) = read_body(&state, req).await?;
             let (scale, _) = decode_object(&ct, &body)?;
-            let main = ResourceRequest { subresource: None, ..r.clone() };
+            let main = ResourceRequest {
+                subresource: None,
+                ..r.clone()
+            };
             let old = objects::get(&state, &main).await?;
             let wanted = objects::set_scale(r.info, &old, &scale)?;
-            let (obj, _) = objects::update(&state, &mut ctx, &main, wanted, None, Part::Main).await?;
-            Ok(json_response(200, &objects::scale_of(r.info, &obj)?, "application/json"))
+            let (obj, _) =
+                objects::update(&state, &mut ctx, &main, wanted, None, Part::Main).await?;
+            Ok(json_response(
+                200,
+                &objects::scale_of(r.info, &obj)?,
+                "application/json",
+            ))
         }
         (&Method::PATCH, true, None | Some("status") | Some("scale")) => {
             let mut ctx = WriteCtx::from_query(&q, &user_agent)?;
@@ -269,7 +358,10 @@ async fn resource(
             }
             let (body, _) = read_body(&state, req).await?;
             let (obj, created) = objects::patch(&state, &mut ctx, &r, ty, &body).await?;
-            Ok(with_warnings(object_response(if created { 201 } else { 200 }, &r, obj, Format::Json), &ctx))
+            Ok(with_warnings(
+                object_response(if created { 201 } else { 200 }, &r, obj, Format::Json),
+                &ctx,
+            ))
         }
         (&Method::DELETE, true, None) => {
             let ctx = WriteCtx::from_query(&q, &user_agent)?;
@@ -299,8 +391,16 @@ async fn resource(
                     Err(e) => return Err(e),
                 }
             }
-            let page = list::ListPage { items: deleted, revision: state.store.current_revision().await?, continue_token: None };
-            Ok(json_response(200, &list::render_list(r.info, page, Format::Json), "application/json"))
+            let page = list::ListPage {
+                items: deleted,
+                revision: state.store.current_revision().await?,
+                continue_token: None,
+            };
+            Ok(json_response(
+                200,
+                &list::render_list(r.info, page, Format::Json),
+                "application/json",
+            ))
         }
         _ => Err(Error::MethodNotAllowed),
     }
@@ -316,13 +416,22 @@ async fn bind(state: &State, r: &ResourceRequest, binding: &Value) -> Result<(),
     }
     let key = r.info.key(r.namespace.as_deref(), &name);
     for _ in 0..8 {
-        let kv = state.store.get(&key).await?.ok_or_else(|| Error::NotFound {
-            resource: "pods".into(),
-            name: name.clone(),
-        })?;
-        let mut pod: Value = serde_json::from_slice(&kv.value).map_err(|e| Error::Internal(e.to_string()))?;
+        let kv = state
+            .store
+            .get(&key)
+            .await?
+            .ok_or_else(|| Error::NotFound {
+                resource: "pods".into(),
+                name: name.clone(),
+            })?;
+        let mut pod: Value =
+            serde_json::from_slice(&kv.value).map_err(|e| Error::Internal(e.to_string()))?;
         if pod["metadata"]["deletionTimestamp"].is_string() {
-            return Err(Error::Conflict { resource: "pods".into(), name: name.clone(), reason: "pod is being deleted, cannot be assigned to a host".into() });
+            return Err(Error::Conflict {
+                resource: "pods".into(),
+                name: name.clone(),
+                reason: "pod is being deleted, cannot be assigned to a host".into(),
+            });
         }
         if let Some(current) = pod["spec"]["nodeName"].as_str().filter(|n| !n.is_empty()) {
             return Err(Error::Conflict {
@@ -347,5 +456,9 @@ async fn bind(state: &State, r: &ResourceRequest, binding: &Value) -> Result<(),
             Err(e) => return Err(e.into()),
         }
     }
-    Err(Error::Conflict { resource: "pods".into(), name, reason: "too many concurrent updates".into() })
+    Err(Error::Conflict {
+        resource: "pods".into(),
+        name,
+        reason: "too many concurrent updates".into(),
+    })
 }

@@ -28,7 +28,9 @@ pub fn name(obj: &Value) -> &str {
 /// Checks (and fills in when missing) `apiVersion` and `kind` against the resource.
 pub fn check_type(info: &ResourceInfo, obj: &mut Value) -> Result<(), Error> {
     let Some(map) = obj.as_object_mut() else {
-        return Err(Error::BadRequest("the request body must be a JSON object".into()));
+        return Err(Error::BadRequest(
+            "the request body must be a JSON object".into(),
+        ));
     };
     let want_av = info.gvk.api_version();
     match map.get("apiVersion").and_then(Value::as_str) {
@@ -68,7 +70,12 @@ pub fn check_type(info: &ResourceInfo, obj: &mut Value) -> Result<(), Error> {
 fn has_generation(info: &ResourceInfo) -> bool {
     matches!(
         info.plural,
-        "deployments" | "replicasets" | "replicationcontrollers" | "statefulsets" | "ingresses" | "ingressclasses"
+        "deployments"
+            | "replicasets"
+            | "replicationcontrollers"
+            | "statefulsets"
+            | "ingresses"
+            | "ingressclasses"
     )
 }
 
@@ -76,7 +83,13 @@ fn has_generation(info: &ResourceInfo) -> bool {
 /// (`omitempty`), e.g. after `kubectl label svc x tier-` removed the last label.
 pub fn drop_empty_metadata(obj: &mut Value) {
     if let Some(meta) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
-        for k in ["labels", "annotations", "ownerReferences", "finalizers", "managedFields"] {
+        for k in [
+            "labels",
+            "annotations",
+            "ownerReferences",
+            "finalizers",
+            "managedFields",
+        ] {
             let empty = match meta.get(k) {
                 Some(Value::Object(m)) => m.is_empty(),
                 Some(Value::Array(a)) => a.is_empty(),
@@ -92,7 +105,10 @@ pub fn drop_empty_metadata(obj: &mut Value) {
 
 /// Kinds whose PUT creates a missing object (Kubernetes' AllowCreateOnUpdate).
 pub fn create_on_update(info: &ResourceInfo) -> bool {
-    matches!(info.plural, "endpoints" | "leases" | "nodes" | "events" | "endpointslices")
+    matches!(
+        info.plural,
+        "endpoints" | "leases" | "nodes" | "events" | "endpointslices"
+    )
 }
 
 fn random_suffix() -> String {
@@ -205,7 +221,10 @@ pub async fn prepare_create(
 }
 
 fn qos_class(pod: &Value) -> &'static str {
-    let containers = pod["spec"]["containers"].as_array().cloned().unwrap_or_default();
+    let containers = pod["spec"]["containers"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
     let mut any = false;
     let mut all_guaranteed = !containers.is_empty();
     for c in &containers {
@@ -215,9 +234,9 @@ fn qos_class(pod: &Value) -> &'static str {
         if has(req) || has(lim) {
             any = true;
         }
-        let guaranteed = ["cpu", "memory"].iter().all(|r| {
-            lim[r].is_string() && (req[r].is_null() || req[r] == lim[r])
-        });
+        let guaranteed = ["cpu", "memory"]
+            .iter()
+            .all(|r| lim[r].is_string() && (req[r].is_null() || req[r] == lim[r]));
         if !guaranteed {
             all_guaranteed = false;
         }
@@ -245,7 +264,9 @@ pub fn prepare_update(info: &ResourceInfo, old: &Value, new: &mut Value, part: s
         *new = merged;
         return;
     }
-    let Some(map) = new.as_object_mut() else { return };
+    let Some(map) = new.as_object_mut() else {
+        return;
+    };
     if info.subresources.contains(&"status") && info.plural != "namespaces" {
         match old.get("status") {
             Some(s) => {
@@ -264,7 +285,15 @@ pub fn prepare_update(info: &ResourceInfo, old: &Value, new: &mut Value, part: s
     }
     let old_meta = &old["metadata"];
     if let Some(meta) = map.get_mut("metadata").and_then(Value::as_object_mut) {
-        for k in ["uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "namespace", "name", "generateName"] {
+        for k in [
+            "uid",
+            "creationTimestamp",
+            "deletionTimestamp",
+            "deletionGracePeriodSeconds",
+            "namespace",
+            "name",
+            "generateName",
+        ] {
             match old_meta.get(k) {
                 Some(v) => {
                     meta.insert(k.into(), v.clone());
@@ -318,9 +347,12 @@ pub fn deletion_finished(info: &ResourceInfo, obj: &Value) -> bool {
     }
     let finalizers_empty = meta["finalizers"].as_array().is_none_or(|f| f.is_empty());
     let spec_finalizers_empty = info.plural != "namespaces"
-        || obj["spec"]["finalizers"].as_array().is_none_or(|f| f.is_empty());
+        || obj["spec"]["finalizers"]
+            .as_array()
+            .is_none_or(|f| f.is_empty());
     // A pod waits for its node (a delete with grace period 0) unless it never ran.
-    let pod_pending = info.plural == "pods" && meta["deletionGracePeriodSeconds"].as_i64().unwrap_or(0) > 0;
+    let pod_pending =
+        info.plural == "pods" && meta["deletionGracePeriodSeconds"].as_i64().unwrap_or(0) > 0;
     finalizers_empty && spec_finalizers_empty && !pod_pending
 }
 
@@ -376,7 +408,11 @@ pub(super) async fn delete_once(
         && !node.is_empty()
         && phase != "Succeeded"
         && phase != "Failed"
-        && state.store.get(&format!("/registry/nodes/{node}")).await?.is_some();
+        && state
+            .store
+            .get(&format!("/registry/nodes/{node}"))
+            .await?
+            .is_some();
     let graceful = node_runs_it && grace > 0;
     match opts.propagation.as_deref() {
         Some("Foreground") if !being_deleted => finalizers.push(json!("foregroundDeletion")),
@@ -399,9 +435,14 @@ pub(super) async fn delete_once(
         } else {
             super::now()
         };
-        let m = obj["metadata"].as_object_mut().ok_or_else(|| Error::Internal("object without metadata".into()))?;
+        let m = obj["metadata"]
+            .as_object_mut()
+            .ok_or_else(|| Error::Internal("object without metadata".into()))?;
         m.insert("deletionTimestamp".into(), json!(when));
-        m.insert("deletionGracePeriodSeconds".into(), json!(if graceful { grace } else { 0 }));
+        m.insert(
+            "deletionGracePeriodSeconds".into(),
+            json!(if graceful { grace } else { 0 }),
+        );
         if !finalizers.is_empty() {
             m.insert("finalizers".into(), Value::Array(finalizers));
         }
@@ -409,10 +450,14 @@ pub(super) async fn delete_once(
             obj["status"]["phase"] = json!("Terminating");
         }
         let bytes = encode_for_store(&mut obj)?;
-        let kv = state.store.update(key, bytes, rev).await.map_err(|e| match e {
-            portico_store::StoreError::Conflict { .. } => conflict(info, name),
-            other => other.into(),
-        })?;
+        let kv = state
+            .store
+            .update(key, bytes, rev)
+            .await
+            .map_err(|e| match e {
+                portico_store::StoreError::Conflict { .. } => conflict(info, name),
+                other => other.into(),
+            })?;
         set_rv(&mut obj, kv.mod_revision);
         crate::gc::marked(state);
         return Ok(obj);

@@ -11,7 +11,10 @@ fn selector_string(obj: &Value) -> String {
     let labels = sel
         .get("matchLabels")
         .and_then(Value::as_object)
-        .or_else(|| sel.as_object().filter(|m| !m.contains_key("matchExpressions")));
+        .or_else(|| {
+            sel.as_object()
+                .filter(|m| !m.contains_key("matchExpressions"))
+        });
     let mut parts: Vec<String> = labels
         .map(|m| {
             m.iter()

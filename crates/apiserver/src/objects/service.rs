@@ -5,7 +5,9 @@ use serde_json::Value;
 fn needs_node_ports(spec: &Value) -> bool {
     match spec["type"].as_str().unwrap_or("ClusterIP") {
         "NodePort" => true,
-        "LoadBalancer" => spec["allocateLoadBalancerNodePorts"].as_bool().unwrap_or(true),
+        "LoadBalancer" => spec["allocateLoadBalancerNodePorts"]
+            .as_bool()
+            .unwrap_or(true),
         _ => false,
     }
 }
@@ -22,11 +24,16 @@ pub fn drop_type_dependent_fields(old: &Value, new: &mut Value) {
     if old_spec["type"] == new["spec"]["type"] {
         return;
     }
-    let new_ty = new["spec"]["type"].as_str().unwrap_or("ClusterIP").to_string();
+    let new_ty = new["spec"]["type"]
+        .as_str()
+        .unwrap_or("ClusterIP")
+        .to_string();
     let keep_ports = needs_node_ports(&new["spec"]);
     let keep_lb = new_ty == "LoadBalancer";
     let keep_external = external(&new["spec"]);
-    let Some(spec) = new.get_mut("spec").and_then(Value::as_object_mut) else { return };
+    let Some(spec) = new.get_mut("spec").and_then(Value::as_object_mut) else {
+        return;
+    };
     let same = |spec: &serde_json::Map<String, Value>, k: &str| spec.get(k) == old_spec.get(k);
     if new_ty == "ExternalName" {
         for k in ["clusterIP", "clusterIPs", "ipFamilies", "ipFamilyPolicy"] {
@@ -50,13 +57,22 @@ pub fn drop_type_dependent_fields(old: &Value, new: &mut Value) {
         }
     }
     if !keep_lb {
-        for k in ["allocateLoadBalancerNodePorts", "loadBalancerClass", "loadBalancerIP", "loadBalancerSourceRanges", "healthCheckNodePort"] {
+        for k in [
+            "allocateLoadBalancerNodePorts",
+            "loadBalancerClass",
+            "loadBalancerIP",
+            "loadBalancerSourceRanges",
+            "healthCheckNodePort",
+        ] {
             if spec.contains_key(k) && same(spec, k) {
                 spec.remove(k);
             }
         }
     }
-    if !keep_external && spec.contains_key("externalTrafficPolicy") && same(spec, "externalTrafficPolicy") {
+    if !keep_external
+        && spec.contains_key("externalTrafficPolicy")
+        && same(spec, "externalTrafficPolicy")
+    {
         spec.remove("externalTrafficPolicy");
     }
 }
@@ -73,13 +89,17 @@ mod tests {
         let mut new = old.clone();
         new["spec"]["type"] = json!("ClusterIP");
         drop_type_dependent_fields(&old, &mut new);
-        assert_eq!(new["spec"], json!({"type": "ClusterIP", "clusterIP": "10.96.0.5", "ports": [{"port": 80}]}));
+        assert_eq!(
+            new["spec"],
+            json!({"type": "ClusterIP", "clusterIP": "10.96.0.5", "ports": [{"port": 80}]})
+        );
     }
 
     #[test]
     fn fields_the_client_changed_are_kept_for_validation() {
         let old = json!({"spec": {"type": "NodePort", "ports": [{"port": 80, "nodePort": 30080}]}});
-        let mut new = json!({"spec": {"type": "ClusterIP", "ports": [{"port": 80, "nodePort": 30081}]}});
+        let mut new =
+            json!({"spec": {"type": "ClusterIP", "ports": [{"port": 80, "nodePort": 30081}]}});
         drop_type_dependent_fields(&old, &mut new);
         assert_eq!(new["spec"]["ports"][0]["nodePort"], 30081);
     }

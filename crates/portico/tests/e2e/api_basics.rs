@@ -10,7 +10,12 @@ fn kubectl_sees_a_1_32_server_with_kubernetes_resources() {
     assert_eq!(v["serverVersion"]["major"], "1");
     assert_eq!(v["serverVersion"]["minor"], "32");
     let res = c.ok(&["api-resources"]);
-    for line in ["services   svc", "endpoints   ep", "deployments   deploy", "ingresses   ing"] {
+    for line in [
+        "services   svc",
+        "endpoints   ep",
+        "deployments   deploy",
+        "ingresses   ing",
+    ] {
         let mut parts = line.split_whitespace();
         let (name, short) = (parts.next().unwrap(), parts.next().unwrap());
         assert!(
@@ -24,10 +29,16 @@ fn kubectl_sees_a_1_32_server_with_kubernetes_resources() {
     let ns = c.ok(&["get", "ns"]);
     assert_eq!(header(&ns), ["NAME", "STATUS", "AGE"]);
     for n in ["default", "kube-system", "kube-public", "kube-node-lease"] {
-        assert!(ns.lines().any(|l| l.starts_with(n) && l.contains("Active")), "{ns}");
+        assert!(
+            ns.lines().any(|l| l.starts_with(n) && l.contains("Active")),
+            "{ns}"
+        );
     }
     let svc = c.ok(&["get", "svc", "kubernetes"]);
-    assert!(svc.contains("10.96.0.1") && svc.contains("443/TCP"), "{svc}");
+    assert!(
+        svc.contains("10.96.0.1") && svc.contains("443/TCP"),
+        "{svc}"
+    );
 }
 
 #[test]

@@ -27,7 +27,10 @@ fn curl(c: &Cluster, method: &str, path: &str, content_type: &str, body: &[u8]) 
         .expect("curl");
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     let (body, code) = text.rsplit_once('\n').expect("status line");
-    (code.trim().parse().expect("code"), serde_json::from_str(body).unwrap_or(Value::Null))
+    (
+        code.trim().parse().expect("code"),
+        serde_json::from_str(body).unwrap_or(Value::Null),
+    )
 }
 
 const SVCS: &str = "/api/v1/namespaces/default/services";
@@ -36,7 +39,13 @@ const SVCS: &str = "/api/v1/namespaces/default/services";
 fn malformed_and_oversized_bodies_are_rejected_and_change_nothing() {
     let c = Cluster::start();
     let before = c.ok(&["get", "svc", "-o", "name"]);
-    let (code, st) = curl(&c, "POST", SVCS, "application/json", b"{\"apiVersion\": \"v1\", \"kind\": \"Serv");
+    let (code, st) = curl(
+        &c,
+        "POST",
+        SVCS,
+        "application/json",
+        b"{\"apiVersion\": \"v1\", \"kind\": \"Serv",
+    );
     assert_eq!(code, 400, "{st}");
     assert_eq!(st["kind"], "Status");
     assert_eq!(st["reason"], "BadRequest");
@@ -44,18 +53,48 @@ fn malformed_and_oversized_bodies_are_rejected_and_change_nothing() {
     let mut big = b"{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"big\"},\"data\":{\"a\":\"".to_vec();
     big.extend(std::iter::repeat_n(b'x', 4 << 20));
     big.extend_from_slice(b"\"}}");
-    let (code, st) = curl(&c, "POST", "/api/v1/namespaces/default/configmaps", "application/json", &big);
+    let (code, st) = curl(
+        &c,
+        "POST",
+        "/api/v1/namespaces/default/configmaps",
+        "application/json",
+        &big,
+    );
     assert_eq!(code, 413, "{st}");
     assert_eq!(st["reason"], "RequestEntityTooLarge");
     let (code, _) = curl(&c, "POST", SVCS, "application/x-nonsense", b"{}");
     assert_eq!(code, 415);
-    let (code, st) = curl(&c, "POST", SVCS, "application/vnd.kubernetes.protobuf", b"k8s\0\x0a\xff\xff");
+    let (code, st) = curl(
+        &c,
+        "POST",
+        SVCS,
+        "application/vnd.kubernetes.protobuf",
+        b"k8s\0\x0a\xff\xff",
+    );
     assert_eq!(code, 400, "{st}");
     // Wrong kind and version for the path.
-    let (code, st) = curl(&c, "POST", SVCS, "application/json", br#"{"apiVersion":"apps/v1","kind":"Service","metadata":{"name":"x"}}"#);
+    let (code, st) = curl(
+        &c,
+        "POST",
+        SVCS,
+        "application/json",
+        br#"{"apiVersion":"apps/v1","kind":"Service","metadata":{"name":"x"}}"#,
+    );
     assert_eq!(code, 400, "{st}");
-    assert!(st["message"].as_str().unwrap_or("").contains("does not match the expected API version"), "{st}");
-    let (code, _) = curl(&c, "POST", "/api/v1/namespaces/default/foos", "application/json", b"{}");
+    assert!(
+        st["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("does not match the expected API version"),
+        "{st}"
+    );
+    let (code, _) = curl(
+        &c,
+        "POST",
+        "/api/v1/namespaces/default/foos",
+        "application/json",
+        b"{}",
+    );
     assert_eq!(code, 404);
     let (code, st) = curl(&c, "POST", "/api/v1/namespaces/nope/services", "application/json",
         br#"{"apiVersion":"v1","kind":"Service","metadata":{"name":"x"},"spec":{"ports":[{"port":80}]}}"#);
@@ -71,10 +110,21 @@ fn invalid_names_and_labels_get_422_with_causes() {
         br#"{"apiVersion":"v1","kind":"Service","metadata":{"name":"Bad_Name","labels":{"a":"-x-"}},"spec":{"ports":[{"port":80}]}}"#);
     assert_eq!(code, 422, "{st}");
     assert_eq!(st["reason"], "Invalid");
-    let fields: Vec<&str> = st["details"]["causes"].as_array().expect("causes").iter().filter_map(|c| c["field"].as_str()).collect();
+    let fields: Vec<&str> = st["details"]["causes"]
+        .as_array()
+        .expect("causes")
+        .iter()
+        .filter_map(|c| c["field"].as_str())
+        .collect();
     assert!(fields.contains(&"metadata.name"), "{st}");
     assert!(fields.contains(&"metadata.labels"), "{st}");
-    assert!(st["message"].as_str().unwrap_or("").starts_with("Service \"Bad_Name\" is invalid"), "{st}");
+    assert!(
+        st["message"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with("Service \"Bad_Name\" is invalid"),
+        "{st}"
+    );
     let r = c.kubectl(&["get", "svc", "Bad_Name"]);
     assert!(!r.ok);
 }
@@ -89,16 +139,31 @@ fn stale_updates_conflict_and_delete_collection_honours_selectors() {
     let svc = c.get_json(&["svc", "a"]);
     let mut stale = svc.clone();
     stale["metadata"]["resourceVersion"] = Value::String("1".into());
-    let (code, st) = curl(&c, "PUT", &format!("{SVCS}/a"), "application/json", stale.to_string().as_bytes());
+    let (code, st) = curl(
+        &c,
+        "PUT",
+        &format!("{SVCS}/a"),
+        "application/json",
+        stale.to_string().as_bytes(),
+    );
     assert_eq!(code, 409, "{st}");
     assert_eq!(
         st["message"],
         "Operation cannot be fulfilled on services \"a\": the object has been modified; please apply your changes to the latest version and try again"
     );
-    let (code, st) = curl(&c, "DELETE", &format!("{SVCS}?labelSelector=tier%3Dweb"), "application/json", b"");
+    let (code, st) = curl(
+        &c,
+        "DELETE",
+        &format!("{SVCS}?labelSelector=tier%3Dweb"),
+        "application/json",
+        b"",
+    );
     assert_eq!(code, 200, "{st}");
     let left = c.ok(&["get", "svc", "-o", "name"]);
-    assert!(left.contains("service/c") && !left.contains("service/a") && !left.contains("service/b"), "{left}");
+    assert!(
+        left.contains("service/c") && !left.contains("service/a") && !left.contains("service/b"),
+        "{left}"
+    );
     // The released addresses and ports can be taken again.
     let (code, st) = curl(&c, "POST", SVCS, "application/json",
         format!(r#"{{"apiVersion":"v1","kind":"Service","metadata":{{"name":"again"}},"spec":{{"clusterIP":"{}","ports":[{{"port":80}}]}}}}"#,
@@ -110,7 +175,10 @@ fn stale_updates_conflict_and_delete_collection_honours_selectors() {
 fn events_show_up_in_describe() {
     let c = Cluster::start();
     c.ok(&["create", "service", "clusterip", "web", "--tcp=80:8080"]);
-    let uid = c.get_json(&["svc", "web"])["metadata"]["uid"].as_str().unwrap_or("").to_string();
+    let uid = c.get_json(&["svc", "web"])["metadata"]["uid"]
+        .as_str()
+        .unwrap_or("")
+        .to_string();
     c.apply(&format!(
         "apiVersion: v1
 kind: Event
@@ -134,9 +202,15 @@ lastTimestamp: \"2026-01-01T00:00:00Z\"
 "
     ));
     let d = c.ok(&["describe", "svc", "web"]);
-    assert!(d.contains("EnsuringLoadBalancer") && d.contains("Ensuring load balancer"), "{d}");
+    assert!(
+        d.contains("EnsuringLoadBalancer") && d.contains("Ensuring load balancer"),
+        "{d}"
+    );
     let ev = c.ok(&["get", "events"]);
-    assert!(ev.contains("service/web") && ev.contains("EnsuringLoadBalancer"), "{ev}");
+    assert!(
+        ev.contains("service/web") && ev.contains("EnsuringLoadBalancer"),
+        "{ev}"
+    );
 }
 
 #[test]
@@ -145,5 +219,9 @@ fn pod_subresources_answer_clearly_without_a_node() {
     c.ok(&["run", "p", "--image=nginx"]);
     let r = c.kubectl(&["logs", "p"]);
     assert!(!r.ok);
-    assert!(r.stderr.contains("does not have a host assigned"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("does not have a host assigned"),
+        "{}",
+        r.stderr
+    );
 }

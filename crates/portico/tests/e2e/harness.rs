@@ -95,7 +95,12 @@ impl Cluster {
         let addr = line
             .split("https://")
             .nth(1)
-            .and_then(|s| s.split('.').collect::<Vec<_>>().get(..4).map(|p| p.join(".")))
+            .and_then(|s| {
+                s.split('.')
+                    .collect::<Vec<_>>()
+                    .get(..4)
+                    .map(|p| p.join("."))
+            })
             .expect("address in ready line");
         // "127.0.0.1:PORT" followed by ". Use it..." – rebuild without the trailing text.
         self.address = addr.trim_end_matches('.').to_string();
@@ -171,7 +176,11 @@ impl Cluster {
     #[track_caller]
     pub fn ok(&self, args: &[&str]) -> String {
         let r = self.kubectl(args);
-        assert!(r.ok, "kubectl {args:?} failed ({}):\n{}{}", r.code, r.stdout, r.stderr);
+        assert!(
+            r.ok,
+            "kubectl {args:?} failed ({}):\n{}{}",
+            r.code, r.stdout, r.stderr
+        );
         r.stdout
     }
 
@@ -179,7 +188,11 @@ impl Cluster {
     #[track_caller]
     pub fn apply(&self, manifest: &str) -> String {
         let r = self.kubectl_stdin(&["apply", "-f", "-"], manifest);
-        assert!(r.ok, "kubectl apply failed:\n{}{}\n--- manifest:\n{manifest}", r.stdout, r.stderr);
+        assert!(
+            r.ok,
+            "kubectl apply failed:\n{}{}\n--- manifest:\n{manifest}",
+            r.stdout, r.stderr
+        );
         r.stdout
     }
 
@@ -200,14 +213,20 @@ impl Cluster {
             if let Some(v) = f() {
                 return v;
             }
-            assert!(Instant::now() < deadline, "condition not met within {secs}s");
+            assert!(
+                Instant::now() < deadline,
+                "condition not met within {secs}s"
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }
 
     /// The admin bearer token (for raw HTTP clients).
     pub fn token(&self) -> String {
-        std::fs::read_to_string(self.data_dir().join("pki/token")).expect("token").trim().to_string()
+        std::fs::read_to_string(self.data_dir().join("pki/token"))
+            .expect("token")
+            .trim()
+            .to_string()
     }
 
     /// The CA certificate file.
@@ -238,6 +257,8 @@ pub fn header(table: &str) -> Vec<String> {
 
 /// Reads a fixture file under crates/portico/tests/fixtures.
 pub fn fixture(path: &str) -> String {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(path);
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(path);
     std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }

@@ -4,19 +4,19 @@
 mod harness;
 
 mod api_basics;
-mod kube_client;
 mod durability;
+mod kube_client;
 
 mod support;
 
 mod allocation;
+mod bad_input;
 mod create_cmds;
 mod deletion;
 mod edit_patch;
 mod expose;
 mod invalid;
+mod newer_kubectl;
 mod seeds_apply;
 mod tables;
 mod watch;
-mod newer_kubectl;
-mod bad_input;

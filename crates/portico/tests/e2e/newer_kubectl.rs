@@ -27,7 +27,12 @@ fn run(c: &Cluster, args: &[&str], stdin: Option<&str>) -> Run {
         .stderr(std::process::Stdio::piped());
     let mut child = cmd.spawn().expect("run the newer kubectl");
     if let Some(input) = stdin {
-        child.stdin.take().expect("stdin").write_all(input.as_bytes()).expect("write");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(input.as_bytes())
+            .expect("write");
     } else {
         drop(child.stdin.take());
     }
@@ -37,7 +42,11 @@ fn run(c: &Cluster, args: &[&str], stdin: Option<&str>) -> Run {
 #[track_caller]
 fn ok(c: &Cluster, args: &[&str], stdin: Option<&str>) -> String {
     let r = run(c, args, stdin);
-    assert!(r.ok, "newer kubectl {args:?} failed:\n{}{}", r.stdout, r.stderr);
+    assert!(
+        r.ok,
+        "newer kubectl {args:?} failed:\n{}{}",
+        r.stdout, r.stderr
+    );
     r.stdout
 }
 
@@ -61,19 +70,57 @@ fn the_newest_kubectl_drives_the_server() {
     let v = ok(&c, &["version", "-o", "json"], None);
     let v: serde_json::Value = serde_json::from_str(&v).expect("version json");
     assert_eq!(v["serverVersion"]["minor"], "32");
-    let client_minor: u32 = v["clientVersion"]["minor"].as_str().unwrap_or("0").trim_end_matches('+').parse().unwrap_or(0);
-    assert!(client_minor > 32, "expected a kubectl newer than 1.32, got {}", v["clientVersion"]);
-    assert_eq!(ok(&c, &["apply", "-f", "-"], Some(SVC)).trim(), "service/kubia created");
-    assert_eq!(ok(&c, &["apply", "-f", "-"], Some(SVC)).trim(), "service/kubia unchanged");
-    assert_eq!(ok(&c, &["apply", "--server-side", "-f", "-"], Some(SVC)).trim(), "service/kubia serverside-applied");
+    let client_minor: u32 = v["clientVersion"]["minor"]
+        .as_str()
+        .unwrap_or("0")
+        .trim_end_matches('+')
+        .parse()
+        .unwrap_or(0);
+    assert!(
+        client_minor > 32,
+        "expected a kubectl newer than 1.32, got {}",
+        v["clientVersion"]
+    );
+    assert_eq!(
+        ok(&c, &["apply", "-f", "-"], Some(SVC)).trim(),
+        "service/kubia created"
+    );
+    assert_eq!(
+        ok(&c, &["apply", "-f", "-"], Some(SVC)).trim(),
+        "service/kubia unchanged"
+    );
+    assert_eq!(
+        ok(&c, &["apply", "--server-side", "-f", "-"], Some(SVC)).trim(),
+        "service/kubia serverside-applied"
+    );
     let get = ok(&c, &["get", "svc", "kubia"], None);
-    assert!(get.contains("80:30123/TCP") && get.contains("NodePort"), "{get}");
+    assert!(
+        get.contains("80:30123/TCP") && get.contains("NodePort"),
+        "{get}"
+    );
     // Typed create sends protobuf bodies.
-    assert_eq!(ok(&c, &["create", "secret", "generic", "s", "--from-literal=a=b"], None).trim(), "secret/s created");
-    assert_eq!(ok(&c, &["create", "deployment", "d", "--image=nginx"], None).trim(), "deployment.apps/d created");
+    assert_eq!(
+        ok(
+            &c,
+            &["create", "secret", "generic", "s", "--from-literal=a=b"],
+            None
+        )
+        .trim(),
+        "secret/s created"
+    );
+    assert_eq!(
+        ok(&c, &["create", "deployment", "d", "--image=nginx"], None).trim(),
+        "deployment.apps/d created"
+    );
     let all = ok(&c, &["get", "all"], None);
-    assert!(all.contains("service/kubia") && all.contains("deployment.apps/d"), "{all}");
-    assert_eq!(ok(&c, &["scale", "deploy", "d", "--replicas=3"], None).trim(), "deployment.apps/d scaled");
+    assert!(
+        all.contains("service/kubia") && all.contains("deployment.apps/d"),
+        "{all}"
+    );
+    assert_eq!(
+        ok(&c, &["scale", "deploy", "d", "--replicas=3"], None).trim(),
+        "deployment.apps/d scaled"
+    );
     // kubectl 1.33+ adds "from default namespace".
     assert!(ok(&c, &["delete", "svc", "kubia"], None).starts_with("service \"kubia\" deleted"));
     let r = run(&c, &["get", "svc", "kubia"], None);
