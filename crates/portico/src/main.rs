@@ -49,6 +49,12 @@ struct ServerArgs {
     /// Extra host names or IPs for the serving certificate.
     #[arg(long, value_delimiter = ',')]
     tls_san: Vec<String>,
+    /// Run the controllers (endpoints, workloads, scheduler, LoadBalancer addresses).
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    controllers: bool,
+    /// LoadBalancer address pool: a CIDR (`127.240.0.0/24`) or a range (`A-B`).
+    #[arg(long, default_value = "127.240.0.0/24")]
+    lb_pool: String,
     /// How often to compact store history, e.g. `5m`, `30s`; `0` turns it off.
     #[arg(long, default_value = "5m", value_parser = parse_duration)]
     compaction_interval: std::time::Duration,
@@ -157,12 +163,33 @@ async fn server(args: ServerArgs) -> Result<()> {
     let running = portico_apiserver::start(config, store, shutdown.clone())
         .await
         .context("starting the API server")?;
+    if args.controllers {
+        let kubeconfig = kube::config::Kubeconfig::read_from(&running.kubeconfig)
+            .context("reading the kubeconfig the API server wrote")?;
+        let kconfig = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
+            .await
+            .context("loading the kubeconfig")?;
+        let client = kube::Client::try_from(kconfig).context("building the API client")?;
+        let config = portico_controllers::Config {
+            lb_pool: args.lb_pool.clone(),
+        };
+        let token = shutdown.clone();
+        tokio::spawn(async move {
+            if let Err(e) = portico_controllers::run(client, config, token.clone()).await {
+                tracing::error!(error = %e, "controllers stopped");
+                token.cancel();
+            }
+        });
+    }
     println!(
         "Portico API server is ready at https://{}. Use it with: export KUBECONFIG={}",
         running.address,
         running.kubeconfig.display()
     );
-    wait_for_signal().await;
+    tokio::select! {
+        _ = wait_for_signal() => {}
+        _ = shutdown.cancelled() => {}
+    }
     tracing::info!("shutting down");
     shutdown.cancel();
     let _ = tokio::time::timeout(std::time::Duration::from_secs(5), running.task).await;
