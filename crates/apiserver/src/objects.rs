@@ -2,7 +2,9 @@
 //! object. Every write goes decode → strict field check → metadata → defaults → validation →
 //! Service allocation → managed fields → compare-and-swap in the store.
 
+mod delete;
 mod meta;
+mod patch;
 mod scale;
 mod service;
 
@@ -16,7 +18,9 @@ use crate::error::Error;
 use crate::request::{qualified, ResourceRequest};
 use crate::State;
 
+pub use delete::{delete, DeleteOptions};
 pub use meta::{now, now_timestamp};
+pub use patch::{patch, PatchType};
 pub use scale::{scale_of, set_scale};
 
 /// How strictly unknown and duplicate fields are treated (`fieldValidation`).
@@ -453,243 +457,6 @@ pub(crate) async fn write_update(
             })
         }
     }
-}
-
-/// The patch types Kubernetes accepts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PatchType {
-    /// `application/json-patch+json`.
-    Json,
-    /// `application/merge-patch+json`.
-    Merge,
-    /// `application/strategic-merge-patch+json`.
-    Strategic,
-    /// `application/apply-patch+yaml` (server-side apply).
-    Apply,
-}
-
-impl PatchType {
-    /// From a Content-Type.
-    pub fn from_content_type(ct: &str) -> Result<PatchType, Error> {
-        let base = ct.split(';').next().unwrap_or("").trim();
-        match base {
-            "application/json-patch+json" => Ok(PatchType::Json),
-            "application/merge-patch+json" => Ok(PatchType::Merge),
-            "application/strategic-merge-patch+json" => Ok(PatchType::Strategic),
-            "application/apply-patch+yaml" | "application/apply-patch+json" => Ok(PatchType::Apply),
-            other => Err(Error::UnsupportedPatch(other.to_string())),
-        }
-    }
-}
-
-fn patch_error(e: impl std::fmt::Display) -> Error {
-    Error::BadRequest(e.to_string())
-}
-
-/// Applies a patch to one object (or its status or scale), retrying on conflicts when the
-/// patch itself names no resourceVersion, as Kubernetes does.
-pub async fn patch(
-    state: &State,
-    ctx: &mut WriteCtx,
-    req: &ResourceRequest,
-    ty: PatchType,
-    body: &[u8],
-) -> Result<(Value, bool), Error> {
-    let info = req.info;
-    let name = name_of(req)?.to_string();
-    let part = match req.subresource.as_deref() {
-        Some("status") => Part::Status,
-        _ => Part::Main,
-    };
-    let patch_doc: Value = match ty {
-        PatchType::Apply => portico_apply::parse_apply_body(body).map_err(patch_error)?,
-        _ => serde_json::from_slice(body)
-            .map_err(|e| Error::BadRequest(format!("error decoding patch: {e}")))?,
-    };
-    for attempt in 0..8 {
-        let Some(kv) = get_kv(state, req, &name).await? else {
-            if ty == PatchType::Apply && part == Part::Main && req.subresource.is_none() {
-                check_strict(
-                    ctx,
-                    info,
-                    Some(&serde_json::to_vec(&patch_doc).unwrap_or_default()),
-                )?;
-                let applied =
-                    portico_apply::apply(None, &patch_doc, &ctx.manager, ctx.force, &now())
-                        .map_err(apply_error)?;
-                let mut obj = applied.object;
-                if let Some(m) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
-                    m.insert("name".into(), json!(name));
-                }
-                let managed = obj["metadata"]["managedFields"].clone();
-                let managed = (!managed.is_null()).then_some(managed);
-                let created = create_with(state, ctx, req, obj, None, managed).await?;
-                return Ok((created, true));
-            }
-            return Err(not_found(info, &name));
-        };
-        let old = decode_stored(&kv)?;
-        let (base, scale) = if req.subresource.as_deref() == Some("scale") {
-            (scale_of(info, &old)?, true)
-        } else {
-            (old.clone(), false)
-        };
-        let mut patched = match ty {
-            PatchType::Json => portico_patch::json_patch(&base, &patch_doc).map_err(patch_error)?,
-            PatchType::Merge => {
-                portico_patch::merge_patch(&base, &patch_doc).map_err(patch_error)?
-            }
-            PatchType::Strategic => {
-                let (av, kind) = if scale {
-                    ("autoscaling/v1".to_string(), "Scale")
-                } else {
-                    (info.gvk.api_version(), info.gvk.kind)
-                };
-                portico_patch::strategic_merge_patch(&base, &patch_doc, &av, kind)
-                    .map_err(patch_error)?
-            }
-            PatchType::Apply => {
-                ctx.apply = true;
-                check_strict(
-                    ctx,
-                    info,
-                    Some(&serde_json::to_vec(&patch_doc).unwrap_or_default()),
-                )?;
-                portico_apply::apply(Some(&base), &patch_doc, &ctx.manager, ctx.force, &now())
-                    .map_err(apply_error)?
-                    .object
-            }
-        };
-        if scale {
-            patched = set_scale(info, &old, &patched)?;
-        }
-        let wanted_rv = patched["metadata"]["resourceVersion"]
-            .as_str()
-            .unwrap_or("")
-            .to_string();
-        let pinned = !wanted_rv.is_empty() && wanted_rv != kv.mod_revision.to_string()
-            || patch_doc["metadata"]["resourceVersion"].is_string();
-        if pinned && wanted_rv != kv.mod_revision.to_string() {
-            return Err(conflict(info, &name));
-        }
-        let result =
-            write_update(state, ctx, req, &name, &old, kv.mod_revision, patched, part).await;
-        match result {
-            Err(Error::Conflict { .. }) if !pinned && attempt < 7 => continue,
-            Err(e) => return Err(e),
-            Ok(v) => {
-                let v = if scale { scale_of(info, &v)? } else { v };
-                return Ok((v, false));
-            }
-        }
-    }
-    Err(conflict(info, &name))
-}
-
-fn apply_error(e: portico_apply::ApplyError) -> Error {
-    match e {
-        portico_apply::ApplyError::Conflicts(conflicts) => {
-            let message = portico_apply::conflicts_message(&conflicts);
-            let causes = conflicts
-                .iter()
-                .map(|c| json!({"reason": "FieldManagerConflict", "message": c.message, "field": c.field}))
-                .collect();
-            Error::ApplyConflict { message, causes }
-        }
-        other => Error::BadRequest(other.to_string()),
-    }
-}
-
-/// `DeleteOptions`, from the body and the query.
-#[derive(Debug, Default, Clone)]
-pub struct DeleteOptions {
-    /// `Orphan`, `Background` or `Foreground`.
-    pub propagation: Option<String>,
-    /// Grace period for pods.
-    pub grace_period: Option<i64>,
-    /// Precondition on uid.
-    pub uid: Option<String>,
-    /// Precondition on resourceVersion.
-    pub resource_version: Option<String>,
-}
-
-impl DeleteOptions {
-    /// Reads the options from a (possibly empty) JSON body and the query.
-    pub fn parse(body: &[u8], q: &HashMap<String, Vec<String>>) -> Result<DeleteOptions, Error> {
-        let mut o = DeleteOptions::default();
-        if !body.iter().all(u8::is_ascii_whitespace) {
-            let v: Value = serde_json::from_slice(body)
-                .map_err(|e| Error::BadRequest(format!("error decoding DeleteOptions: {e}")))?;
-            o.propagation = v["propagationPolicy"].as_str().map(String::from);
-            o.grace_period = v["gracePeriodSeconds"].as_i64();
-            o.uid = v["preconditions"]["uid"].as_str().map(String::from);
-            o.resource_version = v["preconditions"]["resourceVersion"]
-                .as_str()
-                .map(String::from);
-            if v["orphanDependents"] == json!(true) && o.propagation.is_none() {
-                o.propagation = Some("Orphan".into());
-            }
-        }
-        let first = |k: &str| q.get(k).and_then(|v| v.first()).cloned();
-        if let Some(p) = first("propagationPolicy") {
-            o.propagation = Some(p);
-        }
-        if let Some(g) = first("gracePeriodSeconds") {
-            o.grace_period = Some(
-                g.parse()
-                    .map_err(|_| Error::BadRequest(format!("invalid gracePeriodSeconds {g:?}")))?,
-            );
-        }
-        if let Some(p) = &o.propagation {
-            if !matches!(p.as_str(), "Orphan" | "Background" | "Foreground") {
-                return Err(Error::BadRequest(format!(
-                    "DeleteOptions.meta.k8s.io \"\" is invalid: propagationPolicy: Unsupported value: \"{p}\": supported values: \"Foreground\", \"Background\", \"Orphan\", \"nil\""
-                )));
-            }
-        }
-        Ok(o)
-    }
-}
-
-/// Deletes one object: at once, or by marking it (finalizers, graceful pod deletion,
-/// namespaces), as Kubernetes does. Returns the object as deleted or as marked.
-pub async fn delete(
-    state: &State,
-    ctx: &WriteCtx,
-    req: &ResourceRequest,
-    opts: &DeleteOptions,
-) -> Result<Value, Error> {
-    let info = req.info;
-    let name = name_of(req)?.to_string();
-    if info.plural == "namespaces"
-        && matches!(name.as_str(), "default" | "kube-system" | "kube-public")
-    {
-        return Err(Error::Forbidden(format!(
-            "namespaces \"{name}\" is forbidden: this namespace may not be deleted"
-        )));
-    }
-    for _ in 0..8 {
-        let Some(kv) = get_kv(state, req, &name).await? else {
-            return Err(not_found(info, &name));
-        };
-        let obj = decode_stored(&kv)?;
-        match meta::delete_once(
-            state,
-            ctx,
-            info,
-            &key_of(req, &name),
-            &name,
-            obj,
-            kv.mod_revision,
-            opts,
-        )
-        .await
-        {
-            Err(Error::Conflict { .. }) if opts.resource_version.is_none() => continue,
-            other => return other,
-        }
-    }
-    Err(conflict(info, &name))
 }
 
 /// The storage key of a namespace object.
