@@ -78,7 +78,9 @@ pub fn rs_selector(rs: &ReplicaSet) -> LabelSelector {
 }
 
 /// A `metav1.LabelSelector` as a matcher; an absent or invalid one matches nothing.
-pub fn selector_of(sel: &Option<&k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector>) -> LabelSelector {
+pub fn selector_of(
+    sel: &Option<&k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector>,
+) -> LabelSelector {
     match sel {
         Some(s) => serde_json::to_value(s)
             .ok()
@@ -90,12 +92,18 @@ pub fn selector_of(sel: &Option<&k8s_openapi::apimachinery::pkg::apis::meta::v1:
 
 /// The selector of a ReplicationController; an empty one matches nothing.
 pub fn rc_selector(rc: &ReplicationController) -> LabelSelector {
-    let map = rc.spec.as_ref().and_then(|s| s.selector.clone()).unwrap_or_default();
+    let map = rc
+        .spec
+        .as_ref()
+        .and_then(|s| s.selector.clone())
+        .unwrap_or_default();
     if map.is_empty() {
         return LabelSelector::nothing();
     }
-    let m: serde_json::Map<String, serde_json::Value> =
-        map.into_iter().map(|(k, v)| (k, serde_json::Value::String(v))).collect();
+    let m: serde_json::Map<String, serde_json::Value> = map
+        .into_iter()
+        .map(|(k, v)| (k, serde_json::Value::String(v)))
+        .collect();
     LabelSelector::from_map(&m)
 }
 
@@ -151,7 +159,9 @@ impl Ctx {
                         self.rs_expect.observed(&key, &name, &uid, finished);
                         if gone || !pods::is_active(pod) {
                             if let Some(rs) = self.replica_sets.get(&ns, &r.name) {
-                                if let Some(d) = controller_ref(&rs.metadata).filter(|d| d.kind == "Deployment") {
+                                if let Some(d) =
+                                    controller_ref(&rs.metadata).filter(|d| d.kind == "Deployment")
+                                {
                                     self.deploy_queue.add(ObjectKey::new(&ns, &d.name));
                                 }
                             }
@@ -192,8 +202,10 @@ impl Ctx {
         let (rs, old) = match change {
             Change::Applied { old, new } => (new, old),
             Change::Deleted(rs) => {
-                self.rs_expect
-                    .forget(&ObjectKey::new(&rs.namespace().unwrap_or_default(), &rs.name_any()));
+                self.rs_expect.forget(&ObjectKey::new(
+                    &rs.namespace().unwrap_or_default(),
+                    &rs.name_any(),
+                ));
                 (rs, None)
             }
         };
@@ -201,7 +213,9 @@ impl Ctx {
         self.rs_queue.add(ObjectKey::new(&ns, &rs.name_any()));
         for r in [Some(rs), old].into_iter().flatten() {
             match controller_ref(&r.metadata) {
-                Some(c) if c.kind == "Deployment" => self.deploy_queue.add(ObjectKey::new(&ns, &c.name)),
+                Some(c) if c.kind == "Deployment" => {
+                    self.deploy_queue.add(ObjectKey::new(&ns, &c.name))
+                }
                 Some(_) => {}
                 None => {
                     let labels = pods::labels(&r.metadata);
@@ -228,8 +242,12 @@ fn key_of<K: kube::Resource>(change: &Change<K>) -> ObjectKey {
 }
 
 /// Runs `workers` tasks that take keys from `queue` and sync them with `sync`.
-fn spawn_workers<F, Fut>(queue: Arc<WorkQueue>, workers: usize, shutdown: CancellationToken, sync: F)
-where
+fn spawn_workers<F, Fut>(
+    queue: Arc<WorkQueue>,
+    workers: usize,
+    shutdown: CancellationToken,
+    sync: F,
+) where
     F: Fn(ObjectKey) -> Fut + Clone + Send + Sync + 'static,
     Fut: Future<Output = SyncResult> + Send,
 {
@@ -271,11 +289,19 @@ pub async fn run(client: kube::Client, shutdown: CancellationToken) -> Result<()
     let ctx = Arc::new(Ctx::new(client.clone()));
     {
         let c = ctx.clone();
-        cache::spawn_watch(ctx.pods.clone(), Api::all(client.clone()), shutdown.clone(), move |ch| c.on_pod(ch));
+        cache::spawn_watch(
+            ctx.pods.clone(),
+            Api::all(client.clone()),
+            shutdown.clone(),
+            move |ch| c.on_pod(ch),
+        );
         let c = ctx.clone();
-        cache::spawn_watch(ctx.replica_sets.clone(), Api::all(client.clone()), shutdown.clone(), move |ch| {
-            c.on_replica_set(ch)
-        });
+        cache::spawn_watch(
+            ctx.replica_sets.clone(),
+            Api::all(client.clone()),
+            shutdown.clone(),
+            move |ch| c.on_replica_set(ch),
+        );
         let c = ctx.clone();
         cache::spawn_watch(
             ctx.replication_controllers.clone(),
@@ -290,13 +316,19 @@ pub async fn run(client: kube::Client, shutdown: CancellationToken) -> Result<()
             },
         );
         let c = ctx.clone();
-        cache::spawn_watch(ctx.deployments.clone(), Api::all(client.clone()), shutdown.clone(), move |ch| {
-            c.deploy_queue.add(key_of(&ch))
-        });
+        cache::spawn_watch(
+            ctx.deployments.clone(),
+            Api::all(client.clone()),
+            shutdown.clone(),
+            move |ch| c.deploy_queue.add(key_of(&ch)),
+        );
         let c = ctx.clone();
-        cache::spawn_watch(ctx.stateful_sets.clone(), Api::all(client.clone()), shutdown.clone(), move |ch| {
-            c.sts_queue.add(key_of(&ch))
-        });
+        cache::spawn_watch(
+            ctx.stateful_sets.clone(),
+            Api::all(client.clone()),
+            shutdown.clone(),
+            move |ch| c.sts_queue.add(key_of(&ch)),
+        );
     }
     let ready = async {
         ctx.pods.ready().await;

@@ -62,7 +62,10 @@ where
 
     /// The object `namespace/name`.
     pub fn get(&self, namespace: &str, name: &str) -> Option<Arc<K>> {
-        self.read().get(namespace).and_then(|m| m.get(name)).cloned()
+        self.read()
+            .get(namespace)
+            .and_then(|m| m.get(name))
+            .cloned()
     }
 
     /// Every object of `namespace`, by name.
@@ -75,7 +78,10 @@ where
 
     /// Every object.
     pub fn all(&self) -> Vec<Arc<K>> {
-        self.read().values().flat_map(|m| m.values().cloned()).collect()
+        self.read()
+            .values()
+            .flat_map(|m| m.values().cloned())
+            .collect()
     }
 
     /// Waits until the first complete list arrived.
@@ -136,7 +142,11 @@ where
             Event::Apply(obj) => {
                 let (ns, name) = Self::key(&obj);
                 let new = Arc::new(obj);
-                let old = self.write().entry(ns).or_default().insert(name, new.clone());
+                let old = self
+                    .write()
+                    .entry(ns)
+                    .or_default()
+                    .insert(name, new.clone());
                 vec![Change::Applied { old, new }]
             }
             Event::Delete(obj) => {
@@ -155,8 +165,12 @@ where
 
 /// Keeps `cache` current from a watch of `api` until `shutdown`, calling `on_change` for
 /// every change once the cache holds it.
-pub fn spawn_watch<K, F>(cache: Arc<Cache<K>>, api: Api<K>, shutdown: CancellationToken, on_change: F)
-where
+pub fn spawn_watch<K, F>(
+    cache: Arc<Cache<K>>,
+    api: Api<K>,
+    shutdown: CancellationToken,
+    on_change: F,
+) where
     K: Resource + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
     F: Fn(Change<K>) + Send + 'static,
 {
@@ -175,7 +189,9 @@ where
                         on_change(change);
                     }
                 }
-                Some(Err(e)) => tracing::warn!(kind = std::any::type_name::<K>(), error = %e, "watch failed; retrying"),
+                Some(Err(e)) => {
+                    tracing::warn!(kind = std::any::type_name::<K>(), error = %e, "watch failed; retrying")
+                }
                 None => break,
             }
         }

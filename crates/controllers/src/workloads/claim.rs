@@ -47,7 +47,11 @@ pub fn decide(obj: &ObjectMeta, owner_uid: &str, matches: bool, owner_deleting: 
     }
 }
 
-async fn patch_refs<K>(api: &Api<K>, obj: &ObjectMeta, refs: Vec<OwnerReference>) -> Result<K, kube::Error>
+async fn patch_refs<K>(
+    api: &Api<K>,
+    obj: &ObjectMeta,
+    refs: Vec<OwnerReference>,
+) -> Result<K, kube::Error>
 where
     K: Resource + Clone + DeserializeOwned + Debug,
 {
@@ -67,7 +71,11 @@ where
 }
 
 /// Makes `owner` the controller of the orphan `obj`.
-pub async fn adopt<K>(api: &Api<K>, obj: &ObjectMeta, owner: &OwnerReference) -> Result<K, kube::Error>
+pub async fn adopt<K>(
+    api: &Api<K>,
+    obj: &ObjectMeta,
+    owner: &OwnerReference,
+) -> Result<K, kube::Error>
 where
     K: Resource + Clone + DeserializeOwned + Debug,
 {
@@ -111,9 +119,15 @@ mod tests {
     #[test]
     fn claims_follow_the_controller_reference_and_the_selector() {
         assert_eq!(decide(&meta(Some("me")), "me", true, false), Claim::Owned);
-        assert_eq!(decide(&meta(Some("me")), "me", false, false), Claim::Release);
+        assert_eq!(
+            decide(&meta(Some("me")), "me", false, false),
+            Claim::Release
+        );
         assert_eq!(decide(&meta(Some("me")), "me", false, true), Claim::Ignore);
-        assert_eq!(decide(&meta(Some("other")), "me", true, false), Claim::Ignore);
+        assert_eq!(
+            decide(&meta(Some("other")), "me", true, false),
+            Claim::Ignore
+        );
         assert_eq!(decide(&meta(None), "me", true, false), Claim::Adopt);
         assert_eq!(decide(&meta(None), "me", false, false), Claim::Ignore);
         assert_eq!(decide(&meta(None), "me", true, true), Claim::Ignore);

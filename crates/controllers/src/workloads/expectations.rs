@@ -80,7 +80,11 @@ impl Expectations {
     /// UIDs of its live pods the cache holds. Returns (created pods the cache lacks, UIDs
     /// being deleted that the cache still shows), dropping entries that timed out or that
     /// the cache already reflects.
-    pub fn outstanding(&self, owner: &ObjectKey, present: &[(String, String)]) -> (usize, Vec<String>) {
+    pub fn outstanding(
+        &self,
+        owner: &ObjectKey,
+        present: &[(String, String)],
+    ) -> (usize, Vec<String>) {
         let now = Instant::now();
         self.with(|m| {
             let Some(p) = m.get_mut(owner) else {

@@ -49,7 +49,11 @@ pub fn is_available(pod: &Pod, min_ready_seconds: i32, now: Timestamp) -> bool {
 }
 
 /// For a Ready pod not yet available, how long until it is.
-pub fn until_available(pod: &Pod, min_ready_seconds: i32, now: Timestamp) -> Option<std::time::Duration> {
+pub fn until_available(
+    pod: &Pod,
+    min_ready_seconds: i32,
+    now: Timestamp,
+) -> Option<std::time::Duration> {
     let since = ready_since(pod)??;
     let at = since.as_second() + i64::from(min_ready_seconds) + 1;
     let left = at - now.as_second();
@@ -144,7 +148,13 @@ fn log_rank(t: Timestamp, now: Timestamp) -> i64 {
 
 /// Compares two times where a missing time sorts first and a later time before an earlier
 /// one, on a logarithmic scale (Kubernetes' LogarithmicScaleDown) with the UIDs breaking ties.
-fn newer_first(a: Option<Timestamp>, b: Option<Timestamp>, ua: &str, ub: &str, now: Timestamp) -> Ordering {
+fn newer_first(
+    a: Option<Timestamp>,
+    b: Option<Timestamp>,
+    ua: &str,
+    ub: &str,
+    now: Timestamp,
+) -> Ordering {
     match (a, b) {
         (None, None) => Ordering::Equal,
         (None, Some(_)) => Ordering::Less,
@@ -170,7 +180,11 @@ pub fn rank_for_deletion(pods: &mut [&Pod], related: &[&Pod], now: Timestamp) {
     pods.sort_by(|a, b| {
         let (na, nb) = (node(a), node(b));
         if na != nb && (na.is_empty() || nb.is_empty()) {
-            return if na.is_empty() { Ordering::Less } else { Ordering::Greater };
+            return if na.is_empty() {
+                Ordering::Less
+            } else {
+                Ordering::Greater
+            };
         }
         phase_ordinal(a)
             .cmp(&phase_ordinal(b))
@@ -179,7 +193,13 @@ pub fn rank_for_deletion(pods: &mut [&Pod], related: &[&Pod], now: Timestamp) {
             .then_with(|| rank(b).cmp(&rank(a)))
             .then_with(|| {
                 if is_ready(a) && is_ready(b) {
-                    newer_first(ready_since(a).flatten(), ready_since(b).flatten(), uid(a), uid(b), now)
+                    newer_first(
+                        ready_since(a).flatten(),
+                        ready_since(b).flatten(),
+                        uid(a),
+                        uid(b),
+                        now,
+                    )
                 } else {
                     Ordering::Equal
                 }
@@ -242,7 +262,9 @@ pub(crate) mod tests {
     }
 
     fn names(pods: &[&Pod]) -> Vec<String> {
-        pods.iter().map(|p| p.metadata.name.clone().unwrap()).collect()
+        pods.iter()
+            .map(|p| p.metadata.name.clone().unwrap())
+            .collect()
     }
 
     #[test]
@@ -287,7 +309,10 @@ pub(crate) mod tests {
         assert!(is_available(&p, 0, at(100)));
         assert!(!is_available(&p, 10, at(105)));
         assert!(is_available(&p, 10, at(111)));
-        assert_eq!(until_available(&p, 10, at(105)), Some(std::time::Duration::from_secs(6)));
+        assert_eq!(
+            until_available(&p, 10, at(105)),
+            Some(std::time::Duration::from_secs(6))
+        );
         let unready = pod("u", "n", "Running", None, 1);
         assert!(!is_available(&unready, 0, at(200)));
         assert!(is_active(&unready));

@@ -104,7 +104,10 @@ fn parts(ctx: &Ctx, flavor: Flavor) -> (&Expectations, &Recorder) {
 /// Syncs one ReplicaSet or ReplicationController.
 pub async fn sync(ctx: &Ctx, flavor: Flavor, key: ObjectKey) -> SyncResult {
     let owner = match flavor {
-        Flavor::ReplicaSet => ctx.replica_sets.get(&key.namespace, &key.name).map(|o| Owner::from_rs(&o)),
+        Flavor::ReplicaSet => ctx
+            .replica_sets
+            .get(&key.namespace, &key.name)
+            .map(|o| Owner::from_rs(&o)),
         Flavor::ReplicationController => ctx
             .replication_controllers
             .get(&key.namespace, &key.name)
@@ -131,7 +134,9 @@ pub async fn sync(ctx: &Ctx, flavor: Flavor, key: ObjectKey) -> SyncResult {
             Claim::Owned => mine.push(pod),
             Claim::Adopt => match claim::adopt(&pod_api, &pod.metadata, &owner_ref).await {
                 Ok(p) => mine.push(Arc::new(p)),
-                Err(e) => tracing::debug!(pod = ?pod.metadata.name, error = %e, "adopting a pod failed"),
+                Err(e) => {
+                    tracing::debug!(pod = ?pod.metadata.name, error = %e, "adopting a pod failed")
+                }
             },
             Claim::Release => claim::release(&pod_api, &pod.metadata, &uid).await?,
             Claim::Ignore => {}
@@ -140,13 +145,22 @@ pub async fn sync(ctx: &Ctx, flavor: Flavor, key: ObjectKey) -> SyncResult {
 
     let present: Vec<(String, String)> = mine
         .iter()
-        .map(|p| (p.metadata.name.clone().unwrap_or_default(), p.metadata.uid.clone().unwrap_or_default()))
+        .map(|p| {
+            (
+                p.metadata.name.clone().unwrap_or_default(),
+                p.metadata.uid.clone().unwrap_or_default(),
+            )
+        })
         .collect();
     let (pending_creates, pending_deletes) = expect.outstanding(&key, &present);
     let counted: Vec<&Pod> = mine
         .iter()
         .map(|p| p.as_ref())
-        .filter(|p| !pending_deletes.iter().any(|u| Some(u) == p.metadata.uid.as_ref()))
+        .filter(|p| {
+            !pending_deletes
+                .iter()
+                .any(|u| Some(u) == p.metadata.uid.as_ref())
+        })
         .collect();
 
     let mut failure = None;
@@ -166,7 +180,11 @@ pub async fn sync(ctx: &Ctx, flavor: Flavor, key: ObjectKey) -> SyncResult {
 }
 
 /// The status a ReplicaSet reports for its pods, zero counts left out as Kubernetes does.
-fn calculate_status(owner: &Owner, pods: &[Arc<Pod>], now: jiff::Timestamp) -> (Value, Option<Duration>) {
+fn calculate_status(
+    owner: &Owner,
+    pods: &[Arc<Pod>],
+    now: jiff::Timestamp,
+) -> (Value, Option<Duration>) {
     let template_labels = owner
         .template
         .metadata
@@ -179,7 +197,10 @@ fn calculate_status(owner: &Owner, pods: &[Arc<Pod>], now: jiff::Timestamp) -> (
     let mut next: Option<Duration> = None;
     for p in pods {
         let labels = pods::labels(&p.metadata);
-        if template_labels.iter().all(|(k, v)| labels.get(k) == Some(v)) {
+        if template_labels
+            .iter()
+            .all(|(k, v)| labels.get(k) == Some(v))
+        {
             fully_labeled += 1;
         }
         if pods::is_ready(p) {
@@ -234,7 +255,11 @@ async fn write_status(
             "lastTransitionTime": since,
         }));
     }
-    status["conditions"] = if conditions.is_empty() { Value::Null } else { Value::Array(conditions) };
+    status["conditions"] = if conditions.is_empty() {
+        Value::Null
+    } else {
+        Value::Array(conditions)
+    };
     if normalize(&status) != normalize(&owner.status) {
         // Explicit nulls remove the counts that dropped to zero.
         let patch = json!({ "status": status });
@@ -242,11 +267,16 @@ async fn write_status(
         match owner.flavor {
             Flavor::ReplicaSet => {
                 let api: Api<ReplicaSet> = Api::namespaced(ctx.client.clone(), owner.namespace());
-                api.patch_status(owner.name(), &pp, &Patch::Merge(&patch)).await.map(|_| ())
+                api.patch_status(owner.name(), &pp, &Patch::Merge(&patch))
+                    .await
+                    .map(|_| ())
             }
             Flavor::ReplicationController => {
-                let api: Api<ReplicationController> = Api::namespaced(ctx.client.clone(), owner.namespace());
-                api.patch_status(owner.name(), &pp, &Patch::Merge(&patch)).await.map(|_| ())
+                let api: Api<ReplicationController> =
+                    Api::namespaced(ctx.client.clone(), owner.namespace());
+                api.patch_status(owner.name(), &pp, &Patch::Merge(&patch))
+                    .await
+                    .map(|_| ())
             }
         }
         .or_else(|e| match e {
@@ -256,7 +286,6 @@ async fn write_status(
     }
     Ok(next)
 }
-
 
 #[cfg(test)]
 mod tests {

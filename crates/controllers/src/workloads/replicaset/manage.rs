@@ -34,7 +34,12 @@ pub(super) async fn manage(
     }
 }
 
-async fn create(ctx: &Ctx, owner: &Owner, key: &ObjectKey, count: usize) -> Option<(&'static str, String)> {
+async fn create(
+    ctx: &Ctx,
+    owner: &Owner,
+    key: &ObjectKey,
+    count: usize,
+) -> Option<(&'static str, String)> {
     let (expect, events) = parts(ctx, owner.flavor);
     let api: Api<Pod> = Api::namespaced(ctx.client.clone(), owner.namespace());
     let pod = pod_from_template(
@@ -57,7 +62,11 @@ async fn create(ctx: &Ctx, owner: &Owner, key: &ObjectKey, count: usize) -> Opti
                     let name = created.metadata.name.unwrap_or_default();
                     expect.created(key, &name);
                     events
-                        .normal(&owner.reference, "SuccessfulCreate", &format!("Created pod: {name}"))
+                        .normal(
+                            &owner.reference,
+                            "SuccessfulCreate",
+                            &format!("Created pod: {name}"),
+                        )
                         .await;
                 }
                 Err(e) => failed = Some(e),
@@ -72,7 +81,11 @@ async fn create(ctx: &Ctx, owner: &Owner, key: &ObjectKey, count: usize) -> Opti
             let terminating = matches!(&e, kube::Error::Api(s) if s.code == 403 && s.message.contains("terminat"));
             if !terminating {
                 events
-                    .warning(&owner.reference, "FailedCreate", &format!("Error creating: {message}"))
+                    .warning(
+                        &owner.reference,
+                        "FailedCreate",
+                        &format!("Error creating: {message}"),
+                    )
                     .await;
             }
             return Some(("FailedCreate", message));
@@ -107,7 +120,10 @@ async fn delete(
             ..Default::default()
         };
         let api = api.clone();
-        async move { api.delete(p.metadata.name.as_deref().unwrap_or_default(), &dp).await }
+        async move {
+            api.delete(p.metadata.name.as_deref().unwrap_or_default(), &dp)
+                .await
+        }
     }))
     .await;
     let mut failure = None;
@@ -117,7 +133,11 @@ async fn delete(
         match r {
             Ok(_) => {
                 events
-                    .normal(&owner.reference, "SuccessfulDelete", &format!("Deleted pod: {name}"))
+                    .normal(
+                        &owner.reference,
+                        "SuccessfulDelete",
+                        &format!("Deleted pod: {name}"),
+                    )
                     .await;
             }
             Err(kube::Error::Api(s)) if s.code == 404 => expect.observed(key, &name, &uid, true),
@@ -125,7 +145,11 @@ async fn delete(
                 expect.observed(key, &name, &uid, true);
                 let message = e.to_string();
                 events
-                    .warning(&owner.reference, "FailedDelete", &format!("Error deleting: {message}"))
+                    .warning(
+                        &owner.reference,
+                        "FailedDelete",
+                        &format!("Error deleting: {message}"),
+                    )
                     .await;
                 failure = Some(("FailedDelete", message));
             }
