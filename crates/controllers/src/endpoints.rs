@@ -171,9 +171,12 @@ impl Controller {
             if let Ok(mut t) = self.triggers.lock() {
                 t.forget(key);
             }
-            let leader = current
-                .as_ref()
-                .is_some_and(|e| e.metadata.annotations.as_ref().is_some_and(|a| a.contains_key(keys::LEADER)));
+            let leader = current.as_ref().is_some_and(|e| {
+                e.metadata
+                    .annotations
+                    .as_ref()
+                    .is_some_and(|a| a.contains_key(keys::LEADER))
+            });
             if current.is_some() && !leader {
                 self.delete(key).await?;
             }
@@ -190,7 +193,11 @@ impl Controller {
         }
         let pods = self.sel.pods_for(&svc);
         let pods: Vec<&Pod> = pods.iter().map(|p| p.as_ref()).collect();
-        let trigger = self.triggers.lock().ok().and_then(|mut t| t.compute(key, &svc, &pods));
+        let trigger = self
+            .triggers
+            .lock()
+            .ok()
+            .and_then(|mut t| t.compute(key, &svc, &pods));
         let mut subsets = subsets::desired(&svc, &pods);
         let truncated = subsets::truncate(&mut subsets);
         let labels = desired_labels(&svc);
@@ -219,7 +226,10 @@ impl Controller {
         let annotations = ep.metadata.annotations.get_or_insert_with(BTreeMap::new);
         match trigger {
             Some(t) => {
-                annotations.insert(keys::LAST_CHANGE_TRIGGER_TIME.into(), model::format_trigger_time(t));
+                annotations.insert(
+                    keys::LAST_CHANGE_TRIGGER_TIME.into(),
+                    model::format_trigger_time(t),
+                );
             }
             None => {
                 annotations.remove(keys::LAST_CHANGE_TRIGGER_TIME);
@@ -258,7 +268,10 @@ impl Controller {
                             format!("Failed to create endpoint for service {ns}/{name}: {e}"),
                         )
                     } else {
-                        ("FailedToUpdateEndpoint", format!("Failed to update endpoint {ns}/{name}: {e}"))
+                        (
+                            "FailedToUpdateEndpoint",
+                            format!("Failed to update endpoint {ns}/{name}: {e}"),
+                        )
                     };
                     self.recorder.warning(&about, reason, &message).await;
                 }

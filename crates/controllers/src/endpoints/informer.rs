@@ -99,7 +99,11 @@ impl<K: Resource + Clone> Store<K> {
         inner
             .index
             .get(value)
-            .map(|keys| keys.iter().filter_map(|k| inner.objects.get(k).cloned()).collect())
+            .map(|keys| {
+                keys.iter()
+                    .filter_map(|k| inner.objects.get(k).cloned())
+                    .collect()
+            })
             .unwrap_or_default()
     }
 
@@ -189,10 +193,9 @@ impl<K: Resource + Clone> Store<K> {
         for obj in objs {
             let key = key_of(&obj);
             seen.insert(key.clone());
-            let same = inner
-                .objects
-                .get(&key)
-                .is_some_and(|cur| version(cur.as_ref()).is_some() && version(cur.as_ref()) == version(&obj));
+            let same = inner.objects.get(&key).is_some_and(|cur| {
+                version(cur.as_ref()).is_some() && version(cur.as_ref()) == version(&obj)
+            });
             if same {
                 continue;
             }
@@ -202,7 +205,12 @@ impl<K: Resource + Clone> Store<K> {
                 None => Change::Added(obj),
             });
         }
-        let gone: Vec<String> = inner.objects.keys().filter(|k| !seen.contains(*k)).cloned().collect();
+        let gone: Vec<String> = inner
+            .objects
+            .keys()
+            .filter(|k| !seen.contains(*k))
+            .cloned()
+            .collect();
         for key in gone {
             if let Some(old) = inner.objects.remove(&key) {
                 self.unindex(&mut inner, &key, &old);

@@ -12,7 +12,9 @@
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::core::v1::{EndpointAddress, EndpointPort, ObjectReference, Pod, Service, ServicePort};
+use k8s_openapi::api::core::v1::{
+    EndpointAddress, EndpointPort, ObjectReference, Pod, Service, ServicePort,
+};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 /// Label and annotation names shared with Kubernetes.
@@ -68,11 +70,18 @@ impl Family {
 /// The selector of a Service, if it has a non-empty one (an empty selector is no selector:
 /// it does not survive the JSON round trip in Kubernetes either).
 pub fn selector(svc: &Service) -> Option<&BTreeMap<String, String>> {
-    svc.spec.as_ref()?.selector.as_ref().filter(|s| !s.is_empty())
+    svc.spec
+        .as_ref()?
+        .selector
+        .as_ref()
+        .filter(|s| !s.is_empty())
 }
 
 /// Whether every pair of `selector` is among `labels`.
-pub fn selector_matches(selector: &BTreeMap<String, String>, labels: Option<&BTreeMap<String, String>>) -> bool {
+pub fn selector_matches(
+    selector: &BTreeMap<String, String>,
+    labels: Option<&BTreeMap<String, String>>,
+) -> bool {
     selector
         .iter()
         .all(|(k, v)| labels.and_then(|l| l.get(k)) == Some(v))
@@ -80,12 +89,19 @@ pub fn selector_matches(selector: &BTreeMap<String, String>, labels: Option<&BTr
 
 /// The Service type (`ClusterIP` when unset).
 pub fn service_type(svc: &Service) -> &str {
-    svc.spec.as_ref().and_then(|s| s.type_.as_deref()).unwrap_or("ClusterIP")
+    svc.spec
+        .as_ref()
+        .and_then(|s| s.type_.as_deref())
+        .unwrap_or("ClusterIP")
 }
 
 /// Whether the Service has a cluster IP (not headless).
 pub fn is_service_ip_set(svc: &Service) -> bool {
-    let ip = svc.spec.as_ref().and_then(|s| s.cluster_ip.as_deref()).unwrap_or("");
+    let ip = svc
+        .spec
+        .as_ref()
+        .and_then(|s| s.cluster_ip.as_deref())
+        .unwrap_or("");
     !ip.is_empty() && ip != "None"
 }
 
@@ -104,7 +120,10 @@ pub fn publish_not_ready(svc: &Service) -> bool {
 
 /// The Service's ports.
 pub fn service_ports(svc: &Service) -> &[ServicePort] {
-    svc.spec.as_ref().and_then(|s| s.ports.as_deref()).unwrap_or(&[])
+    svc.spec
+        .as_ref()
+        .and_then(|s| s.ports.as_deref())
+        .unwrap_or(&[])
 }
 
 /// The IP families the Service's endpoints use: `spec.ipFamilies`, or the family of its
@@ -150,7 +169,10 @@ fn ready_condition(pod: &Pod) -> Option<&k8s_openapi::api::core::v1::PodConditio
 
 /// When the pod's readiness last changed (the Ready condition's lastTransitionTime).
 pub fn pod_trigger_time(pod: &Pod) -> Option<jiff::Timestamp> {
-    ready_condition(pod)?.last_transition_time.as_ref().map(|t| t.0)
+    ready_condition(pod)?
+        .last_transition_time
+        .as_ref()
+        .map(|t| t.0)
 }
 
 /// Whether the pod is being deleted.
@@ -166,12 +188,22 @@ pub fn pod_ips(pod: &Pod) -> Vec<&str> {
     let ips: Vec<&str> = status
         .pod_ips
         .as_ref()
-        .map(|v| v.iter().map(|p| p.ip.as_str()).filter(|s| !s.is_empty()).collect())
+        .map(|v| {
+            v.iter()
+                .map(|p| p.ip.as_str())
+                .filter(|s| !s.is_empty())
+                .collect()
+        })
         .unwrap_or_default();
     if !ips.is_empty() {
         return ips;
     }
-    status.pod_ip.as_deref().filter(|s| !s.is_empty()).into_iter().collect()
+    status
+        .pod_ip
+        .as_deref()
+        .filter(|s| !s.is_empty())
+        .into_iter()
+        .collect()
 }
 
 /// Whether the pod belongs in endpoints at all (kube's `ShouldPodBeInEndpoints`).
@@ -204,13 +236,18 @@ pub fn find_port(pod: &Pod, port: &ServicePort) -> Option<i32> {
         Some(IntOrString::Int(n)) => Some(*n),
         Some(IntOrString::String(name)) => {
             let spec = pod.spec.as_ref()?;
-            let sidecars = spec.init_containers.iter().flatten().filter(|c| c.restart_policy.as_deref() == Some("Always"));
+            let sidecars = spec
+                .init_containers
+                .iter()
+                .flatten()
+                .filter(|c| c.restart_policy.as_deref() == Some("Always"));
             spec.containers
                 .iter()
                 .chain(sidecars)
                 .flat_map(|c| c.ports.iter().flatten())
                 .find(|p| {
-                    p.name.as_deref() == Some(name.as_str()) && p.protocol.as_deref().unwrap_or("TCP") == protocol
+                    p.name.as_deref() == Some(name.as_str())
+                        && p.protocol.as_deref().unwrap_or("TCP") == protocol
                 })
                 .map(|p| p.container_port)
         }
@@ -243,11 +280,18 @@ pub fn pod_reference(pod: &Pod) -> ObjectReference {
 /// The pod's address of `family` for an Endpoints object, as the Endpoints controller builds
 /// it (nodeName always present, hostname when [`hostname_for`] says so).
 pub fn pod_address(pod: &Pod, svc: &Service, family: Family) -> Option<EndpointAddress> {
-    let ip = pod_ips(pod).into_iter().find(|ip| Family::of(ip) == Some(family))?;
+    let ip = pod_ips(pod)
+        .into_iter()
+        .find(|ip| Family::of(ip) == Some(family))?;
     Some(EndpointAddress {
         ip: ip.to_string(),
         hostname: hostname_for(pod, svc),
-        node_name: Some(pod.spec.as_ref().and_then(|s| s.node_name.clone()).unwrap_or_default()),
+        node_name: Some(
+            pod.spec
+                .as_ref()
+                .and_then(|s| s.node_name.clone())
+                .unwrap_or_default(),
+        ),
         target_ref: Some(pod_reference(pod)),
     })
 }

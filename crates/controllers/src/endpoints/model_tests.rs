@@ -4,7 +4,10 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
 #[test]
 fn pods_without_ip_or_finished_are_left_out_and_terminating_only_when_asked() {
-    assert!(pod_in_endpoints(&pod("a", "x", "10.0.0.1", true, &[]), false));
+    assert!(pod_in_endpoints(
+        &pod("a", "x", "10.0.0.1", true, &[]),
+        false
+    ));
     assert!(!pod_in_endpoints(&pod("a", "x", "", true, &[]), true));
     let mut done = pod("a", "x", "10.0.0.1", true, &[]);
     done.status.as_mut().unwrap().phase = Some("Succeeded".into());
@@ -19,11 +22,26 @@ fn pods_without_ip_or_finished_are_left_out_and_terminating_only_when_asked() {
 fn named_target_ports_resolve_per_pod() {
     let svc = service("s", "x", &[("http", 80, named("web"))]);
     let port = &service_ports(&svc)[0];
-    assert_eq!(find_port(&pod("a", "x", "10.0.0.1", true, &[("web", 8080)]), port), Some(8080));
-    assert_eq!(find_port(&pod("b", "x", "10.0.0.2", true, &[("web", 9090)]), port), Some(9090));
-    assert_eq!(find_port(&pod("c", "x", "10.0.0.3", true, &[("other", 8080)]), port), None);
+    assert_eq!(
+        find_port(&pod("a", "x", "10.0.0.1", true, &[("web", 8080)]), port),
+        Some(8080)
+    );
+    assert_eq!(
+        find_port(&pod("b", "x", "10.0.0.2", true, &[("web", 9090)]), port),
+        Some(9090)
+    );
+    assert_eq!(
+        find_port(&pod("c", "x", "10.0.0.3", true, &[("other", 8080)]), port),
+        None
+    );
     let numeric = service("s", "x", &[("", 80, num(8080))]);
-    assert_eq!(find_port(&pod("c", "x", "10.0.0.3", true, &[]), &service_ports(&numeric)[0]), Some(8080));
+    assert_eq!(
+        find_port(
+            &pod("c", "x", "10.0.0.3", true, &[]),
+            &service_ports(&numeric)[0]
+        ),
+        Some(8080)
+    );
 }
 
 #[test]
@@ -31,7 +49,11 @@ fn named_ports_must_match_the_protocol() {
     let mut svc = service("s", "x", &[("dns", 53, named("dns"))]);
     svc.spec.as_mut().unwrap().ports.as_mut().unwrap()[0].protocol = Some("UDP".into());
     let p = pod("a", "x", "10.0.0.1", true, &[("dns", 5353)]);
-    assert_eq!(find_port(&p, &service_ports(&svc)[0]), None, "the pod's port is TCP");
+    assert_eq!(
+        find_port(&p, &service_ports(&svc)[0]),
+        None,
+        "the pod's port is TCP"
+    );
 }
 
 #[test]
@@ -70,7 +92,11 @@ fn trigger_time_is_creation_first_then_earliest_new_readiness_change() {
     let mut tracker = TriggerTimes::default();
     let created: jiff::Timestamp = "2024-01-01T00:00:00Z".parse().unwrap();
     assert_eq!(tracker.compute("default/s", &svc, &[]), Some(created));
-    assert_eq!(tracker.compute("default/s", &svc, &[]), None, "nothing changed");
+    assert_eq!(
+        tracker.compute("default/s", &svc, &[]),
+        None,
+        "nothing changed"
+    );
     let mut p = pod("a", "x", "10.0.0.1", true, &[]);
     let t: jiff::Timestamp = "2024-01-02T03:04:05Z".parse().unwrap();
     p.status.as_mut().unwrap().conditions.as_mut().unwrap()[0].last_transition_time = Some(Time(t));

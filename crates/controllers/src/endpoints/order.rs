@@ -107,9 +107,19 @@ pub(crate) fn dump_port(p: &EndpointPort) -> String {
 /// The dump of an `EndpointSubset`.
 pub(crate) fn dump_subset(s: &EndpointSubset) -> String {
     let mut out = String::from("(v1.EndpointSubset){Addresses:");
-    slice(&mut out, "v1.EndpointAddress", s.addresses.as_ref(), address_fields);
+    slice(
+        &mut out,
+        "v1.EndpointAddress",
+        s.addresses.as_ref(),
+        address_fields,
+    );
     out.push_str(" NotReadyAddresses:");
-    slice(&mut out, "v1.EndpointAddress", s.not_ready_addresses.as_ref(), address_fields);
+    slice(
+        &mut out,
+        "v1.EndpointAddress",
+        s.not_ready_addresses.as_ref(),
+        address_fields,
+    );
     out.push_str(" Ports:");
     slice(&mut out, "v1.EndpointPort", s.ports.as_ref(), port_fields);
     out.push('}');
@@ -154,8 +164,14 @@ pub(crate) fn fnv128a(data: &[u8]) -> [u8; 16] {
 /// Compares two addresses as Kubernetes does: IP bytes, then target UID (no target first).
 pub(crate) fn cmp_address(a: &EndpointAddress, b: &EndpointAddress) -> Ordering {
     a.ip.as_bytes().cmp(b.ip.as_bytes()).then_with(|| {
-        let ua = a.target_ref.as_ref().map(|r| r.uid.clone().unwrap_or_default());
-        let ub = b.target_ref.as_ref().map(|r| r.uid.clone().unwrap_or_default());
+        let ua = a
+            .target_ref
+            .as_ref()
+            .map(|r| r.uid.clone().unwrap_or_default());
+        let ub = b
+            .target_ref
+            .as_ref()
+            .map(|r| r.uid.clone().unwrap_or_default());
         ua.cmp(&ub)
     })
 }
@@ -254,8 +270,16 @@ mod tests {
 
     #[test]
     fn sorting_ports_is_independent_of_input_order() {
-        let mut a = vec![port("http", 8080), port("https", 8443), port("metrics", 9090)];
-        let mut b = vec![port("metrics", 9090), port("http", 8080), port("https", 8443)];
+        let mut a = vec![
+            port("http", 8080),
+            port("https", 8443),
+            port("metrics", 9090),
+        ];
+        let mut b = vec![
+            port("metrics", 9090),
+            port("http", 8080),
+            port("https", 8443),
+        ];
         let mut sa = [EndpointSubset {
             ports: Some(std::mem::take(&mut a)),
             ..Default::default()

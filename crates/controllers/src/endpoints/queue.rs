@@ -194,7 +194,9 @@ mod tests {
         q.add_rate_limited("a");
         q.add_rate_limited("a");
         assert_eq!(q.failures("a"), 2);
-        let got = tokio::time::timeout(Duration::from_secs(1), q.get()).await.unwrap();
+        let got = tokio::time::timeout(Duration::from_secs(1), q.get())
+            .await
+            .unwrap();
         assert_eq!(got.as_deref(), Some("a"));
         q.forget("a");
         assert_eq!(q.failures("a"), 0);

@@ -73,7 +73,11 @@ impl Selection {
     }
 
     /// Keys of the Services in `ns` whose selector matches `labels`.
-    pub fn services_for(&self, ns: &str, labels: Option<&BTreeMap<String, String>>) -> HashSet<String> {
+    pub fn services_for(
+        &self,
+        ns: &str,
+        labels: Option<&BTreeMap<String, String>>,
+    ) -> HashSet<String> {
         let mut out = HashSet::new();
         for (k, v) in labels.into_iter().flatten() {
             for svc in self.services.by_index(&pair(ns, k, v)) {
@@ -88,7 +92,9 @@ impl Selection {
     /// The Services whose endpoints a pod change may alter.
     pub fn services_for_change(&self, change: &Change<Pod>) -> HashSet<String> {
         match change {
-            Change::Added(p) | Change::Deleted(p) => self.services_for(ns_of(p), p.metadata.labels.as_ref()),
+            Change::Added(p) | Change::Deleted(p) => {
+                self.services_for(ns_of(p), p.metadata.labels.as_ref())
+            }
             Change::Updated(old, new) => {
                 let (pod_changed, labels_changed) = pod_endpoints_changed(old, new);
                 if !pod_changed && !labels_changed {
@@ -159,7 +165,11 @@ mod tests {
                 ..Default::default()
             },
             spec: Some(ServiceSpec {
-                selector: Some(sel.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()),
+                selector: Some(
+                    sel.iter()
+                        .map(|(k, v)| (k.to_string(), v.to_string()))
+                        .collect(),
+                ),
                 ..Default::default()
             }),
             ..Default::default()
@@ -171,7 +181,12 @@ mod tests {
             metadata: ObjectMeta {
                 name: Some(name.into()),
                 namespace: Some("default".into()),
-                labels: Some(labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()),
+                labels: Some(
+                    labels
+                        .iter()
+                        .map(|(k, v)| (k.to_string(), v.to_string()))
+                        .collect(),
+                ),
                 resource_version: Some(rv.into()),
                 ..Default::default()
             },
@@ -191,7 +206,8 @@ mod tests {
     fn selection() -> Selection {
         let s = Selection::new();
         s.services.apply(svc("web", &[("app", "web")]));
-        s.services.apply(svc("web-canary", &[("app", "web"), ("track", "canary")]));
+        s.services
+            .apply(svc("web-canary", &[("app", "web"), ("track", "canary")]));
         s.services.apply(svc("db", &[("app", "db")]));
         s
     }
@@ -212,22 +228,36 @@ mod tests {
         let s = selection();
         let old = Arc::new(pod("p", &[("app", "web")], true, "1"));
         let new = Arc::new(pod("p", &[("app", "web")], false, "2"));
-        assert_eq!(s.services_for_change(&Change::Updated(old.clone(), new)).len(), 1);
+        assert_eq!(
+            s.services_for_change(&Change::Updated(old.clone(), new))
+                .len(),
+            1
+        );
         let moved = Arc::new(pod("p", &[("app", "db")], true, "2"));
         let got = s.services_for_change(&Change::Updated(old.clone(), moved));
-        assert_eq!(got, HashSet::from(["default/web".to_string(), "default/db".to_string()]));
+        assert_eq!(
+            got,
+            HashSet::from(["default/web".to_string(), "default/db".to_string()])
+        );
         let same = Arc::new(pod("p", &[("app", "web")], true, "3"));
-        assert!(s.services_for_change(&Change::Updated(old, same)).is_empty());
+        assert!(s
+            .services_for_change(&Change::Updated(old, same))
+            .is_empty());
     }
 
     #[test]
     fn pods_for_matches_the_whole_selector() {
         let s = selection();
         s.pods.apply(pod("a", &[("app", "web")], true, "1"));
-        s.pods.apply(pod("b", &[("app", "web"), ("track", "canary")], true, "1"));
+        s.pods
+            .apply(pod("b", &[("app", "web"), ("track", "canary")], true, "1"));
         s.pods.apply(pod("c", &[("app", "db")], true, "1"));
         let canary = s.services.get("default/web-canary").unwrap();
-        let names: Vec<_> = s.pods_for(&canary).iter().map(|p| p.metadata.name.clone().unwrap()).collect();
+        let names: Vec<_> = s
+            .pods_for(&canary)
+            .iter()
+            .map(|p| p.metadata.name.clone().unwrap())
+            .collect();
         assert_eq!(names, ["b"]);
         let web = s.services.get("default/web").unwrap();
         assert_eq!(s.pods_for(&web).len(), 2);

@@ -72,7 +72,11 @@ fn port_key(p: &Option<EndpointPort>) -> (String, i32, String, Option<String>) {
 }
 
 fn address_key(a: &EndpointAddress) -> (String, String) {
-    let uid = a.target_ref.as_ref().and_then(|r| r.uid.clone()).unwrap_or_default();
+    let uid = a
+        .target_ref
+        .as_ref()
+        .and_then(|r| r.uid.clone())
+        .unwrap_or_default();
     (a.ip.clone(), uid)
 }
 
@@ -81,7 +85,8 @@ fn repack(entries: Vec<Entry>) -> Vec<EndpointSubset> {
     // address key → the address (first seen wins).
     let mut addresses: HashMap<(String, String), EndpointAddress> = HashMap::new();
     // port key → (port, address key → ready); not ready wins over ready.
-    let mut by_port: BTreeMap<_, (Option<EndpointPort>, BTreeMap<(String, String), bool>)> = BTreeMap::new();
+    let mut by_port: BTreeMap<_, (Option<EndpointPort>, BTreeMap<(String, String), bool>)> =
+        BTreeMap::new();
     for e in entries {
         let akey = address_key(&e.address);
         addresses.entry(akey.clone()).or_insert(e.address);
@@ -92,9 +97,13 @@ fn repack(entries: Vec<Entry>) -> Vec<EndpointSubset> {
         *ready = *ready && e.ready;
     }
     // the set of (address, ready) → the ports offered by exactly that set.
-    let mut by_set: BTreeMap<Vec<((String, String), bool)>, Vec<Option<EndpointPort>>> = BTreeMap::new();
+    let mut by_set: BTreeMap<Vec<((String, String), bool)>, Vec<Option<EndpointPort>>> =
+        BTreeMap::new();
     for (_, (port, set)) in by_port {
-        by_set.entry(set.into_iter().collect()).or_default().push(port);
+        by_set
+            .entry(set.into_iter().collect())
+            .or_default()
+            .push(port);
     }
     let mut subsets: Vec<EndpointSubset> = by_set
         .into_iter()
@@ -125,14 +134,20 @@ fn repack(entries: Vec<Entry>) -> Vec<EndpointSubset> {
 pub fn count(subsets: &[EndpointSubset]) -> usize {
     subsets
         .iter()
-        .map(|s| s.addresses.as_ref().map_or(0, Vec::len) + s.not_ready_addresses.as_ref().map_or(0, Vec::len))
+        .map(|s| {
+            s.addresses.as_ref().map_or(0, Vec::len)
+                + s.not_ready_addresses.as_ref().map_or(0, Vec::len)
+        })
         .sum()
 }
 
 /// Cuts `subsets` to [`MAX_ADDRESSES`] as Kubernetes does (each subset keeps its share,
 /// rounded up; ready addresses go first). Returns whether anything was cut.
 pub fn truncate(subsets: &mut [EndpointSubset]) -> bool {
-    let ready: usize = subsets.iter().map(|s| s.addresses.as_ref().map_or(0, Vec::len)).sum();
+    let ready: usize = subsets
+        .iter()
+        .map(|s| s.addresses.as_ref().map_or(0, Vec::len))
+        .sum();
     let not_ready: usize = subsets
         .iter()
         .map(|s| s.not_ready_addresses.as_ref().map_or(0, Vec::len))

@@ -12,10 +12,16 @@ use super::queue::WorkQueue;
 pub const MAX_RETRIES: u32 = 15;
 
 /// Runs `workers` workers calling `sync` for queued keys until `shutdown`.
-pub async fn run<F, Fut>(queue: WorkQueue, workers: usize, name: &'static str, shutdown: CancellationToken, sync: F)
-where
+pub async fn run<F, Fut, E>(
+    queue: WorkQueue,
+    workers: usize,
+    name: &'static str,
+    shutdown: CancellationToken,
+    sync: F,
+) where
     F: Fn(String) -> Fut + Clone + Send + Sync + 'static,
-    Fut: Future<Output = Result<(), kube::Error>> + Send,
+    Fut: Future<Output = Result<(), E>> + Send,
+    E: std::fmt::Display,
 {
     let mut set = tokio::task::JoinSet::new();
     for _ in 0..workers.max(1) {
