@@ -181,7 +181,7 @@ pub async fn sync(ctx: &Ctx, key: ObjectKey) -> SyncResult {
     let update_revision = format!(
         "{}-{}",
         key.name,
-        compute_hash(&spec.template, status.collision_count)
+        compute_hash(&spec.template, Some(status.collision_count.unwrap_or(0)))
     );
     let start = spec.ordinals.as_ref().and_then(|o| o.start).unwrap_or(0);
     let replicas = spec.replicas.unwrap_or(1);
