@@ -231,8 +231,18 @@ impl Controller {
             .collect()
     }
 
-    async fn delete_all(&self, key: &str, manager: &str) -> Result<(), kube::Error> {
-        let delete = self.slices_of(key, manager);
+    /// Deletes the slices labelled as `manager`'s for `key` that `doomed` selects.
+    async fn delete_all(
+        &self,
+        key: &str,
+        manager: &str,
+        doomed: impl Fn(&EndpointSlice) -> bool,
+    ) -> Result<(), kube::Error> {
+        let delete: Vec<EndpointSlice> = self
+            .slices_of(key, manager)
+            .into_iter()
+            .filter(|s| doomed(s))
+            .collect();
         if delete.is_empty() {
             return Ok(());
         }
@@ -256,11 +266,24 @@ impl Controller {
             if let Ok(mut t) = self.triggers.lock() {
                 t.forget(key);
             }
-            // The garbage collector's job, done here too for slices left without an owner.
-            return Ok(self.delete_all(key, reconcile::CONTROLLER).await?);
+            // The garbage collector's job, done here too: slices this controller made for a
+            // Service of that name (never the API server's own, which have no owner).
+            let name = split_key(key).1;
+            let made_for_service = |s: &EndpointSlice| {
+                s.metadata
+                    .owner_references
+                    .iter()
+                    .flatten()
+                    .any(|o| o.kind == "Service" && o.name == name)
+            };
+            return Ok(self
+                .delete_all(key, reconcile::CONTROLLER, made_for_service)
+                .await?);
         };
         if model::service_type(&svc) == "ExternalName" || model::selector(&svc).is_none() {
-            return Ok(self.delete_all(key, reconcile::CONTROLLER).await?);
+            // Slices made while the Service had a selector and another type.
+            let owned = |s: &EndpointSlice| reconcile::owned_by(s, &svc);
+            return Ok(self.delete_all(key, reconcile::CONTROLLER, owned).await?);
         }
         let pods = self.sel.pods_for(&svc);
         let pods: Vec<&Pod> = pods.iter().map(|p| p.as_ref()).collect();

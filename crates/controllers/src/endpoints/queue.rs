@@ -125,16 +125,6 @@ impl WorkQueue {
         }
     }
 
-    /// Number of keys waiting.
-    pub fn len(&self) -> usize {
-        self.inner.state.lock().map(|s| s.queue.len()).unwrap_or(0)
-    }
-
-    /// Whether no key is waiting.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
     /// Stops handing out keys; waiting workers get `None`.
     pub fn shut_down(&self) {
         if let Ok(mut s) = self.inner.state.lock() {
@@ -143,6 +133,19 @@ impl WorkQueue {
         self.inner.notify.notify_waiters();
         // A worker between its check and its wait gets the stored permit.
         self.inner.notify.notify_one();
+    }
+}
+
+#[cfg(test)]
+impl WorkQueue {
+    /// Number of keys waiting.
+    pub fn len(&self) -> usize {
+        self.inner.state.lock().map(|s| s.queue.len()).unwrap_or(0)
+    }
+
+    /// Whether no key is waiting.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 }
 

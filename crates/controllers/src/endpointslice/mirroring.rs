@@ -14,7 +14,7 @@ impl Controller {
         let ep = self.endpoints.get(key).filter(|e| mirror::should_mirror(e));
         let svc = self.sel.services.get(key);
         let (Some(ep), Some(_)) = (ep, svc.filter(|s| model::selector(s).is_none())) else {
-            return self.delete_all(key, mirror::CONTROLLER).await;
+            return self.delete_all(key, mirror::CONTROLLER, |_| true).await;
         };
         let existing = self.slices_of(key, mirror::CONTROLLER);
         let (plan, skipped) = mirror::plan(&ep, &existing);

@@ -12,6 +12,7 @@ mod support;
 mod allocation;
 mod bad_input;
 mod create_cmds;
+mod ctl_endpoints;
 mod ctl_lb;
 mod ctl_scheduler;
 mod ctl_workloads;
