@@ -37,6 +37,15 @@ fn events_with(c: &Cluster, svc: &str, reason: &str) -> String {
     })
 }
 
+/// Waits for the LoadBalancer allocator to give `svc` an address and checks that it comes from
+/// the default pool (for the tests of other areas that create LoadBalancer Services).
+#[track_caller]
+pub fn pool_address(c: &Cluster, svc: &str) -> String {
+    let ip = assigned(c, svc);
+    assert!(in_default_pool(&ip), "{svc}: {ip} is not in 127.240.0.0/24");
+    ip
+}
+
 fn in_default_pool(ip: &str) -> bool {
     let o: Vec<u32> = ip.split('.').filter_map(|p| p.parse().ok()).collect();
     o.len() == 4 && o[..3] == [127, 240, 0] && (1..=254).contains(&o[3])

@@ -95,7 +95,7 @@ fn expose_pod_as_load_balancer_with_session_affinity() {
     assert_eq!(out.trim(), "service/sample-http exposed");
     let t = Table::parse(&c.ok(&["get", "svc", "sample-http", "-o", "wide"]));
     assert_eq!(t.cell("sample-http", "TYPE"), "LoadBalancer");
-    assert_eq!(t.cell("sample-http", "EXTERNAL-IP"), "<pending>");
+    let http_ip = crate::ctl_lb::pool_address(&c, "sample-http");
     assert_eq!(t.cell("sample-http", "SELECTOR"), "svc=sample");
     let np = node_port_of(&t.cell("sample-http", "PORT(S)"), 8080);
     assert!((30000..=32767).contains(&np));
@@ -136,7 +136,7 @@ fn expose_pod_as_load_balancer_with_session_affinity() {
     // A pod exposed without --selector uses the pod's labels.
     assert_eq!(svc["spec"]["selector"]["svc"], "sample");
     let t = Table::parse(&c.ok(&["get", "svc", "sample-sticky"]));
-    assert_eq!(t.cell("sample-sticky", "EXTERNAL-IP"), "<pending>");
+    assert_ne!(crate::ctl_lb::pool_address(&c, "sample-sticky"), http_ip);
     let other = node_port_of(&t.cell("sample-sticky", "PORT(S)"), 8080);
     assert_ne!(np, other, "two services got the same node port");
 }
