@@ -72,7 +72,7 @@ fn get_svc_columns_for_every_service_type() {
     assert!(in_service_cidr(&t.cell("kubia-nodeport", "CLUSTER-IP")));
 
     assert_eq!(t.cell("kubia-lb", "TYPE"), "LoadBalancer");
-    crate::ctl_lb::pool_address(&c, "kubia-lb");
+    assert_eq!(t.cell("kubia-lb", "EXTERNAL-IP"), "<pending>");
     let np = node_port_of(&t.cell("kubia-lb", "PORT(S)"), 80);
     assert!((30000..=32767).contains(&np) && np != 30123, "{out}");
 
@@ -219,14 +219,28 @@ fn get_ingress_columns() {
 }
 
 #[test]
-fn get_workloads_without_controllers() {
+fn get_workloads_with_pending_pods() {
     let c = Cluster::start();
     apply_all(&c, &["001-hostname-server.yaml"]);
     for f in ["kubia-rc.yaml", "kubia-rs.yaml"] {
         let r = apply_file(&c, &fixture_path(f));
         assert!(r.ok, "{}", r.stderr);
     }
-    let out = c.ok(&["get", "deploy,rs,rc"]);
+    // The controllers create every pod; none becomes ready without nodes. The Deployment's
+    // own ReplicaSet is listed too; wait until every status caught up.
+    let settled = |out: &str| {
+        let ts = tables(out);
+        ts.len() == 3
+            && ts[0].has("deployment.apps/hostname-server")
+            && ts[0].row("deployment.apps/hostname-server")[1..4] == ["0/2", "2", "0"]
+            && ts[1].has("replicaset.apps/kubia")
+            && ts[1].row("replicaset.apps/kubia")[1..4] == ["3", "3", "0"]
+            && ts[2].row("replicationcontroller/kubia")[1..4] == ["3", "3", "0"]
+    };
+    let out = c.eventually(20, || {
+        let out = c.ok(&["get", "deploy,rs,rc"]);
+        settled(&out).then_some(out)
+    });
     let ts = tables(&out);
     assert_eq!(ts.len(), 3, "{out}");
     assert_eq!(
@@ -235,20 +249,25 @@ fn get_workloads_without_controllers() {
     );
     assert_eq!(
         ts[0].row("deployment.apps/hostname-server")[1..4],
-        ["0/2", "0", "0"]
+        ["0/2", "2", "0"]
     );
     assert_eq!(
         ts[1].columns,
         ["NAME", "DESIRED", "CURRENT", "READY", "AGE"]
     );
-    assert_eq!(ts[1].row("replicaset.apps/kubia")[1..4], ["3", "0", "0"]);
+    assert_eq!(ts[1].row("replicaset.apps/kubia")[1..4], ["3", "3", "0"]);
+    assert_eq!(
+        ts[1].rows.len(),
+        2,
+        "kubia and the Deployment's ReplicaSet: {out}"
+    );
     assert_eq!(
         ts[2].columns,
         ["NAME", "DESIRED", "CURRENT", "READY", "AGE"]
     );
     assert_eq!(
         ts[2].row("replicationcontroller/kubia")[1..4],
-        ["3", "0", "0"]
+        ["3", "3", "0"]
     );
 
     let wide = Table::parse(&c.ok(&["get", "deploy", "-o", "wide"]));
@@ -302,19 +321,31 @@ fn get_all_lists_every_kind_in_the_all_category() {
     );
     let r = apply_file(&c, &fixture_path("kubia-rc.yaml"));
     assert!(r.ok, "{}", r.stderr);
-    let out = c.ok(&["get", "all"]);
+    // The controllers add the pods (2 + 3) and the Deployment's ReplicaSet; wait for them.
+    let out = c.eventually(20, || {
+        let out = c.ok(&["get", "all"]);
+        let ts = tables(&out);
+        (ts.len() == 5 && ts[0].rows.len() == 5).then_some(out)
+    });
     let ts = tables(&out);
     let firsts: Vec<String> = ts
         .iter()
         .map(|t| t.rows[0][0].split('/').next().unwrap().to_string())
         .collect();
-    // Discovery order: core (replicationcontrollers, services) before apps (deployments).
+    // Discovery order: core (pods, replicationcontrollers, services) before apps
+    // (deployments, replicasets).
     assert_eq!(
         firsts,
-        ["replicationcontroller", "service", "deployment.apps"],
+        [
+            "pod",
+            "replicationcontroller",
+            "service",
+            "deployment.apps",
+            "replicaset.apps"
+        ],
         "{out}"
     );
-    let svc = &ts[1];
+    let svc = &ts[2];
     assert_eq!(
         svc.columns,
         [
@@ -332,7 +363,7 @@ fn get_all_lists_every_kind_in_the_all_category() {
         "80/TCP"
     );
     assert_eq!(
-        ts[2].cell("deployment.apps/hostname-server", "READY"),
+        ts[3].cell("deployment.apps/hostname-server", "READY"),
         "0/2"
     );
     // Ingresses and endpoints are not in "all".
@@ -408,10 +439,17 @@ fn get_svc_deploy_pod_as_in_note_001() {
             "001-clusterip-hostname-service.yaml",
         ],
     );
-    let out = c.ok(&["get", "svc,deploy,pod"]);
+    // The Deployment's 2 pods appear (Pending: there are no nodes), as in the note.
+    let out = c.eventually(20, || {
+        let out = c.ok(&["get", "svc,deploy,pod"]);
+        let ts = tables(&out);
+        (ts.len() == 3
+            && ts[2].rows.len() == 2
+            && ts[1].row("deployment.apps/hostname-server")[2] == "2")
+            .then_some(out)
+    });
     let ts = tables(&out);
-    // No pods exist (no controllers), so there is no pod table.
-    assert_eq!(ts.len(), 2, "{out}");
+    assert_eq!(ts.len(), 3, "{out}");
     assert_eq!(
         ts[0].columns,
         [
@@ -438,8 +476,16 @@ fn get_svc_deploy_pod_as_in_note_001() {
     );
     assert_eq!(
         ts[1].row("deployment.apps/hostname-server")[1..4],
-        ["0/2", "0", "0"]
+        ["0/2", "2", "0"]
     );
+    assert_eq!(
+        ts[2].columns,
+        ["NAME", "READY", "STATUS", "RESTARTS", "AGE"]
+    );
+    for row in &ts[2].rows {
+        assert!(row[0].starts_with("pod/hostname-server-"), "{out}");
+        assert_eq!(row[1..3], ["0/1", "Pending"], "{out}");
+    }
 }
 
 fn squash(s: &str) -> String {
