@@ -210,7 +210,8 @@ fn create_service_of_every_type() {
     let np2 = node_port_of(&t.cell("my-np2", "PORT(S)"), 80);
     assert!((30000..=32767).contains(&np2) && np2 != 30080);
     assert_eq!(t.cell("my-lb", "TYPE"), "LoadBalancer");
-    assert_eq!(t.cell("my-lb", "EXTERNAL-IP"), "<pending>");
+    // The LoadBalancer allocator gives it an address from the pool.
+    crate::ctl_lb::pool_address(&c, "my-lb");
     node_port_of(&t.cell("my-lb", "PORT(S)"), 80);
     assert_eq!(t.cell("my-en", "TYPE"), "ExternalName");
     assert_eq!(t.cell("my-en", "CLUSTER-IP"), "<none>");

