@@ -129,7 +129,7 @@ impl Run<'_> {
     /// is shared among active ReplicaSets in proportion to their sizes.
     async fn scale(
         &self,
-        mut new: Option<&mut ReplicaSet>,
+        new: Option<&mut ReplicaSet>,
         olds: &mut [ReplicaSet],
     ) -> Result<(), crate::Error> {
         let want = desired(&self.d);
@@ -183,7 +183,7 @@ impl Run<'_> {
         // Proportional scaling.
         let surge = if want > 0 { max_surge(&self.d) } else { 0 };
         let mut all: Vec<&mut ReplicaSet> = olds.iter_mut().filter(|r| replicas(r) > 0).collect();
-        if let Some(rs) = new.as_deref_mut().filter(|r| replicas(r) > 0) {
+        if let Some(rs) = new.filter(|r| replicas(r) > 0) {
             all.push(rs);
         }
         let current: i32 = all.iter().map(|r| replicas(r)).sum();

@@ -26,7 +26,7 @@ pub(super) async fn manage(
     let want = owner.replicas.max(0) as usize;
     if have < want {
         create(ctx, owner, key, (want - have).min(BURST_REPLICAS)).await
-    } else if have > want && counted.len() > 0 {
+    } else if have > want && !counted.is_empty() {
         let n = (have - want).min(counted.len()).min(BURST_REPLICAS);
         delete(ctx, owner, key, counted, n).await
     } else {
