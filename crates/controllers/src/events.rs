@@ -13,12 +13,15 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
 use kube::api::{Api, PostParams};
 use kube::Resource;
 
+/// (namespace, uid, reason, message): what makes two events the same.
+type EventKey = (String, String, String, String);
+
 /// Records Events for one component (e.g. `endpoint-controller`, `default-scheduler`).
 pub struct Recorder {
     client: kube::Client,
     component: String,
-    /// (namespace, uid, reason, message) → (event name, count) of Events already written.
-    seen: Mutex<HashMap<(String, String, String, String), (String, i32)>>,
+    /// The Events already written, by key: their name and count.
+    seen: Mutex<HashMap<EventKey, (String, i32)>>,
 }
 
 /// An object reference for an Event, from any typed object.
