@@ -71,7 +71,13 @@ fn port_key(p: &Option<EndpointPort>) -> (String, i32, String, Option<String>) {
     }
 }
 
-fn address_key(a: &EndpointAddress) -> (String, String) {
+/// An address's identity: (IP, target UID).
+type AddressKey = (String, String);
+
+/// Addresses offering one port, with their readiness.
+type PortAddresses = (Option<EndpointPort>, BTreeMap<AddressKey, bool>);
+
+fn address_key(a: &EndpointAddress) -> AddressKey {
     let uid = a
         .target_ref
         .as_ref()
@@ -83,10 +89,9 @@ fn address_key(a: &EndpointAddress) -> (String, String) {
 /// Groups (address, port, ready) entries into canonical, sorted subsets.
 fn repack(entries: Vec<Entry>) -> Vec<EndpointSubset> {
     // address key → the address (first seen wins).
-    let mut addresses: HashMap<(String, String), EndpointAddress> = HashMap::new();
+    let mut addresses: HashMap<AddressKey, EndpointAddress> = HashMap::new();
     // port key → (port, address key → ready); not ready wins over ready.
-    let mut by_port: BTreeMap<_, (Option<EndpointPort>, BTreeMap<(String, String), bool>)> =
-        BTreeMap::new();
+    let mut by_port: BTreeMap<_, PortAddresses> = BTreeMap::new();
     for e in entries {
         let akey = address_key(&e.address);
         addresses.entry(akey.clone()).or_insert(e.address);
@@ -97,8 +102,7 @@ fn repack(entries: Vec<Entry>) -> Vec<EndpointSubset> {
         *ready = *ready && e.ready;
     }
     // the set of (address, ready) → the ports offered by exactly that set.
-    let mut by_set: BTreeMap<Vec<((String, String), bool)>, Vec<Option<EndpointPort>>> =
-        BTreeMap::new();
+    let mut by_set: BTreeMap<Vec<(AddressKey, bool)>, Vec<Option<EndpointPort>>> = BTreeMap::new();
     for (_, (port, set)) in by_port {
         by_set
             .entry(set.into_iter().collect())

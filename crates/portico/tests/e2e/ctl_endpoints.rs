@@ -1,6 +1,8 @@
 //! The Endpoints and EndpointSlice controllers seen through real kubectl: Services over pods
 //! whose status (IP, Ready condition) the tests write themselves, as a kubelet would.
 
+mod bench;
+
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
