@@ -99,6 +99,28 @@ pub async fn run(state: &State) -> Result<(), Error> {
         }),
     )
     .await?;
+    reconcile_endpoints(state).await
+}
+
+/// Keeps the `kubernetes` Endpoints and EndpointSlice pointing at this API server, as the
+/// Kubernetes API server's endpoint reconciler does; runs at start and every 10 seconds, so
+/// a deleted or edited one comes back.
+pub fn spawn_reconciler(state: std::sync::Arc<State>) {
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                _ = state.shutdown.cancelled() => return,
+                _ = tokio::time::sleep(std::time::Duration::from_secs(10)) => {}
+            }
+            if let Err(e) = reconcile_endpoints(&state).await {
+                tracing::warn!(error = %e, "reconciling the kubernetes endpoints failed");
+            }
+        }
+    });
+}
+
+async fn reconcile_endpoints(state: &State) -> Result<(), Error> {
+    let port = state.address.port();
     // The API server owns these two and writes them directly: its own address may be a
     // loopback one, which validation rightly refuses from clients.
     let address = state.address.ip().to_string();

@@ -128,6 +128,7 @@ pub async fn start(
     std::fs::rename(&tmp, &kubeconfig).map_err(|e| Error::io(&kubeconfig, e))?;
     gc::spawn(state.clone());
     spawn_compactor(state.clone());
+    bootstrap::spawn_reconciler(state.clone());
     let task = tokio::spawn(http::serve(state, listener, tls_config));
     tracing::info!(%address, kubeconfig = %kubeconfig.display(), "API server ready");
     Ok(Running {

@@ -237,7 +237,7 @@ fn check_003(c: &Cluster) {
     assert_eq!(ip, "", "ExternalName service kept a cluster IP");
     // kubia-nodeport: NodePort -> LoadBalancer keeps its node port (same port and protocol).
     assert_eq!(svc.cell("kubia-nodeport", "TYPE"), "LoadBalancer");
-    crate::ctl_lb::pool_address(&c, "kubia-nodeport");
+    crate::ctl_lb::pool_address(c, "kubia-nodeport");
     assert_eq!(svc.cell("kubia-nodeport", "PORT(S)"), "80:30123/TCP");
     assert_eq!(svc.cell("kubia-headless", "CLUSTER-IP"), "None");
     let ing = Table::parse(&c.ok(&["get", "ing"]));
