@@ -73,7 +73,11 @@ impl Recorder {
         if let Some((name, count)) = previous {
             let patch = serde_json::json!({"count": count + 1, "lastTimestamp": now});
             let result = api
-                .patch(&name, &kube::api::PatchParams::default(), &kube::api::Patch::Merge(&patch))
+                .patch(
+                    &name,
+                    &kube::api::PatchParams::default(),
+                    &kube::api::Patch::Merge(&patch),
+                )
                 .await;
             if result.is_ok() {
                 if let Ok(mut m) = self.seen.lock() {
