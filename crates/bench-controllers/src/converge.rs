@@ -33,10 +33,8 @@ pub struct Convergence {
     pub slices: Caught,
     /// Endpoints.
     pub endpoints: Caught,
-    /// Server CPU over the whole phase, if its pid is known.
-    pub server_cpu: Option<String>,
-    /// The benchmark's own CPU over the phase.
-    pub bench_cpu: Option<String>,
+    /// CPU use over the whole phase (server, benchmark, other processes).
+    pub cpu: String,
 }
 
 /// The state of the books, for progress lines and reports.
@@ -55,11 +53,8 @@ pub async fn converge(
 ) -> Result<Convergence, Error> {
     let n = lock(&slices).len();
     let start = Instant::now();
-    let (server0, bench0) = (
-        server_pid.and_then(cpu::snapshot),
-        cpu::snapshot(std::process::id()),
-    );
-    let mut last = server0.clone();
+    let first = cpu::Sample::take(server_pid);
+    let mut last = first.clone();
     let mut populate = Some(populate);
     let mut populated = None;
     let mut tick = tokio::time::interval(Duration::from_millis(50));
@@ -80,42 +75,30 @@ pub async fn converge(
         let (s, e) = counts(&slices, &endpoints);
         if let Some(p) = &populated {
             if s == n && e == n {
-                let now = (
-                    server_pid.and_then(cpu::snapshot),
-                    cpu::snapshot(std::process::id()),
-                );
                 return Ok(Convergence {
                     slices: caught(&slices, p),
                     endpoints: caught(&endpoints, p),
                     populated: p.clone(),
-                    server_cpu: server0
-                        .as_ref()
-                        .zip(now.0.as_ref())
-                        .map(|(a, b)| cpu::describe(a, b)),
-                    bench_cpu: bench0
-                        .as_ref()
-                        .zip(now.1.as_ref())
-                        .map(|(a, b)| cpu::describe(a, b)),
+                    cpu: first.describe(&cpu::Sample::take(server_pid)),
                 });
             }
         }
         let now = Instant::now();
         if now >= next_report {
             next_report += Duration::from_secs(5);
-            let snap = server_pid.and_then(cpu::snapshot);
-            let server = last
-                .as_ref()
-                .zip(snap.as_ref())
-                .map(|(a, b)| format!(", server {}", cpu::describe(a, b)))
-                .unwrap_or_default();
-            last = snap;
+            let sample = cpu::Sample::take(server_pid);
+            let done = progress.done.load(Ordering::Relaxed);
             eprintln!(
-                "  {:>6.1}s  services {} pods {} ready {} | complete: slices {s} endpoints {e}{server}",
+                "  {:>6.1}s  services {} pods {} ready {} | complete: slices {s} endpoints {e} | backlog: slices {} endpoints {} | {}",
                 start.elapsed().as_secs_f64(),
                 progress.services.load(Ordering::Relaxed),
                 progress.pods.load(Ordering::Relaxed),
                 progress.ready.load(Ordering::Relaxed),
+                done.saturating_sub(s),
+                done.saturating_sub(e),
+                last.describe(&sample),
             );
+            last = sample;
         }
         if now.duration_since(start) > deadline {
             return Err(Error::NotConverged(laggards(&slices, &endpoints, deadline)));

@@ -81,6 +81,76 @@ pub fn describe(from: &Snapshot, to: &Snapshot) -> String {
     format!("{total:.2} cores ({})", parts.join(", "))
 }
 
+/// Busy ticks of the whole machine so far, all CPUs together (the `cpu` line of
+/// `/proc/stat`: user, nice, system, irq, softirq, steal).
+pub fn machine_busy() -> Option<u64> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    parse_machine(stat.lines().next()?)
+}
+
+/// Parses the `cpu` line of `/proc/stat` into busy ticks.
+fn parse_machine(line: &str) -> Option<u64> {
+    let fields: Vec<u64> = line
+        .strip_prefix("cpu ")?
+        .split_whitespace()
+        .map(|f| f.parse().ok())
+        .collect::<Option<_>>()?;
+    // user nice system idle iowait irq softirq steal ...
+    let at = |i: usize| fields.get(i).copied().unwrap_or(0);
+    Some(at(0) + at(1) + at(2) + at(5) + at(6) + at(7))
+}
+
+/// One sample of the CPU use of the server, the benchmark itself and the whole machine.
+#[derive(Debug, Clone)]
+pub struct Sample {
+    at: Instant,
+    server: Option<Snapshot>,
+    bench: Option<Snapshot>,
+    machine: Option<u64>,
+}
+
+impl Sample {
+    /// Samples now; the server only when its pid is known.
+    pub fn take(server_pid: Option<u32>) -> Sample {
+        Sample {
+            at: Instant::now(),
+            server: server_pid.and_then(snapshot),
+            bench: snapshot(std::process::id()),
+            machine: machine_busy(),
+        }
+    }
+
+    /// The CPU use between `self` and `later`: the server per thread name, the benchmark,
+    /// and every other process of the machine (which disturb the figures when busy).
+    pub fn describe(&self, later: &Sample) -> String {
+        let secs = later.at.saturating_duration_since(self.at).as_secs_f64();
+        let mut parts = Vec::new();
+        let mut known = 0.0;
+        if let (Some(a), Some(b)) = (&self.server, &later.server) {
+            known += usage(a, b).0;
+            parts.push(format!("server {}", describe(a, b)));
+        }
+        if let (Some(a), Some(b)) = (&self.bench, &later.bench) {
+            let used = usage(a, b).0;
+            known += used;
+            parts.push(format!("benchmark {used:.2}"));
+        }
+        if let (Some(a), Some(b)) = (self.machine, later.machine) {
+            if secs > 0.0 {
+                let machine = b.saturating_sub(a) as f64 / TICKS_PER_SECOND / secs;
+                let cores = std::thread::available_parallelism()
+                    .map(|c| c.get())
+                    .unwrap_or(0);
+                parts.push(format!(
+                    "other processes {:.2} (machine busy {machine:.2} of {cores})",
+                    (machine - known).max(0.0)
+                ));
+            }
+        }
+        parts.join(", ")
+    }
+}
+
 /// The peak resident memory of process `pid` in MiB (`VmHWM`).
 pub fn peak_rss_mib(pid: u32) -> Option<f64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
@@ -125,5 +195,20 @@ mod tests {
         assert!((per[0].1 - 1.0).abs() < 1e-9);
         assert_eq!(describe(&a, &b), "1.25 cores (w 1.00, db 0.25)");
         assert!(snapshot(std::process::id()).is_some());
+    }
+
+    #[test]
+    fn machine_busy_counts_everything_but_idle_and_iowait() {
+        let line = "cpu  861728 5 133003 163533 3325 7 2824 8001 0 0";
+        assert_eq!(
+            parse_machine(line),
+            Some(861728 + 5 + 133003 + 7 + 2824 + 8001)
+        );
+        assert_eq!(parse_machine("cpu0 1 2 3"), None);
+        let a = Sample::take(Some(std::process::id()));
+        let b = Sample::take(Some(std::process::id()));
+        let text = a.describe(&b);
+        assert!(text.starts_with("server "), "{text}");
+        assert!(text.contains("benchmark "), "{text}");
     }
 }

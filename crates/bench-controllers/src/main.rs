@@ -189,7 +189,7 @@ async fn phases(
     print!("{}", report::convergence(&converged, &verdict));
 
     eprintln!("flipping {} pods", args.k.min(n * p));
-    let before = args.server_pid.and_then(cpu::snapshot);
+    let before = cpu::Sample::take(args.server_pid);
     let flipped = flips::run(
         client,
         books,
@@ -199,10 +199,9 @@ async fn phases(
         Duration::from_secs(args.flip_timeout),
     )
     .await?;
-    let after = args.server_pid.and_then(cpu::snapshot);
-    let cpu = before.zip(after).map(|(a, b)| cpu::describe(&a, &b));
+    let cpu = before.describe(&cpu::Sample::take(args.server_pid));
     println!();
-    print!("{}", report::flips(&flipped, args.rate, cpu.as_deref()));
+    print!("{}", report::flips(&flipped, args.rate, &cpu));
     let missing = flipped.slices[2].missing.len() + flipped.endpoints[2].missing.len();
     Ok(verdict.problems.is_empty() && missing == 0)
 }

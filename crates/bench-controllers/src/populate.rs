@@ -23,6 +23,8 @@ pub struct Progress {
     pub pods: AtomicUsize,
     /// Pods whose Ready status was acknowledged.
     pub ready: AtomicUsize,
+    /// Services whose pods all had their Ready status acknowledged.
+    pub done: AtomicUsize,
 }
 
 /// What populating took, as the client saw it.
@@ -130,6 +132,7 @@ pub async fn populate(
                     progress.ready.fetch_add(1, Ordering::Relaxed);
                 }
                 out.0.push((i, last));
+                progress.done.fetch_add(1, Ordering::Relaxed);
             }
         }));
     }

@@ -94,12 +94,7 @@ pub fn convergence(c: &Convergence, verdict: &Verdict) -> String {
     }
     caught(&mut out, "EndpointSlices", &c.slices, c);
     caught(&mut out, "Endpoints", &c.endpoints, c);
-    if let Some(cpu) = &c.server_cpu {
-        let _ = writeln!(out, "  server CPU over the phase: {cpu}");
-    }
-    if let Some(cpu) = &c.bench_cpu {
-        let _ = writeln!(out, "  benchmark client CPU:      {cpu}");
-    }
+    let _ = writeln!(out, "  CPU over the phase: {}", c.cpu);
     let _ = writeln!(
         out,
         "  check: {} EndpointSlices and {} Endpoints listed, {} problems",
@@ -129,7 +124,7 @@ fn row(object: &str, dir: &str, s: &Seen) -> Vec<String> {
 }
 
 /// The latency section.
-pub fn flips(fl: &Flips, rate_per_s: f64, server_cpu: Option<&str>) -> String {
+pub fn flips(fl: &Flips, rate_per_s: f64, cpu: &str) -> String {
     let mut out = String::new();
     let how = if rate_per_s > 0.0 {
         format!("{rate_per_s} flips started per second")
@@ -166,9 +161,7 @@ pub fn flips(fl: &Flips, rate_per_s: f64, server_cpu: Option<&str>) -> String {
     }
     table(&mut out, &rows);
     let _ = writeln!(out, "  status patch itself: {}", pcts(&fl.patches));
-    if let Some(cpu) = server_cpu {
-        let _ = writeln!(out, "  server CPU over the phase: {cpu}");
-    }
+    let _ = writeln!(out, "  CPU over the phase: {cpu}");
     for seen in [&fl.slices[2], &fl.endpoints[2]] {
         for why in seen.missing.iter().take(10) {
             let _ = writeln!(out, "  MISSING: {why}");
@@ -196,7 +189,7 @@ mod tests {
         };
         fl.slices[2].latency = Summary::of(vec![Duration::from_millis(3); 4]);
         fl.endpoints[2].missing = vec!["Endpoints of svc-00001 never showed svc-00001-0".into()];
-        let text = flips(&fl, 0.0, Some("1.00 cores (w 1.00)"));
+        let text = flips(&fl, 0.0, "server 1.00 cores (w 1.00)");
         assert!(
             text.contains("2 pods turned not Ready and back (one at a time)"),
             "{text}"
@@ -207,6 +200,6 @@ mod tests {
             .unwrap();
         assert!(slice_line.contains("3.00"), "{slice_line}");
         assert!(text.contains("MISSING: Endpoints of svc-00001 never showed svc-00001-0"));
-        assert!(text.contains("server CPU over the phase: 1.00 cores"));
+        assert!(text.contains("CPU over the phase: server 1.00 cores"));
     }
 }
