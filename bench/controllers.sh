@@ -9,6 +9,7 @@
 #   SIZES="100 1000" P=10 K=200 bench/controllers.sh
 #   CONCURRENCY=16 NODES=10 RATE=20 bench/controllers.sh   # RATE: flips started per second (0: one at a time)
 #   PORTICO_BIN=/path/to/portico bench/controllers.sh      # benchmark a prebuilt server
+#   BASELINE=1 N=1000 bench/controllers.sh  # also fill a server without controllers, for comparison
 #
 # Builds with --release, starts a fresh Portico server (SQLite store, controllers on) on a
 # free 127.0.0.1 port in a temporary directory for each size, runs portico-bench-controllers
@@ -44,11 +45,11 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-# start_portico NAME -> sets KUBECONFIG_OUT and SERVER_PID
+# start_portico NAME CONTROLLERS(true|false) -> sets KUBECONFIG_OUT and SERVER_PID
 start_portico() {
-  local name=$1
+  local name=$1 controllers=$2
   PORTICO_LOG=${PORTICO_LOG:-warn} "$PORTICO" server --data-dir "$WORK/$name" --listen 127.0.0.1:0 \
-    --controllers=true >"$WORK/$name.out" 2>"$WORK/$name.log" &
+    --controllers="$controllers" >"$WORK/$name.out" 2>"$WORK/$name.log" &
   SERVER_PID=$!
   for _ in $(seq 1 300); do
     if grep -q "is ready at" "$WORK/$name.out" 2>/dev/null; then
@@ -60,19 +61,28 @@ start_portico() {
   echo "portico $name did not start; log:" >&2; cat "$WORK/$name.log" >&2; exit 1
 }
 
+# run NAME CONTROLLERS [BENCH ARGS...]: one fresh server, one benchmark run against it.
 status=0
-for n in $SIZES; do
-  start_portico "n$n"
-  echo "== N=$n: server pid $SERVER_PID, data in $WORK/n$n" >&2
-  if ! N=$n "$BENCH" --kubeconfig "$KUBECONFIG_OUT" --server-pid "$SERVER_PID"; then
+run() {
+  local name=$1 controllers=$2; shift 2
+  start_portico "$name" "$controllers"
+  echo "== $name (controllers $controllers): server pid $SERVER_PID, data in $WORK/$name" >&2
+  if ! "$BENCH" --kubeconfig "$KUBECONFIG_OUT" --server-pid "$SERVER_PID" "$@"; then
     status=1
-    echo "server log (last 40 lines):" >&2; tail -n 40 "$WORK/n$n.log" >&2
+    echo "server log (last 40 lines):" >&2; tail -n 40 "$WORK/$name.log" >&2
   fi
-  echo "store on disk: $(du -sh "$WORK/n$n" | cut -f1)"
+  echo "store on disk: $(du -sh "$WORK/$name" | cut -f1)"
   echo
   kill "$SERVER_PID" 2>/dev/null || true
   wait "$SERVER_PID" 2>/dev/null || true
   SERVER_PID=
-  rm -rf "$WORK/n$n"
+  rm -rf "$WORK/$name"
+}
+
+for n in $SIZES; do
+  if [ -n "${BASELINE:-}" ]; then
+    N=$n run "n$n-baseline" false --fill-only
+  fi
+  N=$n run "n$n" true
 done
 exit $status

@@ -67,6 +67,10 @@ struct Args {
     /// Seconds to wait for convergence before giving up.
     #[arg(long, env = "CONVERGE_TIMEOUT", default_value_t = 1800)]
     converge_timeout: u64,
+    /// Only fill the cluster and report the client's figures: a baseline for a server
+    /// started without controllers (`--controllers=false`).
+    #[arg(long, env = "FILL_ONLY", default_value_t = false)]
+    fill_only: bool,
     /// Seconds to wait for one flip to show before counting it missing.
     #[arg(long, env = "FLIP_TIMEOUT", default_value_t = 30)]
     flip_timeout: u64,
@@ -168,6 +172,15 @@ async fn phases(
         args.concurrency
     );
     let progress = Arc::new(populate::Progress::default());
+    if args.fill_only {
+        let before = cpu::Sample::take(args.server_pid);
+        let filled =
+            populate::populate(client, n, p, args.nodes, args.concurrency, progress).await?;
+        let cpu = before.describe(&cpu::Sample::take(args.server_pid));
+        println!();
+        print!("{}", report::fill_only(&filled, &cpu));
+        return Ok(true);
+    }
     let filler = {
         let (client, progress) = (client.clone(), Arc::clone(&progress));
         let (nodes, concurrency) = (args.nodes, args.concurrency);

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use crate::converge::{Caught, Convergence};
 use crate::flips::{Flips, Seen};
+use crate::populate::Populated;
 use crate::stats::{ms, rate, Summary};
 use crate::verify::Verdict;
 
@@ -72,12 +73,9 @@ fn caught(out: &mut String, what: &str, c: &Caught, conv: &Convergence) {
     );
 }
 
-/// The convergence section.
-pub fn convergence(c: &Convergence, verdict: &Verdict) -> String {
-    let mut out = String::new();
-    let p = &c.populated;
+/// The client's side of filling the cluster: requests, rate and latencies.
+pub fn filled(out: &mut String, p: &Populated) {
     let took = p.finished.saturating_duration_since(p.started);
-    let _ = writeln!(out, "Convergence from empty");
     let _ = writeln!(
         out,
         "  client: {} requests (Service creates, pod creates, pod status patches) acknowledged in {:.2} s = {:.0} req/s",
@@ -92,6 +90,22 @@ pub fn convergence(c: &Convergence, verdict: &Verdict) -> String {
     ] {
         let _ = writeln!(out, "    {what:<14} {}", pcts(s));
     }
+}
+
+/// The fill-only section (a server without controllers, as a baseline).
+pub fn fill_only(p: &Populated, cpu: &str) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "Filling only (no convergence measured)");
+    filled(&mut out, p);
+    let _ = writeln!(out, "  CPU over the phase: {cpu}");
+    out
+}
+
+/// The convergence section.
+pub fn convergence(c: &Convergence, verdict: &Verdict) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "Convergence from empty");
+    filled(&mut out, &c.populated);
     caught(&mut out, "EndpointSlices", &c.slices, c);
     caught(&mut out, "Endpoints", &c.endpoints, c);
     let _ = writeln!(out, "  CPU over the phase: {}", c.cpu);
