@@ -4,6 +4,7 @@
 #   bench/apiserver.sh                 # N=10000 Services, 16 clients, 100 watchers
 #   N=2000 bench/apiserver.sh          # smaller run
 #   CONCURRENCY=8 WATCHERS=50 WATCH_EVENTS=100 bench/apiserver.sh
+#   PORTICO_BIN=/path/to/portico bench/apiserver.sh   # benchmark a prebuilt server
 #
 # Builds with --release, starts two etcd members (one behind Portico, one for the raw put
 # baseline) and two Portico servers on free 127.0.0.1 ports in a temporary directory, runs
@@ -15,11 +16,18 @@ ETCD=${ETCD:-/usr/bin/etcd}
 export N=${N:-10000} CONCURRENCY=${CONCURRENCY:-16} WATCHERS=${WATCHERS:-100}
 [ -n "${WATCH_EVENTS:-}" ] && export WATCH_EVENTS
 
-echo "building (release)..." >&2
-cargo build --release --quiet -p portico -p portico-bench --manifest-path "$ROOT/Cargo.toml"
 TARGET=$(cargo metadata --format-version 1 --no-deps --manifest-path "$ROOT/Cargo.toml" \
   | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
-PORTICO=$TARGET/release/portico
+if [ -n "${PORTICO_BIN:-}" ]; then
+  # A prebuilt server (e.g. to compare two builds); only the benchmark is built.
+  echo "building portico-bench (release); server: $PORTICO_BIN" >&2
+  cargo build --release --quiet -p portico-bench --manifest-path "$ROOT/Cargo.toml"
+  PORTICO=$PORTICO_BIN
+else
+  echo "building portico and portico-bench (release)..." >&2
+  cargo build --release --quiet -p portico -p portico-bench --manifest-path "$ROOT/Cargo.toml"
+  PORTICO=$TARGET/release/portico
+fi
 BENCH=$TARGET/release/portico-bench
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/portico-bench.XXXXXX")
@@ -57,7 +65,9 @@ start_etcd() {
 # start_portico NAME [ARGS...] -> sets KUBECONFIG_OUT
 start_portico() {
   local name=$1; shift
-  PORTICO_LOG=warn "$PORTICO" server --data-dir "$WORK/$name" --listen 127.0.0.1:0 "$@" \
+  # The API server alone: the controllers (on by default) would add their own writes.
+  PORTICO_LOG=warn "$PORTICO" server --data-dir "$WORK/$name" --listen 127.0.0.1:0 \
+    --controllers false "$@" \
     >"$WORK/$name.out" 2>"$WORK/$name.log" &
   PIDS+=($!)
   for _ in $(seq 1 300); do

@@ -5,6 +5,7 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Instant;
 
 use clap::Parser;
 
@@ -83,12 +84,24 @@ async fn api(label: &str, kubeconfig: &std::path::Path, args: &Args) -> Result<A
         "[{label}] creating {} Services with {} clients",
         args.n, args.concurrency
     );
+    let t = Instant::now();
     let creates = portico::create(&client, args.n, args.concurrency).await?;
-    eprintln!("[{label}] listing");
-    let listing = portico::list(&client, 3).await?;
+    eprintln!("[{label}] listing ({:.1} s)", t.elapsed().as_secs_f64());
+    let t = Instant::now();
+    // A failed list is a finding to report, not a reason to stop the run.
+    let listing = portico::list(&client, 3).await.map_err(|e| e.to_string());
+    if let Err(e) = &listing {
+        eprintln!("[{label}] list failed: {e}");
+    }
     let events = args.watch_events.unwrap_or((args.n / 50).max(20));
-    eprintln!("[{label}] {events} creates to {} watchers", args.watchers);
+    eprintln!(
+        "[{label}] {events} creates to {} watchers ({:.1} s)",
+        args.watchers,
+        t.elapsed().as_secs_f64()
+    );
+    let t = Instant::now();
     let delivery = portico::watch(&client, args.watchers, events).await?;
+    eprintln!("[{label}] done ({:.1} s)", t.elapsed().as_secs_f64());
     Ok(ApiFigures {
         creates,
         n: args.n,
@@ -126,9 +139,11 @@ async fn run(args: Args) -> Result<(), Error> {
     })
     .await??;
     eprintln!("[raw etcd] puts with {} clients", args.concurrency);
+    let t = Instant::now();
     let puts = raw_etcd::put(&args.raw_etcd, Arc::new(rows), args.concurrency).await?;
     let range = raw_etcd::range(&args.raw_etcd).await?;
     let etcd = EtcdFigures { puts, range };
+    eprintln!("[raw etcd] done ({:.1} s)", t.elapsed().as_secs_f64());
 
     println!(
         "portico-bench: N={} services, {} create clients (kube-rs, HTTP/1.1 + rustls), {} watchers, {avg}-byte objects",

@@ -16,8 +16,8 @@ pub struct ApiFigures {
     pub creates: Creates,
     /// Objects created.
     pub n: usize,
-    /// The list of everything.
-    pub listing: Listing,
+    /// The list of everything, or why it failed.
+    pub listing: Result<Listing, String>,
     /// Watch delivery.
     pub delivery: Delivery,
 }
@@ -155,11 +155,23 @@ pub fn sqlite(api: &ApiFigures, raw: &SqliteFigures) -> String {
     rows.extend(list_rows(&api.listing, raw.select, "SELECT"));
     rows.extend(watch_rows(api));
     table(&mut out, &rows);
+    failure(&mut out, api);
     out
 }
 
-fn list_rows(l: &Listing, raw: RawRead, how: &str) -> Vec<Vec<String>> {
+fn list_rows(l: &Result<Listing, String>, raw: RawRead, how: &str) -> Vec<Vec<String>> {
     let (raw_rows, raw_bytes, raw_time) = raw;
+    let l = match l {
+        Ok(l) => l,
+        Err(_) => {
+            return vec![vec![
+                s("list: FAILED (error below)"),
+                s("-"),
+                format!("{} ({how} {raw_rows}, {raw_bytes} B)", f(ms(raw_time))),
+                s("-"),
+            ]]
+        }
+    };
     vec![
         vec![
             format!("list {} items: HTTP time (ms)", l.items),
@@ -221,7 +233,14 @@ pub fn etcd(api: &ApiFigures, raw: &EtcdFigures, concurrency: usize) -> String {
     rows.extend(list_rows(&api.listing, raw.range, "range"));
     rows.extend(watch_rows(api));
     table(&mut out, &rows);
+    failure(&mut out, api);
     out
+}
+
+fn failure(out: &mut String, api: &ApiFigures) {
+    if let Err(e) = &api.listing {
+        let _ = writeln!(out, "list error: {e}");
+    }
 }
 
 #[cfg(test)]

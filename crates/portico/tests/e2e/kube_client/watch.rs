@@ -8,7 +8,6 @@ use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::Service;
 use kube::api::{Api, DeleteParams, ListParams, PostParams, WatchEvent, WatchParams};
 use kube::runtime::{reflector, watcher, WatchStreamExt};
-use portico_store::Store;
 use serde_json::json;
 
 use super::support::{self, api_error, assert_quiet, blocking, client, rv, service, take_events};
@@ -211,21 +210,42 @@ async fn churn(svcs: &Api<Service>) -> String {
     old_rv
 }
 
+/// Whether a watch from `from` is refused as expired (rather than replaying history).
+async fn watch_is_gone(svcs: &Api<Service>, from: &str) -> bool {
+    let stream = match svcs.watch(&WatchParams::default(), from).await {
+        Err(kube::Error::Api(s)) if s.code == 410 => return true,
+        Err(e) => panic!("watch failed: {e}"),
+        Ok(s) => s,
+    };
+    let mut stream = stream.boxed();
+    match tokio::time::timeout(Duration::from_secs(5), stream.next()).await {
+        Ok(Some(Ok(WatchEvent::Error(s)))) => s.code == 410,
+        Ok(Some(Ok(_))) => false,
+        other => panic!("unexpected watch answer {other:?}"),
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn watch_from_a_compacted_revision_is_410_gone_sqlite() {
-    // The server never compacts on its own yet, so compact the stopped server's database
-    // with the store library (the one place a test reaches behind the API).
-    let mut c = blocking(Cluster::start);
+async fn the_servers_own_compaction_makes_old_revisions_410_gone_sqlite() {
+    // The server compacts every interval, at the revision it saw one interval before.
+    let c = blocking(|| Cluster::start_with(&["--compaction-interval", "1s"]));
     let svcs: Api<Service> = Api::namespaced(client(&c).await, "default");
     let old_rv = churn(&svcs).await;
-    blocking(|| c.kill9());
-    let store = portico_store_sqlite::SqliteStore::open(c.data_dir().join("state.db")).unwrap();
-    let current = store.current_revision().await.unwrap();
-    store.compact(current).await.unwrap();
-    drop(store);
-    blocking(|| c.restart());
-    let svcs: Api<Service> = Api::namespaced(client(&c).await, "default");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    while !watch_is_gone(&svcs, &old_rv).await {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "history at {old_rv} was not compacted within 15 s"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
     assert_watch_gone(&svcs, &old_rv).await;
+    // An exact list at the compacted revision is expired too.
+    let exact = ListParams::default()
+        .at(&old_rv)
+        .matching(kube::api::VersionMatch::Exact);
+    let s = api_error(svcs.list(&exact).await.unwrap_err());
+    assert_eq!((s.code, s.reason.as_str()), (410, "Expired"), "{s:?}");
     // The current state is still there and watchable from now.
     let list = svcs.list(&ListParams::default()).await.unwrap();
     assert!(list
