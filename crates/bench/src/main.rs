@@ -93,6 +93,12 @@ async fn api(label: &str, kubeconfig: &std::path::Path, args: &Args) -> Result<A
     if let Err(e) = &listing {
         eprintln!("[{label}] list failed: {e}");
     }
+    let paged = portico::list_paged(&client, 500)
+        .await
+        .map_err(|e| e.to_string());
+    if let Err(e) = &paged {
+        eprintln!("[{label}] paged list failed: {e}");
+    }
     let events = args.watch_events.unwrap_or((args.n / 50).max(20));
     eprintln!(
         "[{label}] {events} creates to {} watchers ({:.1} s)",
@@ -106,6 +112,7 @@ async fn api(label: &str, kubeconfig: &std::path::Path, args: &Args) -> Result<A
         creates,
         n: args.n,
         listing,
+        paged,
         delivery,
     })
 }

@@ -132,6 +132,8 @@ pub struct Delivery {
     pub latency: Summary,
     /// Deliveries that arrived before the creating client saw the acknowledgement.
     pub before_ack: usize,
+    /// Time from sending the create request to a watcher receiving its ADDED event.
+    pub from_send: Summary,
     /// Watchers that took part.
     pub watchers: usize,
 }
@@ -187,30 +189,69 @@ pub async fn watch(
     let _ = tokio::time::timeout(Duration::from_secs(60), ready.acquire_many(all))
         .await
         .map_err(|_| Error::Other("watchers did not start within 60 s".into()))?;
-    let mut acked = Vec::with_capacity(events);
+    let (mut sent, mut acked) = (Vec::with_capacity(events), Vec::with_capacity(events));
     for i in 0..events {
         let obj = service(&format!("watch-{i}"), "bench", "watch")?;
+        sent.push(Instant::now());
         api.create(&PostParams::default(), &obj).await?;
         acked.push(Instant::now());
     }
-    let (mut latencies, mut before_ack) = (Vec::new(), 0);
+    let (mut latencies, mut from_send, mut before_ack) = (Vec::new(), Vec::new(), 0);
     for t in tasks {
         let seen = tokio::time::timeout(Duration::from_secs(120), t)
             .await
             .map_err(|_| {
                 Error::Other("watchers did not see every event within 120 s".into())
             })???;
-        for (ack, seen) in acked.iter().zip(seen) {
+        for ((ack, sent), seen) in acked.iter().zip(&sent).zip(seen) {
             let seen = seen.ok_or_else(|| Error::Other("missing event".into()))?;
             if seen < *ack {
                 before_ack += 1;
             }
             latencies.push(seen.saturating_duration_since(*ack));
+            from_send.push(seen.saturating_duration_since(*sent));
         }
     }
     Ok(Delivery {
         latency: Summary::of(latencies),
         before_ack,
+        from_send: Summary::of(from_send),
         watchers,
+    })
+}
+
+/// A list read in pages, as `kubectl get` reads (it asks for 500 at a time).
+#[derive(Debug, Clone, Copy)]
+pub struct Paged {
+    /// Items over all pages.
+    pub items: usize,
+    /// Pages read.
+    pub pages: usize,
+    /// Time for all pages, kube-rs decoding included.
+    pub elapsed: Duration,
+}
+
+/// Lists the namespace's Services `limit` at a time, following `continue`.
+pub async fn list_paged(client: &kube::Client, limit: u32) -> Result<Paged, Error> {
+    let api: Api<Service> = Api::namespaced(client.clone(), NAMESPACE);
+    let start = Instant::now();
+    let (mut items, mut pages, mut token) = (0, 0, None::<String>);
+    loop {
+        let mut lp = ListParams::default().limit(limit);
+        if let Some(t) = &token {
+            lp = lp.continue_token(t);
+        }
+        let page = api.list(&lp).await?;
+        items += page.items.len();
+        pages += 1;
+        match page.metadata.continue_.filter(|c| !c.is_empty()) {
+            Some(next) => token = Some(next),
+            None => break,
+        }
+    }
+    Ok(Paged {
+        items,
+        pages,
+        elapsed: start.elapsed(),
     })
 }

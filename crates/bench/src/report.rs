@@ -4,7 +4,7 @@
 use std::fmt::Write;
 use std::time::Duration;
 
-use crate::portico::{Creates, Delivery, Listing};
+use crate::portico::{Creates, Delivery, Listing, Paged};
 use crate::raw_etcd::Puts;
 use crate::raw_sqlite::Inserts;
 use crate::stats::{ms, rate};
@@ -18,6 +18,8 @@ pub struct ApiFigures {
     pub n: usize,
     /// The list of everything, or why it failed.
     pub listing: Result<Listing, String>,
+    /// The same list in pages of 500, or why it failed.
+    pub paged: Result<Paged, String>,
     /// Watch delivery.
     pub delivery: Delivery,
 }
@@ -94,18 +96,28 @@ fn s(v: &str) -> String {
 
 fn watch_rows(api: &ApiFigures) -> Vec<Vec<String>> {
     let d = &api.delivery;
+    let n = d.latency.count;
     vec![
         vec![
-            format!("watch delivery p50 (ms), {} watchers", d.watchers),
+            format!(
+                "watch: {} watchers x {} creates, ack -> seen p50 (ms)",
+                d.watchers,
+                n / d.watchers.max(1)
+            ),
             f(ms(d.latency.p50)),
         ],
+        vec![s("watch: ack -> seen p99 (ms)"), f(ms(d.latency.p99))],
         vec![
-            format!("watch delivery p99 (ms), {} deliveries", d.latency.count),
-            f(ms(d.latency.p99)),
+            s("watch: seen before the ack arrived (counted as 0)"),
+            format!("{} of {n}", d.before_ack),
         ],
         vec![
-            s("watch deliveries before the create's ack"),
-            d.before_ack.to_string(),
+            s("watch: request sent -> seen p50 (ms)"),
+            f(ms(d.from_send.p50)),
+        ],
+        vec![
+            s("watch: request sent -> seen p99 (ms)"),
+            f(ms(d.from_send.p99)),
         ],
     ]
 }
@@ -152,14 +164,32 @@ pub fn sqlite(api: &ApiFigures, raw: &SqliteFigures) -> String {
             s("-"),
         ],
     ];
-    rows.extend(list_rows(&api.listing, raw.select, "SELECT"));
+    rows.extend(list_rows(api, raw.select, "SELECT"));
     rows.extend(watch_rows(api));
     table(&mut out, &rows);
     failure(&mut out, api);
     out
 }
 
-fn list_rows(l: &Result<Listing, String>, raw: RawRead, how: &str) -> Vec<Vec<String>> {
+fn list_rows(api: &ApiFigures, raw: RawRead, how: &str) -> Vec<Vec<String>> {
+    let raw_time = raw.2;
+    let mut rows = match &api.paged {
+        Ok(p) => vec![vec![
+            format!(
+                "list {} items in {} pages of 500, decoded (ms)",
+                p.items, p.pages
+            ),
+            f(ms(p.elapsed)),
+            f(ms(raw_time)),
+            ratio(ms(p.elapsed), ms(raw_time)),
+        ]],
+        Err(_) => vec![vec![s("list in pages of 500: FAILED (error below)")]],
+    };
+    rows.extend(list_rows_unpaged(&api.listing, raw, how));
+    rows
+}
+
+fn list_rows_unpaged(l: &Result<Listing, String>, raw: RawRead, how: &str) -> Vec<Vec<String>> {
     let (raw_rows, raw_bytes, raw_time) = raw;
     let l = match l {
         Ok(l) => l,
@@ -230,7 +260,7 @@ pub fn etcd(api: &ApiFigures, raw: &EtcdFigures, concurrency: usize) -> String {
             ratio(ms(api.creates.latency.p99), ms(raw.puts.latency.p99)),
         ],
     ];
-    rows.extend(list_rows(&api.listing, raw.range, "range"));
+    rows.extend(list_rows(api, raw.range, "range"));
     rows.extend(watch_rows(api));
     table(&mut out, &rows);
     failure(&mut out, api);
@@ -240,6 +270,9 @@ pub fn etcd(api: &ApiFigures, raw: &EtcdFigures, concurrency: usize) -> String {
 fn failure(out: &mut String, api: &ApiFigures) {
     if let Err(e) = &api.listing {
         let _ = writeln!(out, "list error: {e}");
+    }
+    if let Err(e) = &api.paged {
+        let _ = writeln!(out, "paged list error: {e}");
     }
 }
 
