@@ -7,6 +7,7 @@ mod watch;
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use futures::StreamExt;
 use k8s_openapi::api::core::v1::Service;
 use kube::api::{Api, ListParams, PostParams};
 use serde_json::json;
@@ -161,4 +162,45 @@ async fn get_modify_replace_retries_converge_under_concurrent_writers() {
         "160",
         "({conflicts} conflicts retried)"
     );
+}
+
+/// A list body larger than gRPC's default 4 MiB message limit (kube-rs and client-go list
+/// without a limit unless told otherwise), and a watch that starts with the current state.
+async fn big_lists_work(extra: &[&str]) {
+    let c = blocking(|| Cluster::start_with(extra));
+    let svcs: Api<Service> = Api::namespaced(client(&c).await, "default");
+    let filler = "x".repeat(200 * 1024);
+    for i in 0..30 {
+        let mut s = service(
+            &format!("big-{i}"),
+            false,
+            serde_json::json!({"size": "big"}),
+        );
+        s.metadata.annotations = Some(BTreeMap::from([("filler".into(), filler.clone())]));
+        svcs.create(&PostParams::default(), &s).await.unwrap();
+    }
+    let list = svcs
+        .list(&ListParams::default().labels("size=big"))
+        .await
+        .unwrap_or_else(|e| panic!("list of 30 x 200 KiB Services failed: {e}"));
+    assert_eq!(list.items.len(), 30);
+    // A watch without a resourceVersion starts with ADDED events for the current state.
+    let mut w = svcs
+        .watch(&kube::api::WatchParams::default().labels("size=big"), "0")
+        .await
+        .unwrap()
+        .boxed();
+    let got = support::take_events(&mut w, 30, 30).await;
+    assert!(got.iter().all(|(t, _, _)| t == "ADDED"), "{got:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lists_larger_than_4_mib_work_sqlite() {
+    big_lists_work(&[]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lists_larger_than_4_mib_work_etcd() {
+    let etcd = support::etcd().await;
+    big_lists_work(&["--etcd", etcd.endpoint()]).await;
 }
