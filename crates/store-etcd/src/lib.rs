@@ -38,12 +38,19 @@ pub use error::Error;
 use convert::{revision, Namespace};
 use error::{backend, classify, compacted, Failure};
 
+/// The largest gRPC message accepted from etcd (lists come back as one message).
+const MAX_MESSAGE: usize = 1 << 30;
+
 /// How long connecting to etcd may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// A [`Store`] on an etcd cluster (see the crate docs).
 pub struct EtcdStore {
     client: Client,
+    /// KV and watch clients without tonic's 4 MiB response limit: a list of thousands of
+    /// objects is one range response.
+    kv: etcd_client::KvClient,
+    watcher: etcd_client::WatchClient,
     ns: Namespace,
     /// The newest compaction point this store has done or seen (etcd does not say it in
     /// its "compacted" errors for reads).
@@ -69,6 +76,11 @@ impl EtcdStore {
             .await
             .map_err(connect_err)?;
         let store = EtcdStore {
+            kv: client
+                .kv_client()
+                .max_decoding_message_size(MAX_MESSAGE)
+                .max_encoding_message_size(MAX_MESSAGE),
+            watcher: client.watch_client().max_decoding_message_size(MAX_MESSAGE),
             client,
             ns: Namespace::new(prefix.unwrap_or("")),
             compacted: AtomicI64::new(0),
@@ -117,7 +129,7 @@ impl EtcdStore {
             .when(when)
             .and_then(vec![then])
             .or_else(vec![TxnOp::get(key.to_vec(), None)]);
-        self.client.clone().txn(txn).await.map_err(backend)
+        self.kv.clone().txn(txn).await.map_err(backend)
     }
 
     /// After a guarded write failed: `NotFound`, or `Conflict` with the revision found.
@@ -164,7 +176,7 @@ fn missing_previous(key: &str) -> StoreError {
 impl Store for EtcdStore {
     async fn get(&self, key: &str) -> Result<Option<KeyValue>, StoreError> {
         let resp = self
-            .client
+            .kv
             .clone()
             .get(self.ns.key(key), None)
             .await
@@ -192,7 +204,7 @@ impl Store for EtcdStore {
         if limit > 0 {
             options = options.with_limit(i64::try_from(limit).unwrap_or(i64::MAX));
         }
-        let resp = match self.client.clone().get(start, Some(options)).await {
+        let resp = match self.kv.clone().get(start, Some(options)).await {
             Ok(resp) => resp,
             Err(err) => {
                 return Err(match classify(err) {

@@ -23,7 +23,7 @@ pub(crate) async fn start(
         .with_start_revision(after.max(0) + 1)
         .with_prev_key();
     let stream = store
-        .client
+        .watcher
         .clone()
         .watch(start, Some(options))
         .await
