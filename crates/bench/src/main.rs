@@ -99,6 +99,12 @@ async fn api(label: &str, kubeconfig: &std::path::Path, args: &Args) -> Result<A
     if let Err(e) = &paged {
         eprintln!("[{label}] paged list failed: {e}");
     }
+    let control_n = (args.n / 4).max(1);
+    eprintln!(
+        "[{label}] control: {control_n} ConfigMaps with {} clients",
+        args.concurrency
+    );
+    let control = portico::create_configmaps(&client, control_n, args.concurrency).await?;
     let events = args.watch_events.unwrap_or((args.n / 50).max(20));
     eprintln!(
         "[{label}] {events} creates to {} watchers ({:.1} s)",
@@ -113,6 +119,8 @@ async fn api(label: &str, kubeconfig: &std::path::Path, args: &Args) -> Result<A
         n: args.n,
         listing,
         paged,
+        control,
+        control_n,
         delivery,
     })
 }

@@ -7,8 +7,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
-use k8s_openapi::api::core::v1::Service;
+use std::fmt::Debug;
+
+use k8s_openapi::api::core::v1::{ConfigMap, Service};
 use kube::api::{Api, ListParams, PostParams, WatchEvent, WatchParams};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
 use serde_json::json;
 
 use crate::stats::Summary;
@@ -48,6 +52,37 @@ pub struct Creates {
 /// Creates `n` Services with `concurrency` clients pulling from one counter.
 pub async fn create(client: &kube::Client, n: usize, concurrency: usize) -> Result<Creates, Error> {
     let api: Api<Service> = Api::namespaced(client.clone(), NAMESPACE);
+    create_each(api, n, concurrency, |name| service(name, "bench", "create")).await
+}
+
+/// Creates `n` ConfigMaps of about a Service's size: the control, a write with no
+/// clusterIP/nodePort allocation.
+pub async fn create_configmaps(
+    client: &kube::Client,
+    n: usize,
+    concurrency: usize,
+) -> Result<Creates, Error> {
+    let api: Api<ConfigMap> = Api::namespaced(client.clone(), NAMESPACE);
+    create_each(api, n, concurrency, |name| {
+        Ok(serde_json::from_value(json!({
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": name, "labels": {"bench": "control"}},
+            "data": {"filler": "x".repeat(400)},
+        }))?)
+    })
+    .await
+}
+
+async fn create_each<K>(
+    api: Api<K>,
+    n: usize,
+    concurrency: usize,
+    make: fn(&str) -> Result<K, Error>,
+) -> Result<Creates, Error>
+where
+    K: kube::Resource + Clone + DeserializeOwned + Serialize + Debug + Send + Sync + 'static,
+{
     let next = Arc::new(AtomicUsize::new(0));
     let start = Instant::now();
     let mut tasks = Vec::new();
@@ -61,7 +96,7 @@ pub async fn create(client: &kube::Client, n: usize, concurrency: usize) -> Resu
                     return Ok::<_, Error>(out);
                 }
                 let name = format!("bench-{i:06}");
-                let obj = service(&name, "bench", "create")?;
+                let obj = make(&name)?;
                 let t = Instant::now();
                 let created = api.create(&PostParams::default(), &obj).await?;
                 let took = t.elapsed();

@@ -20,6 +20,10 @@ pub struct ApiFigures {
     pub listing: Result<Listing, String>,
     /// The same list in pages of 500, or why it failed.
     pub paged: Result<Paged, String>,
+    /// The control: ConfigMap creates (no allocation).
+    pub control: Creates,
+    /// ConfigMaps created.
+    pub control_n: usize,
     /// Watch delivery.
     pub delivery: Delivery,
 }
@@ -94,6 +98,23 @@ fn s(v: &str) -> String {
     v.to_string()
 }
 
+fn control_rows(api: &ApiFigures) -> Vec<Vec<String>> {
+    let c = &api.control;
+    vec![
+        vec![
+            format!(
+                "control: create {} ConfigMaps (no allocation), obj/s",
+                api.control_n
+            ),
+            f(rate(api.control_n, c.elapsed)),
+        ],
+        vec![
+            s("control: ConfigMap create p50 / p99 (ms)"),
+            format!("{} / {}", f(ms(c.latency.p50)), f(ms(c.latency.p99))),
+        ],
+    ]
+}
+
 fn watch_rows(api: &ApiFigures) -> Vec<Vec<String>> {
     let d = &api.delivery;
     let n = d.latency.count;
@@ -165,6 +186,7 @@ pub fn sqlite(api: &ApiFigures, raw: &SqliteFigures) -> String {
         ],
     ];
     rows.extend(list_rows(api, raw.select, "SELECT"));
+    rows.extend(control_rows(api));
     rows.extend(watch_rows(api));
     table(&mut out, &rows);
     failure(&mut out, api);
@@ -261,6 +283,7 @@ pub fn etcd(api: &ApiFigures, raw: &EtcdFigures, concurrency: usize) -> String {
         ],
     ];
     rows.extend(list_rows(api, raw.range, "range"));
+    rows.extend(control_rows(api));
     rows.extend(watch_rows(api));
     table(&mut out, &rows);
     failure(&mut out, api);
