@@ -273,12 +273,15 @@ pub fn render_list(info: &ResourceInfo, page: ListPage, format: Format) -> Value
         meta["continue"] = json!(c);
     }
     match format {
-        Format::Json => json!({
-            "kind": info.list_kind(),
-            "apiVersion": info.gvk.api_version(),
-            "metadata": meta,
-            "items": page.items,
-        }),
+        Format::Json => {
+            // Built by hand so the items move into the list instead of being copied.
+            let mut list = serde_json::Map::new();
+            list.insert("kind".into(), json!(info.list_kind()));
+            list.insert("apiVersion".into(), json!(info.gvk.api_version()));
+            list.insert("metadata".into(), meta);
+            list.insert("items".into(), Value::Array(page.items));
+            Value::Object(list)
+        }
         Format::Table(include) => table(info, &page.items, meta, include, true),
     }
 }
