@@ -48,7 +48,11 @@ impl Default for Config {
 }
 
 /// Runs every controller until `shutdown` fires or one fails.
-pub async fn run(client: kube::Client, config: Config, shutdown: CancellationToken) -> Result<(), Error> {
+pub async fn run(
+    client: kube::Client,
+    config: Config,
+    shutdown: CancellationToken,
+) -> Result<(), Error> {
     let results = tokio::join!(
         endpoints::run(client.clone(), shutdown.clone()),
         endpointslice::run(client.clone(), shutdown.clone()),
