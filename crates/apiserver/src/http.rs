@@ -21,6 +21,52 @@ use crate::State;
 /// The response body type: whole or streamed.
 pub type Body = BoxBody<Bytes, Infallible>;
 
+/// A request body that, if dropped unread (the request failed before its body mattered),
+/// is read to its end in the background, so HTTP/2 clients get the answer instead of a
+/// reset stream. At most 64 MiB are drained.
+pub struct RequestBody(Option<Incoming>);
+
+impl hyper::body::Body for RequestBody {
+    type Data = Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+        match self.0.as_mut() {
+            Some(b) => std::pin::Pin::new(b).poll_frame(cx),
+            None => std::task::Poll::Ready(None),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.0.as_ref().is_none_or(hyper::body::Body::is_end_stream)
+    }
+}
+
+impl Drop for RequestBody {
+    fn drop(&mut self) {
+        let Some(mut body) = self.0.take() else {
+            return;
+        };
+        if hyper::body::Body::is_end_stream(&body) {
+            return;
+        }
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            rt.spawn(async move {
+                let mut seen = 0usize;
+                while let Some(Ok(frame)) = body.frame().await {
+                    seen += frame.data_ref().map_or(0, |d| d.len());
+                    if seen > 64 << 20 {
+                        break;
+                    }
+                }
+            });
+        }
+    }
+}
+
 /// Accepts connections until shutdown.
 pub async fn serve(state: Arc<State>, listener: TcpListener, tls: Arc<rustls::ServerConfig>) {
     let acceptor = TlsAcceptor::from(tls);
@@ -113,7 +159,7 @@ pub fn stream_response(
     resp
 }
 
-fn authorized(state: &State, req: &Request<Incoming>) -> bool {
+fn authorized(state: &State, req: &Request<RequestBody>) -> bool {
     let Some(value) = req.headers().get(header::AUTHORIZATION) else {
         return false;
     };
@@ -140,6 +186,8 @@ fn public(path: &str) -> bool {
 }
 
 async fn handle(state: Arc<State>, req: Request<Incoming>) -> Response<Body> {
+    let (parts, body) = req.into_parts();
+    let req = Request::from_parts(parts, RequestBody(Some(body)));
     let path = req.uri().path().to_string();
     let method = req.method().clone();
     if !public(&path) && !authorized(&state, &req) {

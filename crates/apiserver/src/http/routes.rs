@@ -6,10 +6,9 @@ use std::sync::Arc;
 
 use http::{header, HeaderValue, Method, Request, Response};
 use http_body_util::BodyExt;
-use hyper::body::Incoming;
 use serde_json::{json, Value};
 
-use super::{json_response, stream_response, text_response, Body};
+use super::{json_response, stream_response, text_response, Body, RequestBody};
 use crate::discovery;
 use crate::error::Error;
 use crate::list::{self, Format};
@@ -19,7 +18,7 @@ use crate::State;
 
 const TABLE_CT: &str = "application/json;as=Table;v=v1;g=meta.k8s.io";
 
-fn header_str(req: &Request<Incoming>, name: header::HeaderName) -> &str {
+fn header_str(req: &Request<RequestBody>, name: header::HeaderName) -> &str {
     req.headers()
         .get(name)
         .and_then(|v| v.to_str().ok())
@@ -27,7 +26,7 @@ fn header_str(req: &Request<Incoming>, name: header::HeaderName) -> &str {
 }
 
 /// Routes one request.
-pub async fn route(state: Arc<State>, req: Request<Incoming>) -> Result<Response<Body>, Error> {
+pub async fn route(state: Arc<State>, req: Request<RequestBody>) -> Result<Response<Body>, Error> {
     let path = req.uri().path().to_string();
     let q = request::query(req.uri().query());
     let accept = header_str(&req, header::ACCEPT).to_string();
@@ -109,7 +108,10 @@ pub async fn route(state: Arc<State>, req: Request<Incoming>) -> Result<Response
 /// Reads the body, up to the configured limit. A larger body is read to its end and thrown
 /// away (up to a hard cap) before the 413 answer, so HTTP/2 clients see the answer rather
 /// than a reset stream.
-async fn read_body(state: &State, req: Request<Incoming>) -> Result<(bytes::Bytes, String), Error> {
+async fn read_body(
+    state: &State,
+    req: Request<RequestBody>,
+) -> Result<(bytes::Bytes, String), Error> {
     let ct = header_str(&req, header::CONTENT_TYPE).to_string();
     let limit = state.config.max_body_bytes;
     let hard_cap = limit.saturating_mul(16);
@@ -215,7 +217,7 @@ async fn node_route(state: &State, r: &ResourceRequest) -> Result<Response<Body>
 
 async fn resource(
     state: Arc<State>,
-    req: Request<Incoming>,
+    req: Request<RequestBody>,
     r: ResourceRequest,
     q: HashMap<String, Vec<String>>,
     accept: &str,
