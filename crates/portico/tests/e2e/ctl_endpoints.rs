@@ -240,7 +240,7 @@ fn a_pod_turning_unready_moves_to_not_ready_addresses_and_a_deleted_one_leaves()
     // at once, the slice keeps it as terminating (not ready, still serving).
     c.ok(&["delete", "pod", "p1", "--wait=false"]);
     wait_endpoints(&c, "myapp-svc", "10.244.1.10:8080", 5);
-    c.eventually(2, || {
+    c.eventually(15, || {
         let eps: Vec<Value> = slices(&c, "myapp-svc")
             .iter()
             .flat_map(|s| s["endpoints"].as_array().cloned().unwrap_or_default())
