@@ -9,9 +9,9 @@ use std::time::{Duration, Instant};
 
 use crate::cpu;
 use crate::populate::{Populated, Progress};
-use crate::stats::Summary;
 use crate::watch::{lock, Shared};
 use crate::Error;
+use portico_bench::stats::Summary;
 
 /// How the controllers caught up with one kind of object.
 #[derive(Debug, Clone, Copy)]

@@ -11,9 +11,9 @@ use rand::rngs::StdRng;
 use rand::SeedableRng;
 
 use crate::objects::{self, NAMESPACE};
-use crate::stats::Summary;
 use crate::watch::{lock, Shared};
 use crate::Error;
+use portico_bench::stats::Summary;
 
 /// Latency of one kind of object for one direction of transition.
 #[derive(Debug, Clone, Default)]

@@ -27,7 +27,6 @@ mod flips;
 mod objects;
 mod populate;
 mod report;
-mod stats;
 mod verify;
 mod watch;
 

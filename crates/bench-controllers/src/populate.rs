@@ -11,8 +11,8 @@ use k8s_openapi::api::core::v1::{Namespace, Node, Pod, Service};
 use kube::api::{Api, Patch, PatchParams, PostParams};
 
 use crate::objects::{self, NAMESPACE};
-use crate::stats::Summary;
 use crate::Error;
+use portico_bench::stats::Summary;
 
 /// Progress counters, read by the progress reporter while the workers run.
 #[derive(Debug, Default)]

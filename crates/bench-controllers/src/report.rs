@@ -7,8 +7,8 @@ use std::time::Duration;
 use crate::converge::{Caught, Convergence};
 use crate::flips::{Flips, Seen};
 use crate::populate::Populated;
-use crate::stats::{ms, rate, Summary};
 use crate::verify::Verdict;
+use portico_bench::stats::{ms, rate, Summary};
 
 /// Milliseconds with a precision that suits the magnitude.
 pub fn f(d: Duration) -> String {

@@ -14,7 +14,6 @@ mod portico;
 mod raw_etcd;
 mod raw_sqlite;
 mod report;
-mod stats;
 
 pub use error::Error;
 use report::{ApiFigures, EtcdFigures, SqliteFigures};

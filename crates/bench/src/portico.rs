@@ -15,8 +15,8 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::json;
 
-use crate::stats::Summary;
 use crate::Error;
+use portico_bench::stats::Summary;
 
 /// The namespace everything is created in.
 pub const NAMESPACE: &str = "default";

@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 
 use etcd_client::{Client, GetOptions};
 
-use crate::stats::Summary;
 use crate::Error;
+use portico_bench::stats::Summary;
 
 const PREFIX: &str = "/raw-bench/services/default/";
 

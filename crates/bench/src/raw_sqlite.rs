@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 
 use rusqlite::{params, Connection};
 
-use crate::stats::Summary;
 use crate::Error;
+use portico_bench::stats::Summary;
 
 const SCHEMA: &str = "
 CREATE TABLE log (

@@ -7,7 +7,7 @@ use std::time::Duration;
 use crate::portico::{Creates, Delivery, Listing, Paged};
 use crate::raw_etcd::Puts;
 use crate::raw_sqlite::Inserts;
-use crate::stats::{ms, rate};
+use portico_bench::stats::{ms, rate};
 
 /// One backend's API server figures.
 #[derive(Debug, Clone)]

@@ -1,0 +1,3 @@
+//! Pieces the benchmark drivers share (`portico-bench` and `portico-bench-controllers`).
+
+pub mod stats;
