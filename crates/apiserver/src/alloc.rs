@@ -209,6 +209,44 @@ impl Allocator {
         Ok(p)
     }
 
+    /// The values this write allocated afresh.
+    pub fn fresh(changes: &Changes) -> (Vec<Ipv4Addr>, Vec<u16>) {
+        (
+            changes.new_ips.iter().map(|n| Ipv4Addr::from(*n)).collect(),
+            changes.new_ports.clone(),
+        )
+    }
+
+    /// The values a successful write gives up.
+    pub fn released(changes: &Changes) -> (Vec<Ipv4Addr>, Vec<u16>) {
+        (
+            changes
+                .old_ips
+                .iter()
+                .filter(|n| !changes.new_ips.contains(n))
+                .map(|n| Ipv4Addr::from(*n))
+                .collect(),
+            changes
+                .old_ports
+                .iter()
+                .filter(|p| !changes.new_ports.contains(p))
+                .copied()
+                .collect(),
+        )
+    }
+
+    /// Marks an address another API server holds.
+    pub fn mark_ip(&mut self, ip: Ipv4Addr) {
+        if let Some(i) = self.index(&ip.to_string()) {
+            self.used_ips.insert(i);
+        }
+    }
+
+    /// Marks a port another API server holds.
+    pub fn mark_port(&mut self, port: u16) {
+        self.used_ports.insert(port);
+    }
+
     /// Undoes the allocations of a write that failed.
     pub fn rollback(&mut self, changes: Changes) {
         for n in changes.new_ips {
@@ -428,7 +466,7 @@ impl Allocator {
     }
 }
 
-fn cluster_ips(svc: &Value) -> Vec<String> {
+pub(crate) fn cluster_ips(svc: &Value) -> Vec<String> {
     let mut out: Vec<String> = svc["spec"]["clusterIPs"]
         .as_array()
         .map(|a| {
@@ -446,7 +484,7 @@ fn cluster_ips(svc: &Value) -> Vec<String> {
     out
 }
 
-fn node_ports(svc: &Value) -> Vec<u16> {
+pub(crate) fn node_ports(svc: &Value) -> Vec<u16> {
     let mut out: Vec<u16> = svc["spec"]["ports"]
         .as_array()
         .map(|a| {
@@ -464,6 +502,8 @@ fn node_ports(svc: &Value) -> Vec<u16> {
     }
     out
 }
+
+pub mod claims;
 
 #[cfg(test)]
 mod tests;

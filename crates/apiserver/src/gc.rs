@@ -18,7 +18,13 @@ use crate::State;
 /// Called after an object was removed from the store.
 pub async fn deleted(state: &State, info: &ResourceInfo, obj: &Value) {
     if info.plural == "services" {
-        state.alloc.lock().await.release_service(obj);
+        let mut alloc = state.alloc.lock().await;
+        let owner = info.key(
+            obj["metadata"]["namespace"].as_str(),
+            obj["metadata"]["name"].as_str().unwrap_or(""),
+        );
+        crate::alloc::claims::release_service(state, &owner, obj).await;
+        alloc.release_service(obj);
     }
     state.gc.notify_one();
 }

@@ -278,9 +278,10 @@ async fn create_with(
     let key = info.key(req.namespace.as_deref(), &name);
     if info.plural == "services" {
         let mut alloc = state.alloc.lock().await;
-        let changes = alloc
-            .allocate_service(&mut obj, None)
-            .map_err(|c| invalid(info, &name, c))?;
+        let changes =
+            crate::alloc::claims::allocate(state, &mut alloc, &mut obj, None, &key, ctx.dry_run)
+                .await
+                .map_err(|c| invalid(info, &name, c))?;
         if ctx.dry_run {
             alloc.rollback(changes);
             return Ok(obj);
@@ -291,6 +292,8 @@ async fn create_with(
                 Ok(v)
             }
             Err(e) => {
+                let (ips, ports) = crate::alloc::Allocator::fresh(&changes);
+                crate::alloc::claims::release(state, &key, &ips, &ports).await;
                 alloc.rollback(changes);
                 Err(e)
             }
@@ -407,9 +410,16 @@ pub(crate) async fn write_update(
     if info.plural == "services" && !finished {
         let mut alloc = state.alloc.lock().await;
         changes = Some(
-            alloc
-                .allocate_service(&mut new, Some(old))
-                .map_err(|c| invalid(info, name, c))?,
+            crate::alloc::claims::allocate(
+                state,
+                &mut alloc,
+                &mut new,
+                Some(old),
+                &key,
+                ctx.dry_run,
+            )
+            .await
+            .map_err(|c| invalid(info, name, c))?,
         );
         alloc_guard = Some(alloc);
     }
@@ -442,12 +452,16 @@ pub(crate) async fn write_update(
     match result {
         Ok(v) => {
             if let (Some(mut a), Some(c)) = (alloc_guard, changes) {
+                let (ips, ports) = crate::alloc::Allocator::released(&c);
+                crate::alloc::claims::release(state, &key, &ips, &ports).await;
                 a.commit(c);
             }
             Ok(v)
         }
         Err(e) => {
             if let (Some(mut a), Some(c)) = (alloc_guard, changes) {
+                let (ips, ports) = crate::alloc::Allocator::fresh(&c);
+                crate::alloc::claims::release(state, &key, &ips, &ports).await;
                 a.rollback(c);
             }
             Err(match e {

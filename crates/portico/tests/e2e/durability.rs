@@ -219,7 +219,6 @@ async fn acknowledged_services_survive_kill9_etcd() {
 /// Two API servers on one etcd (the design's way to scale out) must not hand out the same
 /// clusterIP or nodePort to Services created through different servers.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "known gap: the ClusterIP/NodePort allocator is per API server process; several servers on one etcd need allocations claimed in the store (design: scale beyond one machine)"]
 async fn two_servers_on_one_etcd_never_share_an_allocation() {
     let etcd = crate::kube_client::support::etcd().await;
     let one = blocking(|| Cluster::start_with(&["--etcd", etcd.endpoint()]));
