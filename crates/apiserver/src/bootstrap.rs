@@ -33,8 +33,8 @@ fn request(plural: &str, group: &str, namespace: Option<&str>) -> Result<Resourc
     })
 }
 
-/// Creates `obj` unless it exists; an existing one is updated to `obj` where `fix` says
-/// it differs (e.g. the API server's port behind the `kubernetes` Service).
+/// Creates `obj` unless it exists; an existing Service whose ports differ from `obj`'s
+/// (the API server's port behind the `kubernetes` Service) gets `obj`'s ports.
 async fn ensure(state: &State, req: &ResourceRequest, obj: Value) -> Result<(), Error> {
     let name = obj["metadata"]["name"].as_str().unwrap_or("").to_string();
     let key = req.info.key(req.namespace.as_deref(), &name);

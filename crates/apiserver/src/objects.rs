@@ -121,13 +121,10 @@ pub fn decode_stored(kv: &KeyValue) -> Result<Value, Error> {
 }
 
 fn encode_for_store(obj: &mut Value) -> Result<Vec<u8>, Error> {
-    let rv = obj
-        .get_mut("metadata")
-        .and_then(Value::as_object_mut)
-        .and_then(|m| m.remove("resourceVersion"));
-    let out = serde_json::to_vec(obj).map_err(|e| Error::Internal(e.to_string()));
-    let _ = rv;
-    out
+    if let Some(m) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
+        m.remove("resourceVersion");
+    }
+    serde_json::to_vec(obj).map_err(|e| Error::Internal(e.to_string()))
 }
 
 fn set_rv(obj: &mut Value, rev: i64) {

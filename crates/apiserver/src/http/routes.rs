@@ -341,7 +341,7 @@ async fn resource(
                 ..r.clone()
             };
             let old = objects::get(&state, &main).await?;
-            let wanted = objects::set_scale(r.info, &old, &scale)?;
+            let wanted = objects::set_scale(&old, &scale)?;
             let (obj, _) =
                 objects::update(&state, &mut ctx, &main, wanted, None, Part::Main).await?;
             Ok(json_response(

@@ -182,7 +182,9 @@ pub async fn prepare_create(
     }
     if info.subresources.contains(&"status") {
         let status = match info.plural {
-            "pods" => json!({"phase": "Pending", "qosClass": qos_class(obj)}),
+            "pods" => {
+                json!({"phase": "Pending", "qosClass": portico_api::defaults::qos_class(&obj["spec"])})
+            }
             "namespaces" => json!({"phase": "Active"}),
             "services" | "ingresses" => json!({"loadBalancer": {}}),
             _ => json!({}),
@@ -218,36 +220,6 @@ pub async fn prepare_create(
         }
     }
     Ok(())
-}
-
-fn qos_class(pod: &Value) -> &'static str {
-    let containers = pod["spec"]["containers"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
-    let mut any = false;
-    let mut all_guaranteed = !containers.is_empty();
-    for c in &containers {
-        let req = &c["resources"]["requests"];
-        let lim = &c["resources"]["limits"];
-        let has = |v: &Value| v.as_object().is_some_and(|m| !m.is_empty());
-        if has(req) || has(lim) {
-            any = true;
-        }
-        let guaranteed = ["cpu", "memory"]
-            .iter()
-            .all(|r| lim[r].is_string() && (req[r].is_null() || req[r] == lim[r]));
-        if !guaranteed {
-            all_guaranteed = false;
-        }
-    }
-    if all_guaranteed {
-        "Guaranteed"
-    } else if any {
-        "Burstable"
-    } else {
-        "BestEffort"
-    }
 }
 
 /// Keeps what an update may not change: identity, timestamps, deletion state and (for the

@@ -111,7 +111,7 @@ pub async fn patch(
             }
         };
         if scale {
-            patched = set_scale(info, &old, &patched)?;
+            patched = set_scale(&old, &patched)?;
         }
         let wanted_rv = patched["metadata"]["resourceVersion"]
             .as_str()

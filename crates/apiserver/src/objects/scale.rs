@@ -67,7 +67,7 @@ pub fn scale_of(info: &ResourceInfo, obj: &Value) -> Result<Value, Error> {
 }
 
 /// The workload with the replicas of a (patched or replaced) Scale.
-pub fn set_scale(info: &ResourceInfo, obj: &Value, scale: &Value) -> Result<Value, Error> {
+pub fn set_scale(obj: &Value, scale: &Value) -> Result<Value, Error> {
     let replicas = scale["spec"]["replicas"].as_i64().unwrap_or(0);
     if replicas < 0 {
         return Err(Error::Invalid {
@@ -85,7 +85,6 @@ pub fn set_scale(info: &ResourceInfo, obj: &Value, scale: &Value) -> Result<Valu
             }],
         });
     }
-    let _ = info;
     let mut out = obj.clone();
     out["spec"]["replicas"] = json!(replicas);
     if let Some(rv) = scale["metadata"]["resourceVersion"].as_str() {
