@@ -1,0 +1,1 @@
+//! Container environment: explicit `env`, `valueFrom` references and Service links.

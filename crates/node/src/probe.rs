@@ -1,0 +1,1 @@
+//! Readiness, liveness and startup probes: one check, and the worker that times them.
