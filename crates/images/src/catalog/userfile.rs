@@ -62,8 +62,8 @@ pub(crate) fn parse(path: &Path, text: &str) -> Result<Vec<(String, Entry)>, Err
         bad(
             line,
             format!(
-                "{}; expected a map from image name to {{command: [...], args: [...], env: {{NAME: value}}, workingDir: DIR}}",
-                first_line(&message)
+                "{} (the file maps image names to {{command: [...], args: [...], env: {{NAME: value}}, workingDir: DIR}})",
+                without_position(first_line(&message))
             ),
         )
     })?;
@@ -100,6 +100,14 @@ pub(crate) fn parse(path: &Path, text: &str) -> Result<Vec<(String, Entry)>, Err
         ));
     }
     Ok(entries)
+}
+
+/// A parser message without its trailing ` at line N, column M` (the line is reported apart).
+fn without_position(message: &str) -> &str {
+    match message.rfind(" at line ") {
+        Some(i) if message[i..].contains("column") => &message[..i],
+        _ => message,
+    }
 }
 
 /// The first line of a possibly multi-line parser message.
