@@ -133,7 +133,11 @@ impl Catalog {
                 *arg = self_exe.to_string();
             }
         }
-        if resolved.argv.first().is_none_or(|program| program.is_empty()) {
+        if resolved
+            .argv
+            .first()
+            .is_none_or(|program| program.is_empty())
+        {
             return Err(Error::EmptyCommand {
                 image: image.trim().to_string(),
             });

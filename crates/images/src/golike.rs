@@ -21,7 +21,11 @@ pub(crate) fn now_string() -> String {
         let digits = format!(".{:09}", nanos);
         digits.trim_end_matches('0').to_string()
     };
-    format!("{}{} +0000 UTC", now.strftime("%Y-%m-%d %H:%M:%S"), fraction)
+    format!(
+        "{}{} +0000 UTC",
+        now.strftime("%Y-%m-%d %H:%M:%S"),
+        fraction
+    )
 }
 
 /// Parses a Go duration (`300ms`, `1.5h`, `2m30s`, `0`).
@@ -134,10 +138,7 @@ mod tests {
     fn json_like_go() {
         let mut m = BTreeMap::new();
         m.insert("output", "<a & b>\n");
-        assert_eq!(
-            json_marshal(&m),
-            r#"{"output":"\u003ca \u0026 b\u003e\n"}"#
-        );
+        assert_eq!(json_marshal(&m), r#"{"output":"\u003ca \u0026 b\u003e\n"}"#);
     }
 
     #[test]

@@ -129,7 +129,11 @@ pub(crate) fn with_header(mut response: Response, name: &'static str, value: &st
 
 /// Serves HTTP/1.1 on `listener` until `stop` turns true; then stops accepting, lets open
 /// connections finish their current request and returns when they have closed.
-pub(crate) async fn serve(listener: TcpListener, handler: Handler, mut stop: watch::Receiver<bool>) {
+pub(crate) async fn serve(
+    listener: TcpListener,
+    handler: Handler,
+    mut stop: watch::Receiver<bool>,
+) {
     let mut connections = JoinSet::new();
     loop {
         let accepted = tokio::select! {
@@ -154,7 +158,9 @@ pub(crate) async fn serve(listener: TcpListener, handler: Handler, mut stop: wat
                     let (parts, body) = req.into_parts();
                     let body = match Limited::new(body, MAX_BODY).collect().await {
                         Ok(collected) => collected.to_bytes(),
-                        Err(_) => return Ok::<_, Infallible>(text(413, "request body too large\n")),
+                        Err(_) => {
+                            return Ok::<_, Infallible>(text(413, "request body too large\n"))
+                        }
                     };
                     let request = Request {
                         method: parts.method,

@@ -53,7 +53,10 @@ async fn kubia_unhealthy_fails_after_the_fifth_request() {
     let addr = bound(&ctx, Protocol::Tcp, 8080).await;
     for _ in 0..5 {
         let reply = get(addr, "/").await;
-        assert_eq!((reply.status, reply.body.as_str()), (200, "You've hit kubia-liveness\n"));
+        assert_eq!(
+            (reply.status, reply.body.as_str()),
+            (200, "You've hit kubia-liveness\n")
+        );
     }
     let reply = get(addr, "/").await;
     assert_eq!(reply.status, 500);
@@ -65,17 +68,26 @@ async fn kubia_tags_answer_like_the_books_versions() {
     let ctx = RunContext::loopback().with_hostname("kubia-v2-abc");
     let _handle = start_image("docker.io/luksa/kubia:v2", &ctx);
     let addr = bound(&ctx, Protocol::Tcp, 8080).await;
-    assert_eq!(get(addr, "/").await.body, "This is v2 running in pod kubia-v2-abc\n");
+    assert_eq!(
+        get(addr, "/").await.body,
+        "This is v2 running in pod kubia-v2-abc\n"
+    );
 
     let ctx = RunContext::loopback().with_hostname("kubia-v3-abc");
     let _handle = start_image("luksa/kubia:v3", &ctx);
     let addr = bound(&ctx, Protocol::Tcp, 8080).await;
     for _ in 0..4 {
-        assert_eq!(get(addr, "/").await.body, "This is v3 running in pod kubia-v3-abc\n");
+        assert_eq!(
+            get(addr, "/").await.body,
+            "This is v3 running in pod kubia-v3-abc\n"
+        );
     }
     let reply = get(addr, "/").await;
     assert_eq!(reply.status, 500);
-    assert_eq!(reply.body, "Some internal error has occurred! This is pod kubia-v3-abc\n");
+    assert_eq!(
+        reply.body,
+        "Some internal error has occurred! This is pod kubia-v3-abc\n"
+    );
 }
 
 #[tokio::test]
@@ -90,13 +102,22 @@ async fn kubia_pet_keeps_posted_data() {
         get(addr, "/").await.body,
         "You've hit kubia-0\nData stored on this pod: No data posted yet\n"
     );
-    let reply = request(addr, "POST", "/", &[], b"Hey there! This greeting was submitted to kubia-0.").await;
+    let reply = request(
+        addr,
+        "POST",
+        "/",
+        &[],
+        b"Hey there! This greeting was submitted to kubia-0.",
+    )
+    .await;
     assert_eq!(reply.body, "Data stored on pod kubia-0\n");
     assert_eq!(
         get(addr, "/").await.body,
         "You've hit kubia-0\nData stored on this pod: Hey there! This greeting was submitted to kubia-0.\n"
     );
-    assert!(ctx.logs().contains(&"New data has been received and stored.".to_string()));
+    assert!(ctx
+        .logs()
+        .contains(&"New data has been received and stored.".to_string()));
 }
 
 #[tokio::test]
@@ -112,7 +133,10 @@ async fn takytaky_hostname_greets_with_the_pod_name() {
         hello,
         vec!["        <p>Hello,  hostname-server-7c85cc96dc-hrjt4</p> </blockquote>"]
     );
-    assert!(reply.header("content-type").unwrap().starts_with("text/html"));
+    assert!(reply
+        .header("content-type")
+        .unwrap()
+        .starts_with("text/html"));
     let log = &ctx.logs()[0];
     assert!(log.starts_with("127.0.0.1 - - ["), "{log}");
     assert!(log.contains("\"GET / HTTP/1.1\" 200 "), "{log}");
@@ -135,11 +159,17 @@ async fn nginx_and_httpd_serve_their_default_pages() {
     let addr = bound(&ctx, Protocol::Tcp, 80).await;
     let reply = get(addr, "/").await;
     assert_eq!(reply.status, 200);
-    assert!(reply.body.contains("<h1>Welcome to nginx!</h1>"), "{}", reply.body);
+    assert!(
+        reply.body.contains("<h1>Welcome to nginx!</h1>"),
+        "{}",
+        reply.body
+    );
     assert_eq!(reply.header("server"), Some("nginx/1.27.3"));
     let missing = get(addr, "/nope").await;
     assert_eq!(missing.status, 404);
-    assert!(missing.body.contains("<center><h1>404 Not Found</h1></center>"));
+    assert!(missing
+        .body
+        .contains("<center><h1>404 Not Found</h1></center>"));
 
     let ctx = RunContext::loopback();
     let _handle = start_image("httpd", &ctx);
@@ -172,7 +202,10 @@ async fn pause_waits_for_a_signal_and_exits_zero() {
     assert!(!handle.is_finished(), "pause must keep running");
     ctx.signal(Signal::Terminate);
     assert_eq!(exit_code(handle).await, 0);
-    assert_eq!(ctx.logs(), vec!["Shutting down, got signal: Terminated".to_string()]);
+    assert_eq!(
+        ctx.logs(),
+        vec!["Shutting down, got signal: Terminated".to_string()]
+    );
 }
 
 #[tokio::test]
@@ -181,6 +214,9 @@ async fn an_unknown_program_fails_with_the_list_of_programs() {
     let handle = start("no-such-program", &[], &ctx);
     assert_eq!(exit_code(handle).await, 1);
     let logs = ctx.logs();
-    assert!(logs[0].contains("unknown built-in image program \"no-such-program\""), "{logs:?}");
+    assert!(
+        logs[0].contains("unknown built-in image program \"no-such-program\""),
+        "{logs:?}"
+    );
     assert!(logs[0].contains("kubia"), "{logs:?}");
 }

@@ -6,7 +6,11 @@ use std::collections::BTreeMap;
 
 /// `[SELF_EXE, "__image", program]`: the argv prefix that runs a built-in program.
 pub(crate) fn program_argv(program: &str) -> Vec<String> {
-    vec![SELF_EXE.to_string(), "__image".to_string(), program.to_string()]
+    vec![
+        SELF_EXE.to_string(),
+        "__image".to_string(),
+        program.to_string(),
+    ]
 }
 
 fn strings(items: &[&str]) -> Vec<String> {
@@ -59,7 +63,10 @@ pub(crate) fn entries() -> BTreeMap<String, Entry> {
     for version in ["v1", "v2", "v3"] {
         let program = format!("kubia-{version}");
         add(
-            &[&format!("luksa/kubia:{version}"), &format!("luks/kubia:{version}")],
+            &[
+                &format!("luksa/kubia:{version}"),
+                &format!("luks/kubia:{version}"),
+            ],
             builtin(&program, &[]),
         );
     }

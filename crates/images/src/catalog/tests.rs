@@ -25,7 +25,10 @@ fn user_catalog(yaml: &str) -> Result<Catalog, Error> {
 #[test]
 fn builtin_image_without_command_or_args_runs_entrypoint_and_cmd() {
     let c = Catalog::builtin();
-    assert_eq!(argv(&c, "luksa/kubia", &[], &[]), s(&[EXE, "__image", "kubia"]));
+    assert_eq!(
+        argv(&c, "luksa/kubia", &[], &[]),
+        s(&[EXE, "__image", "kubia"])
+    );
     assert_eq!(
         argv(&c, "registry.k8s.io/e2e-test-images/agnhost:2.53", &[], &[]),
         s(&[EXE, "__image", "agnhost", "pause"])
@@ -45,7 +48,10 @@ fn args_replace_cmd_and_keep_entrypoint() {
         ),
         s(&[EXE, "__image", "agnhost", "netexec", "--http-port=8080"])
     );
-    assert_eq!(argv(&c, "busybox", &[], &["sleep", "3600"]), s(&["sleep", "3600"]));
+    assert_eq!(
+        argv(&c, "busybox", &[], &["sleep", "3600"]),
+        s(&["sleep", "3600"])
+    );
 }
 
 #[test]
@@ -89,7 +95,10 @@ fn references_are_normalised() {
     ] {
         assert_eq!(argv(&c, image, &[], &[]), kubia, "{image}");
     }
-    assert_eq!(argv(&c, "docker.io/library/busybox:1.36", &[], &[]), s(&["sh"]));
+    assert_eq!(
+        argv(&c, "docker.io/library/busybox:1.36", &[], &[]),
+        s(&["sh"])
+    );
     assert_eq!(
         argv(&c, "luksa/kubia:v2", &[], &[]),
         s(&[EXE, "__image", "kubia-v2"]),
@@ -139,7 +148,10 @@ fn user_file_adds_and_overrides_entries() {
     let r = c
         .resolve("docker.io/mycompany/web:1.2", &[], &[], Path::new(EXE))
         .unwrap();
-    assert_eq!(r.argv, s(&["/usr/bin/python3", "-m", "http.server", "8080"]));
+    assert_eq!(
+        r.argv,
+        s(&["/usr/bin/python3", "-m", "http.server", "8080"])
+    );
     assert_eq!(
         r.env,
         vec![
@@ -168,8 +180,10 @@ fn missing_user_file_is_not_an_error() {
 #[test]
 fn malformed_user_file_names_file_and_line() {
     let mut file = tempfile::NamedTempFile::new().unwrap();
-    file.write_all(b"good/image:\n  command: [\"/bin/true\"]\nbad/image:\n  comand: [\"/bin/true\"]\n")
-        .unwrap();
+    file.write_all(
+        b"good/image:\n  command: [\"/bin/true\"]\nbad/image:\n  comand: [\"/bin/true\"]\n",
+    )
+    .unwrap();
     let err = Catalog::load(Some(file.path())).unwrap_err();
     let text = err.to_string();
     let Error::BadFile { line, .. } = &err else {
@@ -187,7 +201,8 @@ fn malformed_user_file_names_file_and_line() {
 fn user_entry_without_command_or_args_is_rejected() {
     let err = user_catalog("a/b:\n  env:\n    X: \"1\"\n").unwrap_err();
     assert!(
-        err.to_string().contains(":2: image \"a/b\" needs a command"),
+        err.to_string()
+            .contains(":2: image \"a/b\" needs a command"),
         "{err}"
     );
 }

@@ -76,13 +76,18 @@ pub(crate) fn parse(path: &Path, text: &str) -> Result<Vec<(String, Entry)>, Err
         if user.command.is_empty() && user.args.is_empty() {
             return Err(bad(
                 line,
-                format!("image \"{name}\" needs a command (its entrypoint) or args (its default cmd)"),
+                format!(
+                    "image \"{name}\" needs a command (its entrypoint) or args (its default cmd)"
+                ),
             ));
         }
         if user.command.first().is_some_and(|c| c.is_empty())
             || (user.command.is_empty() && user.args.first().is_some_and(|a| a.is_empty()))
         {
-            return Err(bad(line, format!("image \"{name}\" names an empty program")));
+            return Err(bad(
+                line,
+                format!("image \"{name}\" names an empty program"),
+            ));
         }
         entries.push((
             key,

@@ -28,7 +28,9 @@ fn node(status: u16, body: String) -> Response {
 fn answer(variant: Variant, count: u64, host: &str) -> Response {
     match variant {
         Variant::Hit => node(200, format!("You've hit {host}\n")),
-        Variant::Unhealthy if count > 5 => node(500, "I'm not well. Please restart me!".to_string()),
+        Variant::Unhealthy if count > 5 => {
+            node(500, "I'm not well. Please restart me!".to_string())
+        }
         Variant::Unhealthy => node(200, format!("You've hit {host}\n")),
         Variant::Version(3) if count >= 5 => node(
             500,

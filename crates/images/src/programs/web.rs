@@ -30,6 +30,9 @@ Commercial support is available at
 </html>
 "#;
 
+/// Apache's 404 page.
+const HTTPD_404: &str = "<!DOCTYPE HTML PUBLIC \"-//IETF//DTD HTML 2.0//EN\">\n<html><head>\n<title>404 Not Found</title>\n</head><body>\n<h1>Not Found</h1>\n<p>The requested URL was not found on this server.</p>\n</body></html>\n";
+
 /// The version nginx names in its `Server` header and error pages.
 const NGINX_VERSION: &str = "1.27.3";
 
@@ -82,7 +85,12 @@ pub(crate) async fn go_myweb(ctx: &RunContext) -> Outcome {
     http::serve_forever(
         listener,
         handler(move |req| {
-            log.log(&format!("{} {} from {}", req.method, req.target(), req.remote));
+            log.log(&format!(
+                "{} {} from {}",
+                req.method,
+                req.target(),
+                req.remote
+            ));
             let response = http::text(200, format!("Hello World!\n{host}\n"));
             async move { response }
         }),
@@ -172,13 +180,13 @@ pub(crate) async fn httpd(args: &[String], ctx: &RunContext) -> Outcome {
         listener,
         handler(move |req| {
             let response = if req.path == "/" || req.path == "/index.html" {
-                http::respond(200, "text/html", "<html><body><h1>It works!</h1></body></html>\n")
-            } else {
                 http::respond(
-                    404,
-                    "text/html; charset=iso-8859-1",
-                    format!("<!DOCTYPE HTML PUBLIC \"-//IETF//DTD HTML 2.0//EN\">\n<html><head>\n<title>404 Not Found</title>\n</head><body>\n<h1>Not Found</h1>\n<p>The requested URL was not found on this server.</p>\n</body></html>\n"),
+                    200,
+                    "text/html",
+                    "<html><body><h1>It works!</h1></body></html>\n",
                 )
+            } else {
+                http::respond(404, "text/html; charset=iso-8859-1", HTTPD_404)
             };
             let time = jiff::Timestamp::now().strftime("%d/%b/%Y:%H:%M:%S +0000");
             log.log(&format!(

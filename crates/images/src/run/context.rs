@@ -236,11 +236,13 @@ impl RunContext {
     /// Listens for TCP on `port`.
     pub(crate) async fn bind_tcp(&self, port: u16) -> Result<TcpListener, Error> {
         let addr = self.address(None, port);
-        let listener = TcpListener::bind(addr).await.map_err(|source| Error::Bind {
-            addr: addr.to_string(),
-            protocol: "tcp",
-            source,
-        })?;
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|source| Error::Bind {
+                addr: addr.to_string(),
+                protocol: "tcp",
+                source,
+            })?;
         let local = listener.local_addr().unwrap_or(addr);
         self.record(Protocol::Tcp, port, local);
         Ok(listener)

@@ -22,7 +22,12 @@ pub fn start(program: &'static str, args: &[&str], ctx: &RunContext) -> JoinHand
 pub async fn bound(ctx: &RunContext, protocol: Protocol, port: u16) -> SocketAddr {
     tokio::time::timeout(STEP, ctx.bound(protocol, port))
         .await
-        .unwrap_or_else(|_| panic!("nothing listens for {protocol:?} port {port}; logs: {:?}", ctx.logs()))
+        .unwrap_or_else(|_| {
+            panic!(
+                "nothing listens for {protocol:?} port {port}; logs: {:?}",
+                ctx.logs()
+            )
+        })
 }
 
 /// Waits for the program's exit code.

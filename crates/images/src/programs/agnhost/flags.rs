@@ -89,7 +89,17 @@ impl FlagSet {
                 Kind::Int => value.parse::<i64>().is_ok(),
                 Kind::Bool => matches!(
                     value.as_str(),
-                    "1" | "t" | "T" | "true" | "TRUE" | "True" | "0" | "f" | "F" | "false" | "FALSE" | "False"
+                    "1" | "t"
+                        | "T"
+                        | "true"
+                        | "TRUE"
+                        | "True"
+                        | "0"
+                        | "f"
+                        | "F"
+                        | "false"
+                        | "FALSE"
+                        | "False"
                 ),
                 Kind::Text => true,
             };
@@ -154,7 +164,13 @@ mod tests {
             .boolean("udp", false)
             .boolean("http", true)
             .text("name", "x")
-            .parse(&args(&["--port", "12345", "--udp", "--http=false", "-name=y"]))
+            .parse(&args(&[
+                "--port",
+                "12345",
+                "--udp",
+                "--http=false",
+                "-name=y",
+            ]))
             .unwrap();
         assert_eq!(set.get_int("port"), 12345);
         assert!(set.get_bool("udp"));
@@ -167,10 +183,19 @@ mod tests {
         let set = || FlagSet::new("netexec").int("http-port", 8080);
         let err = set().parse(&args(&["--nope"])).unwrap_err().to_string();
         assert!(err.starts_with("Error: unknown flag: --nope"), "{err}");
-        let err = set().parse(&args(&["--http-port=abc"])).unwrap_err().to_string();
-        assert!(err.contains("invalid argument \"abc\" for \"--http-port\" flag"), "{err}");
+        let err = set()
+            .parse(&args(&["--http-port=abc"]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("invalid argument \"abc\" for \"--http-port\" flag"),
+            "{err}"
+        );
         let err = set().parse(&args(&["extra"])).unwrap_err().to_string();
-        assert!(err.contains("accepts at most 0 arg(s), received 1"), "{err}");
+        assert!(
+            err.contains("accepts at most 0 arg(s), received 1"),
+            "{err}"
+        );
         assert_eq!(set().parse(&[]).unwrap().get_int("http-port"), 8080);
     }
 }

@@ -51,7 +51,10 @@ pub(crate) async fn run(args: &[String], ctx: &RunContext) -> Outcome {
         ));
     }
     if flags.get_int("sctp-port") != -1 {
-        go_log(ctx, "SCTP is not supported by Portico's agnhost; --sctp-port is ignored");
+        go_log(
+            ctx,
+            "SCTP is not supported by Portico's agnhost; --sctp-port is ignored",
+        );
     }
     let http_port = flags.get_port("http-port")?.unwrap_or(8080);
     let (exit_tx, mut exit_rx) = mpsc::unbounded_channel();
@@ -66,7 +69,10 @@ pub(crate) async fn run(args: &[String], ctx: &RunContext) -> Outcome {
         for address in addresses {
             let socket = ctx.bind_udp(address, udp_port).await?;
             let shown = address.map(|a| a.to_string()).unwrap_or_default();
-            go_log(ctx, &format!("Started UDP server on port {shown} {udp_port}"));
+            go_log(
+                ctx,
+                &format!("Started UDP server on port {shown} {udp_port}"),
+            );
             state.ready.store(true, Ordering::SeqCst);
             tokio::spawn(udp::serve(socket, state.ctx.clone()));
         }
@@ -169,10 +175,7 @@ async fn route(state: &State, req: Request) -> Response {
             });
             std::future::pending().await
         }
-        "/upload" => http::text(
-            501,
-            "upload is not supported by Portico's agnhost\n",
-        ),
+        "/upload" => http::text(501, "upload is not supported by Portico's agnhost\n"),
         _ => {
             go_log(ctx, "GET /");
             http::text(200, format!("NOW: {}", golike::now_string()))
@@ -223,22 +226,25 @@ async fn exit(state: &State, req: &Request) -> Response {
     let Some(wait) = duration(&wait_text) else {
         return http::text(
             200,
-            format!("argument 'wait' must be a valid golang duration or empty, got {wait_text:?}\n"),
+            format!(
+                "argument 'wait' must be a valid golang duration or empty, got {wait_text:?}\n"
+            ),
         );
     };
-    let code = if code_text.is_empty() {
-        0
-    } else {
-        match code_text.parse::<i64>() {
-            Ok(code) => code.rem_euclid(256) as u8,
-            Err(_) => {
-                return http::text(
+    let code =
+        if code_text.is_empty() {
+            0
+        } else {
+            match code_text.parse::<i64>() {
+                Ok(code) => code.rem_euclid(256) as u8,
+                Err(_) => return http::text(
                     200,
-                    format!("argument 'code' must be an integer [0-127] or empty, got {code_text:?}\n"),
-                )
+                    format!(
+                        "argument 'code' must be an integer [0-127] or empty, got {code_text:?}\n"
+                    ),
+                ),
             }
-        }
-    };
+        };
     go_log(
         ctx,
         &format!(

@@ -26,7 +26,10 @@ pub(crate) async fn run(args: &[String], ctx: &RunContext) -> Outcome {
     );
     let port = flags.get_port("port")?.unwrap_or(9376);
     if serve_http && (tcp || udp) {
-        go_log(ctx, "Can't server TCP/UDP mode and HTTP mode at the same time");
+        go_log(
+            ctx,
+            "Can't server TCP/UDP mode and HTTP mode at the same time",
+        );
         return Ok(1);
     }
     let hostname = ctx.hostname();

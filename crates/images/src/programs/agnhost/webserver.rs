@@ -87,10 +87,15 @@ pub(super) async fn answer(root: &Path, path: &str) -> Response {
             names.push(name);
         }
         names.sort();
-        let mut body =
-            String::from("<!doctype html>\n<meta name=\"viewport\" content=\"width=device-width\">\n<pre>\n");
+        let mut body = String::from(
+            "<!doctype html>\n<meta name=\"viewport\" content=\"width=device-width\">\n<pre>\n",
+        );
         for name in names {
-            body.push_str(&format!("<a href=\"{}\">{}</a>\n", escape(&name), escape(&name)));
+            body.push_str(&format!(
+                "<a href=\"{}\">{}</a>\n",
+                escape(&name),
+                escape(&name)
+            ));
         }
         body.push_str("</pre>\n");
         return http::html(200, body);

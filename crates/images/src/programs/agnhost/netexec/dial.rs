@@ -134,7 +134,10 @@ async fn dial_udp(request: &str, addr: SocketAddr) -> Result<String, String> {
         .await
         .map_err(|e| format!("udp connection write failed. err:{}", client::io_text(&e)))?;
     let mut buf = vec![0u8; 2048];
-    let local = socket.local_addr().map(|a| a.to_string()).unwrap_or_default();
+    let local = socket
+        .local_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_default();
     match tokio::time::timeout(TRY_TIMEOUT, socket.recv(&mut buf)).await {
         Ok(Ok(n)) if n > 0 => Ok(String::from_utf8_lossy(&buf[..n]).into_owned()),
         Ok(Ok(_)) => Err("reading from udp connection failed. err:'<nil>'".to_string()),

@@ -44,7 +44,10 @@ pub(super) async fn serve(socket: UdpSocket, ctx: RunContext) {
                 };
                 go_log(&ctx, &line);
                 if let Err(e) = socket.send_to(reply.as_bytes(), client).await {
-                    go_log(&ctx, &format!("failed to write to UDP client {client_text}: {e}"));
+                    go_log(
+                        &ctx,
+                        &format!("failed to write to UDP client {client_text}: {e}"),
+                    );
                 }
             }
             None if !text.trim().is_empty() => go_log(
@@ -65,10 +68,19 @@ mod tests {
 
     #[test]
     fn commands() {
-        assert_eq!(answer("hostname\n", "pod-a", "1.2.3.4:5").as_deref(), Some("pod-a"));
+        assert_eq!(
+            answer("hostname\n", "pod-a", "1.2.3.4:5").as_deref(),
+            Some("pod-a")
+        );
         assert_eq!(answer("HostName", "pod-a", "c").as_deref(), Some("pod-a"));
-        assert_eq!(answer("echo Hello There", "p", "c").as_deref(), Some("hello there"));
-        assert_eq!(answer("clientip", "p", "1.2.3.4:5").as_deref(), Some("1.2.3.4:5"));
+        assert_eq!(
+            answer("echo Hello There", "p", "c").as_deref(),
+            Some("hello there")
+        );
+        assert_eq!(
+            answer("clientip", "p", "1.2.3.4:5").as_deref(),
+            Some("1.2.3.4:5")
+        );
         assert_eq!(answer("what", "p", "c"), None);
     }
 }
