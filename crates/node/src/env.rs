@@ -16,6 +16,11 @@ use std::collections::HashMap;
 use k8s_openapi::api::core::v1::{ConfigMap, Container, Pod, Secret, Service};
 
 pub use expand::expand;
+
+/// Expands `$(VAR)` references in `input` from a map (probes use it for literal `env` values).
+pub(crate) fn expand_with_map(input: &str, vars: &HashMap<&str, &str>) -> String {
+    expand::expand_with(input, |name| vars.get(name).map(|v| v.to_string()))
+}
 pub use services::service_env;
 
 use fieldref::{field_value, resource_value, Allocatable, PodRuntime};
