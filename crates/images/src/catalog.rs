@@ -113,6 +113,7 @@ impl Catalog {
             None if command.is_empty() => {
                 return Err(Error::UnknownImage {
                     image: image.trim().to_string(),
+                    name: reference.name.clone(),
                     images_yaml: self.images_yaml.clone(),
                 })
             }

@@ -70,12 +70,14 @@ use std::path::PathBuf;
 pub enum Error {
     /// The image is not in the catalog and the container gave no `command` to run instead.
     #[error(
-        "image \"{image}\" is not in Portico's image catalog; give the container a command, or map the image to a host command in {}, e.g.:\n  {image}:\n    command: [\"/usr/bin/python3\", \"-m\", \"http.server\", \"8080\"]",
+        "image \"{image}\" is not in Portico's image catalog; give the container a command, or map the image to a host command in {}, e.g.:\n  {name}:\n    command: [\"/usr/bin/python3\", \"-m\", \"http.server\", \"8080\"]",
         images_yaml.display()
     )]
     UnknownImage {
         /// The image as the container named it.
         image: String,
+        /// Its normalised name (without registry defaults and tag), the key to map it under.
+        name: String,
         /// The user file that could map it.
         images_yaml: PathBuf,
     },

@@ -126,13 +126,13 @@ fn unknown_image_with_command_runs_the_host_program() {
 fn unknown_image_without_command_says_how_to_map_it() {
     let c = Catalog::load(Some(Path::new("/home/u/.portico/images.yaml"))).unwrap();
     let err = c
-        .resolve("foo/bar:1.0", &[], &s(&["x"]), Path::new(EXE))
+        .resolve("docker.io/foo/bar:1.0", &[], &s(&["x"]), Path::new(EXE))
         .unwrap_err();
     assert!(matches!(err, Error::UnknownImage { .. }));
     assert_eq!(
         err.to_string(),
-        "image \"foo/bar:1.0\" is not in Portico's image catalog; give the container a command, \
-         or map the image to a host command in /home/u/.portico/images.yaml, e.g.:\n  foo/bar:1.0:\n    \
+        "image \"docker.io/foo/bar:1.0\" is not in Portico's image catalog; give the container a command, \
+         or map the image to a host command in /home/u/.portico/images.yaml, e.g.:\n  foo/bar:\n    \
          command: [\"/usr/bin/python3\", \"-m\", \"http.server\", \"8080\"]"
     );
 }
@@ -231,4 +231,18 @@ fn names_lists_the_notes_images() {
     ] {
         assert!(names.contains(&name.to_string()), "{name} missing");
     }
+}
+
+#[test]
+fn the_suggested_mapping_works_when_pasted_into_the_file() {
+    let err = Catalog::builtin()
+        .resolve("docker.io/foo/bar:1.0", &[], &[], Path::new(EXE))
+        .unwrap_err()
+        .to_string();
+    let (_, snippet) = err.split_once("e.g.:\n").unwrap();
+    let c = user_catalog(snippet).unwrap();
+    assert_eq!(
+        argv(&c, "docker.io/foo/bar:1.0", &[], &[]),
+        s(&["/usr/bin/python3", "-m", "http.server", "8080"])
+    );
 }

@@ -231,20 +231,21 @@ async fn exit(state: &State, req: &Request) -> Response {
             ),
         );
     };
-    let code =
-        if code_text.is_empty() {
-            0
-        } else {
-            match code_text.parse::<i64>() {
-                Ok(code) => code.rem_euclid(256) as u8,
-                Err(_) => return http::text(
+    let code = if code_text.is_empty() {
+        0
+    } else {
+        match code_text.parse::<i64>() {
+            Ok(code) => code.rem_euclid(256) as u8,
+            Err(_) => {
+                return http::text(
                     200,
                     format!(
                         "argument 'code' must be an integer [0-127] or empty, got {code_text:?}\n"
                     ),
-                ),
+                )
             }
-        };
+        }
+    };
     go_log(
         ctx,
         &format!(
