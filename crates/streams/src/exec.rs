@@ -18,19 +18,27 @@ pub(crate) const STREAM_CREATION_TIMEOUT: std::time::Duration = std::time::Durat
 /// `error` stream and one stream per requested channel (plus `resize` with a TTY), each answered
 /// with a SYN_REPLY; [`Error::StreamTimeout`] after 30 seconds without them. A task spawned here
 /// drives the connection until the session is finished or the client goes away.
-pub async fn exec_session<IO>(io: IO, negotiated: Negotiated, opts: StreamOptions) -> Result<Session, Error>
+pub async fn exec_session<IO>(
+    io: IO,
+    negotiated: Negotiated,
+    opts: StreamOptions,
+) -> Result<Session, Error>
 where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let protocol = negotiated.protocol();
     if protocol.is_websocket() {
         if protocol == crate::Protocol::PortForwardTunnel {
-            return Err(Error::bad_request("port-forward protocol negotiated for exec"));
+            return Err(Error::bad_request(
+                "port-forward protocol negotiated for exec",
+            ));
         }
         Ok(ws::start(io, protocol, &opts).await)
     } else {
         if protocol == crate::Protocol::PortForwardSpdy {
-            return Err(Error::bad_request("port-forward protocol negotiated for exec"));
+            return Err(Error::bad_request(
+                "port-forward protocol negotiated for exec",
+            ));
         }
         spdy::start(io, protocol, &opts).await
     }

@@ -6,7 +6,10 @@
 //! upgrade whose `X-Stream-Protocol-Version` values (repeated or comma-separated) are matched
 //! the same way, in the client's order.
 
-use http::header::{CONNECTION, SEC_WEBSOCKET_ACCEPT, SEC_WEBSOCKET_KEY, SEC_WEBSOCKET_PROTOCOL, SEC_WEBSOCKET_VERSION, UPGRADE};
+use http::header::{
+    CONNECTION, SEC_WEBSOCKET_ACCEPT, SEC_WEBSOCKET_KEY, SEC_WEBSOCKET_PROTOCOL,
+    SEC_WEBSOCKET_VERSION, UPGRADE,
+};
 use http::{HeaderMap, HeaderValue, Method, Response, StatusCode};
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 
@@ -84,13 +87,25 @@ impl Protocol {
     pub fn is_websocket(self) -> bool {
         matches!(
             self,
-            Protocol::WsV5 | Protocol::WsV4 | Protocol::WsV4Base64 | Protocol::WsV1 | Protocol::WsV1Base64 | Protocol::PortForwardTunnel
+            Protocol::WsV5
+                | Protocol::WsV4
+                | Protocol::WsV4Base64
+                | Protocol::WsV1
+                | Protocol::WsV1Base64
+                | Protocol::PortForwardTunnel
         )
     }
 
     /// Whether the status goes out as `metav1.Status` JSON (v4 and v5) rather than plain text.
     pub(crate) fn status_is_json(self) -> bool {
-        matches!(self, Protocol::WsV5 | Protocol::WsV4 | Protocol::WsV4Base64 | Protocol::SpdyV5 | Protocol::SpdyV4)
+        matches!(
+            self,
+            Protocol::WsV5
+                | Protocol::WsV4
+                | Protocol::WsV4Base64
+                | Protocol::SpdyV5
+                | Protocol::SpdyV4
+        )
     }
 
     /// Whether WebSocket data travels as base64 text messages.
@@ -163,14 +178,22 @@ pub fn negotiate_exec(parts: &http::request::Parts) -> Result<Negotiated, Error>
 /// SPDY/3.1 with `X-Stream-Protocol-Version: portforward.k8s.io`.
 pub fn negotiate_portforward(parts: &http::request::Parts) -> Result<Negotiated, Error> {
     if is_websocket(&parts.headers) {
-        websocket(parts, &[(TUNNEL_PROTOCOL, Protocol::PortForwardTunnel)], None)
+        websocket(
+            parts,
+            &[(TUNNEL_PROTOCOL, Protocol::PortForwardTunnel)],
+            None,
+        )
     } else {
-        spdy(parts, &[(PORTFORWARD_PROTOCOL, Protocol::PortForwardSpdy)], None)
+        spdy(
+            parts,
+            &[(PORTFORWARD_PROTOCOL, Protocol::PortForwardSpdy)],
+            None,
+        )
     }
 }
 
 /// The comma-separated tokens of every occurrence of a header, trimmed.
-fn tokens<'a>(headers: &'a HeaderMap, name: impl http::header::AsHeaderName) -> Vec<&'a str> {
+fn tokens(headers: &HeaderMap, name: impl http::header::AsHeaderName) -> Vec<&str> {
     headers
         .get_all(name)
         .iter()
@@ -182,11 +205,16 @@ fn tokens<'a>(headers: &'a HeaderMap, name: impl http::header::AsHeaderName) -> 
 }
 
 fn has_upgrade_token(headers: &HeaderMap) -> bool {
-    tokens(headers, CONNECTION).iter().any(|t| t.eq_ignore_ascii_case("upgrade"))
+    tokens(headers, CONNECTION)
+        .iter()
+        .any(|t| t.eq_ignore_ascii_case("upgrade"))
 }
 
 fn is_websocket(headers: &HeaderMap) -> bool {
-    has_upgrade_token(headers) && tokens(headers, UPGRADE).iter().any(|t| t.eq_ignore_ascii_case("websocket"))
+    has_upgrade_token(headers)
+        && tokens(headers, UPGRADE)
+            .iter()
+            .any(|t| t.eq_ignore_ascii_case("websocket"))
 }
 
 fn websocket(
@@ -197,8 +225,15 @@ fn websocket(
     if parts.method != Method::GET {
         return Err(Error::bad_request("websocket upgrade requires GET"));
     }
-    if parts.headers.get(SEC_WEBSOCKET_VERSION).map(HeaderValue::as_bytes) != Some(b"13") {
-        return Err(Error::bad_request("unsupported websocket version (need 13)"));
+    if parts
+        .headers
+        .get(SEC_WEBSOCKET_VERSION)
+        .map(HeaderValue::as_bytes)
+        != Some(b"13")
+    {
+        return Err(Error::bad_request(
+            "unsupported websocket version (need 13)",
+        ));
     }
     let key = parts
         .headers
@@ -208,13 +243,31 @@ fn websocket(
     let offered = tokens(&parts.headers, SEC_WEBSOCKET_PROTOCOL);
     if offered.is_empty() {
         return match without_subprotocol {
-            Some(protocol) => Ok(Negotiated { protocol, echo: false, accept_key }),
-            None => Err(unsupported(&offered, supported, StatusCode::BAD_REQUEST, "requested protocol(s) are not supported")),
+            Some(protocol) => Ok(Negotiated {
+                protocol,
+                echo: false,
+                accept_key,
+            }),
+            None => Err(unsupported(
+                &offered,
+                supported,
+                StatusCode::BAD_REQUEST,
+                "requested protocol(s) are not supported",
+            )),
         };
     }
     match pick(&offered, supported) {
-        Some(protocol) => Ok(Negotiated { protocol, echo: true, accept_key }),
-        None => Err(unsupported(&offered, supported, StatusCode::BAD_REQUEST, "requested protocol(s) are not supported")),
+        Some(protocol) => Ok(Negotiated {
+            protocol,
+            echo: true,
+            accept_key,
+        }),
+        None => Err(unsupported(
+            &offered,
+            supported,
+            StatusCode::BAD_REQUEST,
+            "requested protocol(s) are not supported",
+        )),
     }
 }
 
@@ -223,19 +276,33 @@ fn spdy(
     supported: &[(&'static str, Protocol)],
     without_version: Option<Protocol>,
 ) -> Result<Negotiated, Error> {
-    let spdy_upgrade = tokens(&parts.headers, UPGRADE).iter().any(|t| t.eq_ignore_ascii_case("SPDY/3.1"));
+    let spdy_upgrade = tokens(&parts.headers, UPGRADE)
+        .iter()
+        .any(|t| t.eq_ignore_ascii_case("SPDY/3.1"));
     if !has_upgrade_token(&parts.headers) || !spdy_upgrade {
-        return Err(Error::bad_request("unable to upgrade: missing upgrade headers in request"));
+        return Err(Error::bad_request(
+            "unable to upgrade: missing upgrade headers in request",
+        ));
     }
     let offered = tokens(&parts.headers, STREAM_PROTOCOL_HEADER);
     if offered.is_empty() {
         return match without_version {
-            Some(protocol) => Ok(Negotiated { protocol, echo: false, accept_key: None }),
-            None => Err(Error::bad_request("unable to upgrade: X-Stream-Protocol-Version is required")),
+            Some(protocol) => Ok(Negotiated {
+                protocol,
+                echo: false,
+                accept_key: None,
+            }),
+            None => Err(Error::bad_request(
+                "unable to upgrade: X-Stream-Protocol-Version is required",
+            )),
         };
     }
     match pick(&offered, supported) {
-        Some(protocol) => Ok(Negotiated { protocol, echo: true, accept_key: None }),
+        Some(protocol) => Ok(Negotiated {
+            protocol,
+            echo: true,
+            accept_key: None,
+        }),
         None => Err(unsupported(
             &offered,
             supported,
@@ -247,16 +314,28 @@ fn spdy(
 
 /// The first protocol in the client's order that the server supports.
 fn pick(offered: &[&str], supported: &[(&'static str, Protocol)]) -> Option<Protocol> {
-    offered
-        .iter()
-        .find_map(|o| supported.iter().find(|(name, _)| name == o).map(|(_, p)| *p))
+    offered.iter().find_map(|o| {
+        supported
+            .iter()
+            .find(|(name, _)| name == o)
+            .map(|(_, p)| *p)
+    })
 }
 
-fn unsupported(offered: &[&str], supported: &[(&'static str, Protocol)], status: StatusCode, what: &str) -> Error {
+fn unsupported(
+    offered: &[&str],
+    supported: &[(&'static str, Protocol)],
+    status: StatusCode,
+    what: &str,
+) -> Error {
     let server: Vec<&str> = supported.iter().map(|(name, _)| *name).collect();
     Error::Upgrade {
         status,
-        message: format!("{what}: client supports [{}], server accepts [{}]", offered.join(" "), server.join(" ")),
+        message: format!(
+            "{what}: client supports [{}], server accepts [{}]",
+            offered.join(" "),
+            server.join(" ")
+        ),
     }
 }
 

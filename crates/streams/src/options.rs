@@ -72,15 +72,13 @@ pub(crate) fn percent_decode(text: &str) -> String {
     while i < bytes.len() {
         match bytes[i] {
             b'+' => out.push(b' '),
-            b'%' if i + 2 < bytes.len() => {
-                match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
-                    (Some(hi), Some(lo)) => {
-                        out.push(hi << 4 | lo);
-                        i += 2;
-                    }
-                    _ => out.push(b'%'),
+            b'%' if i + 2 < bytes.len() => match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                (Some(hi), Some(lo)) => {
+                    out.push(hi << 4 | lo);
+                    i += 2;
                 }
-            }
+                _ => out.push(b'%'),
+            },
             byte => out.push(byte),
         }
         i += 1;
@@ -131,7 +129,10 @@ mod tests {
     fn no_stream_is_rejected_with_the_kubelet_message() {
         let opts = StreamOptions::from_query("command=ls&stdout=false");
         let err = opts.validate().unwrap_err();
-        assert_eq!(err.to_string(), "you must specify at least 1 of stdin, stdout, stderr");
+        assert_eq!(
+            err.to_string(),
+            "you must specify at least 1 of stdin, stdout, stderr"
+        );
         assert_eq!(err.http_status(), http::StatusCode::BAD_REQUEST);
     }
 

@@ -66,7 +66,14 @@ impl Outlet {
     pub(crate) fn new() -> (Self, mpsc::UnboundedReceiver<Outbound>, Arc<Semaphore>) {
         let (tx, rx) = mpsc::unbounded_channel();
         let credit = Arc::new(Semaphore::new(CREDIT));
-        (Self { tx, credit: credit.clone() }, rx, credit)
+        (
+            Self {
+                tx,
+                credit: credit.clone(),
+            },
+            rx,
+            credit,
+        )
     }
 
     /// Queues a message; false when the connection is gone.
@@ -76,7 +83,10 @@ impl Outlet {
 
     /// A handle that does not keep the queue open.
     pub(crate) fn downgrade(&self) -> WeakOutlet {
-        WeakOutlet { tx: self.tx.downgrade(), credit: self.credit.clone() }
+        WeakOutlet {
+            tx: self.tx.downgrade(),
+            credit: self.credit.clone(),
+        }
     }
 
     /// A writer for `target`.
@@ -106,7 +116,10 @@ pub(crate) struct WeakOutlet {
 impl WeakOutlet {
     /// The outlet, unless the queue has closed.
     pub(crate) fn upgrade(&self) -> Option<Outlet> {
-        Some(Outlet { tx: self.tx.upgrade()?, credit: self.credit.clone() })
+        Some(Outlet {
+            tx: self.tx.upgrade()?,
+            credit: self.credit.clone(),
+        })
     }
 }
 
@@ -125,18 +138,31 @@ impl InputStream {
     /// the stream into a `ConnectionReset` error when set.
     pub(crate) fn new(reset: Option<Arc<AtomicBool>>) -> (mpsc::Sender<Bytes>, Self) {
         let (tx, rx) = mpsc::channel(INBOUND_DEPTH);
-        (tx, Self { rx, current: Bytes::new(), reset })
+        (
+            tx,
+            Self {
+                rx,
+                current: Bytes::new(),
+                reset,
+            },
+        )
     }
 }
 
 impl std::fmt::Debug for InputStream {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("InputStream").field("buffered", &self.current.len()).finish()
+        f.debug_struct("InputStream")
+            .field("buffered", &self.current.len())
+            .finish()
     }
 }
 
 impl AsyncRead for InputStream {
-    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
         loop {
             if !self.current.is_empty() {
                 let n = self.current.len().min(buf.remaining());
@@ -146,9 +172,15 @@ impl AsyncRead for InputStream {
             match ready!(self.rx.poll_recv(cx)) {
                 Some(chunk) => self.current = chunk,
                 None => {
-                    let reset = self.reset.as_ref().is_some_and(|r| r.load(Ordering::Acquire));
+                    let reset = self
+                        .reset
+                        .as_ref()
+                        .is_some_and(|r| r.load(Ordering::Acquire));
                     return Poll::Ready(if reset {
-                        Err(io::Error::new(io::ErrorKind::ConnectionReset, "stream reset by the client"))
+                        Err(io::Error::new(
+                            io::ErrorKind::ConnectionReset,
+                            "stream reset by the client",
+                        ))
                     } else {
                         Ok(())
                     });
@@ -173,7 +205,10 @@ pub struct OutputStream {
 
 impl std::fmt::Debug for OutputStream {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("OutputStream").field("target", &self.target).field("closed", &self.closed).finish()
+        f.debug_struct("OutputStream")
+            .field("target", &self.target)
+            .field("closed", &self.closed)
+            .finish()
     }
 }
 
@@ -196,8 +231,17 @@ impl OutputStream {
 }
 
 impl AsyncWrite for OutputStream {
-    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        if self.closed || self.reset.as_ref().is_some_and(|r| r.load(Ordering::Acquire)) {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        if self.closed
+            || self
+                .reset
+                .as_ref()
+                .is_some_and(|r| r.load(Ordering::Acquire))
+        {
             return Poll::Ready(Err(broken()));
         }
         if buf.is_empty() {
@@ -271,7 +315,10 @@ mod tests {
             }
             _ => panic!("expected data"),
         }
-        assert!(matches!(rx.recv().await, Some(Outbound::Close(Target::Channel(1)))));
+        assert!(matches!(
+            rx.recv().await,
+            Some(Outbound::Close(Target::Channel(1)))
+        ));
     }
 
     #[tokio::test]
@@ -283,10 +330,14 @@ mod tests {
             out.write_all(b"x").await.unwrap();
         }
         // Credit is exhausted until the connection task writes something.
-        let blocked = tokio::time::timeout(std::time::Duration::from_millis(50), out.write_all(b"y")).await;
+        let blocked =
+            tokio::time::timeout(std::time::Duration::from_millis(50), out.write_all(b"y")).await;
         assert!(blocked.is_err());
         held.push(rx);
         credit.close();
-        assert_eq!(out.write_all(b"z").await.unwrap_err().kind(), io::ErrorKind::BrokenPipe);
+        assert_eq!(
+            out.write_all(b"z").await.unwrap_err().kind(),
+            io::ErrorKind::BrokenPipe
+        );
     }
 }

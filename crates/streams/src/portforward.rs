@@ -43,20 +43,33 @@ pub struct PodTarget {
 /// `dial(port)` connects to the pod's port; its error's `Display` text ends the message written
 /// on the error stream, so return errors worded for the user (e.g. `dial tcp 10.0.0.7:8080:
 /// connect: connection refused`).
-pub async fn portforward_session<IO, D, F>(io: IO, negotiated: Negotiated, target: PodTarget, dial: D) -> Result<(), Error>
+pub async fn portforward_session<IO, D, F>(
+    io: IO,
+    negotiated: Negotiated,
+    target: PodTarget,
+    dial: D,
+) -> Result<(), Error>
 where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     D: Fn(u16) -> F + Send + Sync + 'static,
     F: Future<Output = io::Result<TcpStream>> + Send + 'static,
 {
-    let config = Config { reset_is_error: true, linger: LINGER };
+    let config = Config {
+        reset_is_error: true,
+        linger: LINGER,
+    };
     let handle = match negotiated.protocol() {
         Protocol::PortForwardTunnel => {
             let ws = WebSocketStream::from_raw_socket(io, Role::Server, None).await;
             conn::spawn(WsBytes::new(ws), config)
         }
         Protocol::PortForwardSpdy => conn::spawn(io, config),
-        other => return Err(Error::bad_request(format!("{} is not a port-forward protocol", other.name()))),
+        other => {
+            return Err(Error::bad_request(format!(
+                "{} is not a port-forward protocol",
+                other.name()
+            )))
+        }
     };
     serve(handle, Arc::new(target), Arc::new(dial)).await;
     Ok(())
@@ -71,8 +84,13 @@ struct Pair {
 
 /// Checks a stream's headers as the kubelet does; returns its port and type.
 fn check(headers: &crate::spdy::Headers) -> Result<(u16, &str), String> {
-    let port = headers.get("port").filter(|p| !p.is_empty()).ok_or("\"port\" header is required")?;
-    let port: u16 = port.parse().map_err(|e| format!("unable to parse {port:?} as a port: {e}"))?;
+    let port = headers
+        .get("port")
+        .filter(|p| !p.is_empty())
+        .ok_or("\"port\" header is required")?;
+    let port: u16 = port
+        .parse()
+        .map_err(|e| format!("unable to parse {port:?} as a port: {e}"))?;
     if port < 1 {
         return Err(format!("port \"{port}\" must be > 0"));
     }
@@ -127,17 +145,29 @@ where
             _ => stream.id.saturating_sub(2).to_string(),
         };
         let pair = pairs.entry(request.clone()).or_default();
-        pair.deadline.get_or_insert_with(|| Instant::now() + STREAM_CREATION_TIMEOUT);
-        let slot = if kind == "error" { &mut pair.error } else { &mut pair.data };
+        pair.deadline
+            .get_or_insert_with(|| Instant::now() + STREAM_CREATION_TIMEOUT);
+        let slot = if kind == "error" {
+            &mut pair.error
+        } else {
+            &mut pair.data
+        };
         if slot.is_some() {
-            let message = format!("error processing stream for request {request}: {kind} stream already assigned");
+            let message = format!(
+                "error processing stream for request {request}: {kind} stream already assigned"
+            );
             tracing::warn!(message);
             stream.reject();
             continue;
         }
         *slot = Some(stream);
         if pair.error.is_some() && pair.data.is_some() {
-            if let Some(Pair { error: Some(error), data: Some(data), .. }) = pairs.remove(&request) {
+            if let Some(Pair {
+                error: Some(error),
+                data: Some(data),
+                ..
+            }) = pairs.remove(&request)
+            {
                 tokio::spawn(forward(error, data, port, target.clone(), dial.clone()));
             }
         }
@@ -150,17 +180,29 @@ async fn report(mut error: crate::OutputStream, message: String) {
     let _ = error.shutdown().await;
 }
 
-async fn forward<D, F>(error: Incoming, data: Incoming, port: u16, target: Arc<PodTarget>, dial: Arc<D>)
-where
+async fn forward<D, F>(
+    error: Incoming,
+    data: Incoming,
+    port: u16,
+    target: Arc<PodTarget>,
+    dial: Arc<D>,
+) where
     D: Fn(u16) -> F + Send + Sync + 'static,
     F: Future<Output = io::Result<TcpStream>> + Send + 'static,
 {
-    let Incoming { input: mut from_client, output: mut to_client, .. } = data;
+    let Incoming {
+        input: mut from_client,
+        output: mut to_client,
+        ..
+    } = data;
     let mut error_out = error.output;
     let pod = match dial(port).await {
         Ok(pod) => pod,
         Err(e) => {
-            let message = format!("error forwarding port {port} to pod {}, uid {}: {e}", target.pod, target.uid);
+            let message = format!(
+                "error forwarding port {port} to pod {}, uid {}: {e}",
+                target.pod, target.uid
+            );
             tracing::warn!(message);
             let _ = error_out.write_all(message.as_bytes()).await;
             let _ = to_client.shutdown().await;

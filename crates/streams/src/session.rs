@@ -46,7 +46,13 @@ impl Session {
         resize: Option<mpsc::Receiver<TerminalSize>>,
         finisher: Finisher,
     ) -> Self {
-        Self { stdin, stdout, stderr, resize, finisher }
+        Self {
+            stdin,
+            stdout,
+            stderr,
+            resize,
+            finisher,
+        }
     }
 
     /// The negotiated protocol.
@@ -58,7 +64,13 @@ impl Session {
     /// Returns once all of it has been written to the socket (the connection then waits a
     /// while in the background for the client to close its side).
     pub async fn finish(self, outcome: Outcome) -> Result<(), Error> {
-        let Session { stdin, stdout, stderr, resize, finisher } = self;
+        let Session {
+            stdin,
+            stdout,
+            stderr,
+            resize,
+            finisher,
+        } = self;
         drop((stdin, stdout, stderr, resize));
         finisher.finish(outcome).await
     }
@@ -81,15 +93,30 @@ pub struct Finisher {
 }
 
 impl Finisher {
-    pub(crate) fn new(outlet: Outlet, error: Target, protocol: Protocol, command: Vec<String>) -> Self {
-        Self { outlet, error, protocol, command, finished: false }
+    pub(crate) fn new(
+        outlet: Outlet,
+        error: Target,
+        protocol: Protocol,
+        command: Vec<String>,
+    ) -> Self {
+        Self {
+            outlet,
+            error,
+            protocol,
+            command,
+            finished: false,
+        }
     }
 
     fn report(&mut self, outcome: &Outcome) -> Option<oneshot::Receiver<()>> {
         self.finished = true;
         let payload = outcome.payload(self.protocol.status_is_json(), &self.command);
         if !payload.is_empty() {
-            self.outlet.send(Outbound::Data { target: self.error, data: payload.into(), permit: None });
+            self.outlet.send(Outbound::Data {
+                target: self.error,
+                data: payload.into(),
+                permit: None,
+            });
         }
         self.outlet.send(Outbound::Close(self.error));
         let (tx, rx) = oneshot::channel();
@@ -109,7 +136,9 @@ impl Drop for Finisher {
     fn drop(&mut self) {
         if !self.finished {
             tracing::warn!("exec session dropped without an outcome; reporting an internal error");
-            self.report(&Outcome::Failure("the session ended without reporting a result".into()));
+            self.report(&Outcome::Failure(
+                "the session ended without reporting a result".into(),
+            ));
         }
     }
 }
@@ -141,9 +170,21 @@ mod tests {
         let mut buf = br#"{"Width":100,"Height":30}
 {"Width":80,"#
             .to_vec();
-        assert_eq!(take_sizes(&mut buf), Some(vec![TerminalSize { width: 100, height: 30 }]));
+        assert_eq!(
+            take_sizes(&mut buf),
+            Some(vec![TerminalSize {
+                width: 100,
+                height: 30
+            }])
+        );
         buf.extend_from_slice(b"\"Height\":24}\n");
-        assert_eq!(take_sizes(&mut buf), Some(vec![TerminalSize { width: 80, height: 24 }]));
+        assert_eq!(
+            take_sizes(&mut buf),
+            Some(vec![TerminalSize {
+                width: 80,
+                height: 24
+            }])
+        );
         assert!(buf.iter().all(u8::is_ascii_whitespace));
         let mut junk = b"not json".to_vec();
         assert_eq!(take_sizes(&mut junk), None);

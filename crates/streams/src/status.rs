@@ -97,7 +97,10 @@ impl Outcome {
                 message: Some(message),
                 reason: Some("InternalError"),
                 details: Some(Details {
-                    causes: vec![Cause { reason: None, message: text }],
+                    causes: vec![Cause {
+                        reason: None,
+                        message: text,
+                    }],
                 }),
                 code: Some(500),
             },
@@ -133,8 +136,14 @@ mod tests {
 
     #[test]
     fn success_is_the_bare_status() {
-        assert_eq!(Outcome::Success.status_json(&[]), r#"{"metadata":{},"status":"Success"}"#);
-        assert_eq!(Outcome::ExitCode(0).status_json(&[]), r#"{"metadata":{},"status":"Success"}"#);
+        assert_eq!(
+            Outcome::Success.status_json(&[]),
+            r#"{"metadata":{},"status":"Success"}"#
+        );
+        assert_eq!(
+            Outcome::ExitCode(0).status_json(&[]),
+            r#"{"metadata":{},"status":"Success"}"#
+        );
         assert!(Outcome::Success.payload(false, &[]).is_empty());
     }
 
@@ -154,7 +163,8 @@ mod tests {
     #[test]
     fn failure_is_an_internal_error() {
         assert_eq!(
-            Outcome::Failure("error executing command in container: no such file".into()).status_json(&[]),
+            Outcome::Failure("error executing command in container: no such file".into())
+                .status_json(&[]),
             r#"{"metadata":{},"status":"Failure","message":"Internal error occurred: error executing command in container: no such file","reason":"InternalError","details":{"causes":[{"message":"error executing command in container: no such file"}]},"code":500}"#
         );
     }
@@ -163,6 +173,9 @@ mod tests {
     fn json_text_is_escaped() {
         let json = Outcome::Failure("quote \" and\nnewline".into()).status_json(&[]);
         let value: serde_json::Value = serde_json::from_str(&json).unwrap();
-        assert_eq!(value["details"]["causes"][0]["message"], "quote \" and\nnewline");
+        assert_eq!(
+            value["details"]["causes"][0]["message"],
+            "quote \" and\nnewline"
+        );
     }
 }

@@ -24,20 +24,30 @@ pub(crate) struct WsBytes<IO> {
 
 impl<IO> WsBytes<IO> {
     pub(crate) fn new(ws: WebSocketStream<IO>) -> Self {
-        Self { ws, current: Bytes::new(), eof: false }
+        Self {
+            ws,
+            current: Bytes::new(),
+            eof: false,
+        }
     }
 }
 
 fn to_io(error: WsError) -> io::Error {
     match error {
         WsError::Io(e) => e,
-        WsError::ConnectionClosed | WsError::AlreadyClosed => io::Error::new(io::ErrorKind::BrokenPipe, error),
+        WsError::ConnectionClosed | WsError::AlreadyClosed => {
+            io::Error::new(io::ErrorKind::BrokenPipe, error)
+        }
         other => io::Error::other(other),
     }
 }
 
 impl<IO: AsyncRead + AsyncWrite + Unpin> AsyncRead for WsBytes<IO> {
-    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
         loop {
             if !self.current.is_empty() {
                 let n = self.current.len().min(buf.remaining());
@@ -60,10 +70,15 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> AsyncRead for WsBytes<IO> {
 }
 
 impl<IO: AsyncRead + AsyncWrite + Unpin> AsyncWrite for WsBytes<IO> {
-    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         let mut ws = Pin::new(&mut self.ws);
         ready!(ws.as_mut().poll_ready(cx)).map_err(to_io)?;
-        ws.start_send(Message::Binary(Bytes::copy_from_slice(buf))).map_err(to_io)?;
+        ws.start_send(Message::Binary(Bytes::copy_from_slice(buf)))
+            .map_err(to_io)?;
         Poll::Ready(Ok(buf.len()))
     }
 

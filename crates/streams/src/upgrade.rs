@@ -10,7 +10,10 @@ use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 
-use crate::{exec_session, negotiate_exec, negotiate_portforward, portforward_session, Error, PodTarget, Session, StreamOptions};
+use crate::{
+    exec_session, negotiate_exec, negotiate_portforward, portforward_session, Error, PodTarget,
+    Session, StreamOptions,
+};
 
 /// A plain-text error answer, as Go's `http.Error` writes it.
 fn error_response(error: &Error) -> Response<Full<Bytes>> {
@@ -57,7 +60,11 @@ where
 
 /// Answers a port-forward request like [`upgrade_exec`], then serves the connection with
 /// [`portforward_session`] until the client goes away.
-pub fn upgrade_portforward<B, D, F>(req: Request<B>, target: PodTarget, dial: D) -> Response<Full<Bytes>>
+pub fn upgrade_portforward<B, D, F>(
+    req: Request<B>,
+    target: PodTarget,
+    dial: D,
+) -> Response<Full<Bytes>>
 where
     B: Send + 'static,
     D: Fn(u16) -> F + Send + Sync + 'static,

@@ -54,25 +54,43 @@ mod tests {
 
     #[test]
     fn binary_frames_lead_with_the_channel() {
-        assert_eq!(encode(1, b"hi\n", false), Message::Binary(Bytes::from_static(b"\x01hi\n")));
-        assert_eq!(encode(3, b"", false), Message::Binary(Bytes::from_static(b"\x03")));
+        assert_eq!(
+            encode(1, b"hi\n", false),
+            Message::Binary(Bytes::from_static(b"\x01hi\n"))
+        );
+        assert_eq!(
+            encode(3, b"", false),
+            Message::Binary(Bytes::from_static(b"\x03"))
+        );
         let stdin = Message::Binary(Bytes::from_static(b"\x00echo"));
-        assert_eq!(decode(&stdin, false), Some((STDIN, Bytes::from_static(b"echo"))));
+        assert_eq!(
+            decode(&stdin, false),
+            Some((STDIN, Bytes::from_static(b"echo")))
+        );
         let close = Message::Binary(Bytes::from_static(&[0xff, 0x00]));
-        assert_eq!(decode(&close, false), Some((CLOSE, Bytes::from_static(&[0]))));
+        assert_eq!(
+            decode(&close, false),
+            Some((CLOSE, Bytes::from_static(&[0])))
+        );
     }
 
     #[test]
     fn empty_and_control_messages_carry_no_channel() {
         assert_eq!(decode(&Message::Binary(Bytes::new()), false), None);
-        assert_eq!(decode(&Message::Ping(Bytes::from_static(b"x")), false), None);
+        assert_eq!(
+            decode(&Message::Ping(Bytes::from_static(b"x")), false),
+            None
+        );
         assert_eq!(decode(&Message::text("0aGk="), false), None);
     }
 
     #[test]
     fn base64_frames_use_a_digit_and_standard_base64() {
         assert_eq!(encode(2, b"oops", true), Message::text("2b29wcw=="));
-        assert_eq!(decode(&Message::text("0aGkK"), true), Some((0, Bytes::from_static(b"hi\n"))));
+        assert_eq!(
+            decode(&Message::text("0aGkK"), true),
+            Some((0, Bytes::from_static(b"hi\n")))
+        );
         assert_eq!(decode(&Message::text("x aGk="), true), None);
         assert_eq!(decode(&Message::text("0***"), true), None);
     }

@@ -14,13 +14,27 @@ use crate::session::{take_sizes, Finisher};
 use crate::spdy::conn::{self, Config, Incoming};
 use crate::{Error, InputStream, Protocol, Session, StreamOptions, TerminalSize};
 
-pub(super) async fn start<IO>(io: IO, protocol: Protocol, opts: &StreamOptions) -> Result<Session, Error>
+pub(super) async fn start<IO>(
+    io: IO,
+    protocol: Protocol,
+    opts: &StreamOptions,
+) -> Result<Session, Error>
 where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let mut handle = conn::spawn(io, Config { reset_is_error: false, linger: LINGER });
+    let mut handle = conn::spawn(
+        io,
+        Config {
+            reset_is_error: false,
+            linger: LINGER,
+        },
+    );
     let resize_wanted = opts.tty && protocol.spdy_has_resize();
-    let expected = 1 + usize::from(opts.stdin) + usize::from(opts.stdout) + usize::from(opts.stderr) + usize::from(resize_wanted);
+    let expected = 1
+        + usize::from(opts.stdin)
+        + usize::from(opts.stdout)
+        + usize::from(opts.stderr)
+        + usize::from(resize_wanted);
 
     let mut error: Option<Incoming> = None;
     let mut stdin: Option<Incoming> = None;
@@ -54,7 +68,9 @@ where
         *slot = Some(stream);
     }
     let Some(error) = error else {
-        return Err(Error::bad_request("the client did not open an error stream"));
+        return Err(Error::bad_request(
+            "the client did not open an error stream",
+        ));
     };
 
     let resize_rx = resize.filter(|_| resize_wanted).map(|stream| {
@@ -63,7 +79,12 @@ where
         tokio::spawn(read_sizes(stream.input, tx));
         rx
     });
-    let finisher = Finisher::new(handle.outlet, Target::Stream(error.id), protocol, opts.command.clone());
+    let finisher = Finisher::new(
+        handle.outlet,
+        Target::Stream(error.id),
+        protocol,
+        opts.command.clone(),
+    );
     // The server never writes on error (except through the finisher), stdin or resize: dropping
     // those writers must not FIN the streams early.
     error.output.detach();
@@ -90,7 +111,9 @@ async fn read_sizes(mut input: InputStream, tx: mpsc::Sender<TerminalSize>) {
             Ok(n) => n,
         };
         buf.extend_from_slice(&chunk[..n]);
-        let Some(sizes) = take_sizes(&mut buf) else { return };
+        let Some(sizes) = take_sizes(&mut buf) else {
+            return;
+        };
         for size in sizes {
             if tx.send(size).await.is_err() {
                 return;

@@ -4,8 +4,8 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use futures::StreamExt;
 use futures::SinkExt;
+use futures::StreamExt;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
@@ -44,12 +44,28 @@ where
         false => (None, None),
     };
     // Like the kubelet, greet with an empty message on the lowest writable channel.
-    let greeting = if opts.stdout { 1 } else if opts.stderr { 2 } else { 3 };
-    outlet.send(Outbound::Data { target: Target::Channel(greeting), data: Bytes::new(), permit: None });
+    let greeting = if opts.stdout {
+        1
+    } else if opts.stderr {
+        2
+    } else {
+        3
+    };
+    outlet.send(Outbound::Data {
+        target: Target::Channel(greeting),
+        data: Bytes::new(),
+        permit: None,
+    });
     let stdout = opts.stdout.then(|| outlet.writer(Target::Channel(1), None));
     let stderr = opts.stderr.then(|| outlet.writer(Target::Channel(2), None));
     let finisher = Finisher::new(outlet, Target::Channel(3), protocol, opts.command.clone());
-    let connection = Connection { ws, protocol, stdin_tx, resize_tx, resize_buf: Vec::new() };
+    let connection = Connection {
+        ws,
+        protocol,
+        stdin_tx,
+        resize_tx,
+        resize_buf: Vec::new(),
+    };
     tokio::spawn(async move {
         connection.run(out_rx).await;
         credit.close();
@@ -131,15 +147,27 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Connection<IO> {
     }
 
     /// Writes one outbound message; true once the close frame has gone out.
-    async fn write(&mut self, message: Outbound) -> Result<bool, tokio_tungstenite::tungstenite::Error> {
+    async fn write(
+        &mut self,
+        message: Outbound,
+    ) -> Result<bool, tokio_tungstenite::tungstenite::Error> {
         match message {
-            Outbound::Data { target: Target::Channel(channel), data, permit } => {
-                self.ws.send(ws::encode(channel, &data, self.protocol.is_base64())).await?;
+            Outbound::Data {
+                target: Target::Channel(channel),
+                data,
+                permit,
+            } => {
+                self.ws
+                    .send(ws::encode(channel, &data, self.protocol.is_base64()))
+                    .await?;
                 drop(permit);
                 Ok(false)
             }
             Outbound::Shutdown(done) => {
-                let frame = CloseFrame { code: CloseCode::Normal, reason: "".into() };
+                let frame = CloseFrame {
+                    code: CloseCode::Normal,
+                    reason: "".into(),
+                };
                 self.ws.send(Message::Close(Some(frame))).await?;
                 if let Some(done) = done {
                     let _ = done.send(());

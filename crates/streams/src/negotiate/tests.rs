@@ -8,11 +8,13 @@ fn parts(builder: http::request::Builder) -> http::request::Parts {
 }
 
 fn ws_exec(protocols: &[&str]) -> http::request::Builder {
-    let mut builder = Request::get("/api/v1/namespaces/default/pods/web/exec?command=echo&command=hi&stderr=true&stdout=true")
-        .header("Connection", "Upgrade")
-        .header("Upgrade", "websocket")
-        .header("Sec-WebSocket-Version", "13")
-        .header("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ==");
+    let mut builder = Request::get(
+        "/api/v1/namespaces/default/pods/web/exec?command=echo&command=hi&stderr=true&stdout=true",
+    )
+    .header("Connection", "Upgrade")
+    .header("Upgrade", "websocket")
+    .header("Sec-WebSocket-Version", "13")
+    .header("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ==");
     for p in protocols {
         builder = builder.header("Sec-WebSocket-Protocol", *p);
     }
@@ -57,9 +59,11 @@ fn unknown_websocket_subprotocol_fails_so_kubectl_falls_back() {
 }
 
 fn spdy_exec(versions: &[&str]) -> http::request::Builder {
-    let mut builder = Request::post("/api/v1/namespaces/default/pods/web/exec?command=sh&stdin=true&stdout=true&tty=true")
-        .header("Connection", "Upgrade")
-        .header("Upgrade", "SPDY/3.1");
+    let mut builder = Request::post(
+        "/api/v1/namespaces/default/pods/web/exec?command=sh&stdin=true&stdout=true&tty=true",
+    )
+    .header("Connection", "Upgrade")
+    .header("Upgrade", "SPDY/3.1");
     for v in versions {
         builder = builder.header("X-Stream-Protocol-Version", *v);
     }
@@ -79,7 +83,10 @@ fn spdy_picks_v5_from_kubectls_list_and_echoes_it() {
     assert_eq!(n.protocol(), Protocol::SpdyV5);
     let response: Response<()> = n.response();
     assert_eq!(response.status(), StatusCode::SWITCHING_PROTOCOLS);
-    assert_eq!(response.headers()["x-stream-protocol-version"], "v5.channel.k8s.io");
+    assert_eq!(
+        response.headers()["x-stream-protocol-version"],
+        "v5.channel.k8s.io"
+    );
     assert_eq!(response.headers()["upgrade"], "SPDY/3.1");
     assert_eq!(response.headers()["connection"], "Upgrade");
 }
@@ -99,7 +106,10 @@ fn spdy_without_match_is_forbidden_like_apimachinery() {
 fn plain_request_is_not_an_upgrade() {
     let err = negotiate_exec(&parts(Request::post("/exec?stdout=1"))).unwrap_err();
     assert_eq!(err.http_status(), StatusCode::BAD_REQUEST);
-    assert_eq!(err.to_string(), "unable to upgrade: missing upgrade headers in request");
+    assert_eq!(
+        err.to_string(),
+        "unable to upgrade: missing upgrade headers in request"
+    );
 }
 
 #[test]
@@ -110,7 +120,10 @@ fn exec_without_streams_is_rejected_before_upgrading() {
             .header("Upgrade", "websocket"),
     ))
     .unwrap_err();
-    assert_eq!(err.to_string(), "you must specify at least 1 of stdin, stdout, stderr");
+    assert_eq!(
+        err.to_string(),
+        "you must specify at least 1 of stdin, stdout, stderr"
+    );
 }
 
 #[test]
@@ -126,7 +139,10 @@ fn portforward_tunnel_and_spdy() {
     let n = negotiate_portforward(&tunnel).unwrap();
     assert_eq!(n.protocol(), Protocol::PortForwardTunnel);
     let response: Response<()> = n.response();
-    assert_eq!(response.headers()["sec-websocket-protocol"], "SPDY/3.1+portforward.k8s.io");
+    assert_eq!(
+        response.headers()["sec-websocket-protocol"],
+        "SPDY/3.1+portforward.k8s.io"
+    );
 
     let spdy = parts(
         Request::post("/api/v1/namespaces/default/pods/web/portforward")
@@ -137,7 +153,10 @@ fn portforward_tunnel_and_spdy() {
     let n = negotiate_portforward(&spdy).unwrap();
     assert_eq!(n.protocol(), Protocol::PortForwardSpdy);
     let response: Response<()> = n.response();
-    assert_eq!(response.headers()["x-stream-protocol-version"], "portforward.k8s.io");
+    assert_eq!(
+        response.headers()["x-stream-protocol-version"],
+        "portforward.k8s.io"
+    );
 
     let missing = parts(
         Request::post("/portforward")

@@ -239,16 +239,32 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Connection<IO> {
 
     fn inbound(&mut self, frame: Frame) -> Result<Option<Pending>, crate::spdy::SpdyError> {
         match frame {
-            Frame::SynStream { stream_id, flags, headers, .. } => self.open(stream_id, flags, headers)?,
-            Frame::Data { stream_id, flags, data } => {
+            Frame::SynStream {
+                stream_id,
+                flags,
+                headers,
+                ..
+            } => self.open(stream_id, flags, headers)?,
+            Frame::Data {
+                stream_id,
+                flags,
+                data,
+            } => {
                 let fin = flags & FLAG_FIN != 0;
-                let Some(slot) = self.streams.get_mut(&stream_id) else { return Ok(None) };
+                let Some(slot) = self.streams.get_mut(&stream_id) else {
+                    return Ok(None);
+                };
                 if let (false, Some(tx)) = (data.is_empty(), &slot.tx) {
                     match tx.try_send(data) {
                         Ok(()) => {}
                         Err(mpsc::error::TrySendError::Full(data)) => {
                             let tx = tx.clone();
-                            return Ok(Some(Pending { id: stream_id, tx, data, fin }));
+                            return Ok(Some(Pending {
+                                id: stream_id,
+                                tx,
+                                data,
+                                fin,
+                            }));
                         }
                         Err(mpsc::error::TrySendError::Closed(_)) => slot.tx = None,
                     }
@@ -271,21 +287,46 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Connection<IO> {
 
     fn open(&mut self, id: u32, flags: u8, headers: Headers) -> Result<(), crate::spdy::SpdyError> {
         if id == 0 || self.streams.contains_key(&id) {
-            return self.write(&Frame::RstStream { stream_id: id, status: RST_PROTOCOL_ERROR });
+            return self.write(&Frame::RstStream {
+                stream_id: id,
+                status: RST_PROTOCOL_ERROR,
+            });
         }
         let outlet = self.outlet.upgrade();
         let (Some(accept), Some(outlet), false) = (&self.accept, outlet, self.going_away) else {
-            return self.write(&Frame::RstStream { stream_id: id, status: RST_CANCEL });
+            return self.write(&Frame::RstStream {
+                stream_id: id,
+                status: RST_CANCEL,
+            });
         };
         self.last_stream_id = self.last_stream_id.max(id);
         let reset = Arc::new(AtomicBool::new(false));
         let (tx, input) = InputStream::new(self.config.reset_is_error.then(|| reset.clone()));
         let output = outlet.writer(Target::Stream(id), Some(reset.clone()));
         let tx = (flags & FLAG_FIN == 0).then_some(tx);
-        self.streams.insert(id, Slot { tx, reset, local_fin: false });
-        if accept.send(Incoming { id, headers, input, output, outlet }).is_err() {
+        self.streams.insert(
+            id,
+            Slot {
+                tx,
+                reset,
+                local_fin: false,
+            },
+        );
+        if accept
+            .send(Incoming {
+                id,
+                headers,
+                input,
+                output,
+                outlet,
+            })
+            .is_err()
+        {
             self.streams.remove(&id);
-            return self.write(&Frame::RstStream { stream_id: id, status: RST_CANCEL });
+            return self.write(&Frame::RstStream {
+                stream_id: id,
+                status: RST_CANCEL,
+            });
         }
         Ok(())
     }
@@ -297,10 +338,18 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Connection<IO> {
         message: Outbound,
     ) -> Result<Option<Option<tokio::sync::oneshot::Sender<()>>>, crate::spdy::SpdyError> {
         match message {
-            Outbound::Data { target: Target::Stream(id), data, permit } => {
+            Outbound::Data {
+                target: Target::Stream(id),
+                data,
+                permit,
+            } => {
                 let open = self.streams.get(&id).is_some_and(|s| !s.local_fin);
                 if open && !data.is_empty() {
-                    self.write(&Frame::Data { stream_id: id, flags: 0, data })?;
+                    self.write(&Frame::Data {
+                        stream_id: id,
+                        flags: 0,
+                        data,
+                    })?;
                 }
                 drop(permit);
             }
@@ -309,7 +358,11 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Connection<IO> {
                     if !slot.local_fin {
                         slot.local_fin = true;
                         let remote_done = slot.tx.is_none();
-                        self.write(&Frame::Data { stream_id: id, flags: FLAG_FIN, data: Bytes::new() })?;
+                        self.write(&Frame::Data {
+                            stream_id: id,
+                            flags: FLAG_FIN,
+                            data: Bytes::new(),
+                        })?;
                         if remote_done {
                             self.streams.remove(&id);
                         }
@@ -318,18 +371,28 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Connection<IO> {
             }
             Outbound::Reply(id) => {
                 if self.streams.contains_key(&id) {
-                    self.write(&Frame::SynReply { stream_id: id, flags: 0, headers: Headers::new() })?;
+                    self.write(&Frame::SynReply {
+                        stream_id: id,
+                        flags: 0,
+                        headers: Headers::new(),
+                    })?;
                 }
             }
             Outbound::Reset(id, status) => {
                 if let Some(slot) = self.streams.remove(&id) {
                     slot.reset.store(true, Ordering::Release);
                 }
-                self.write(&Frame::RstStream { stream_id: id, status })?;
+                self.write(&Frame::RstStream {
+                    stream_id: id,
+                    status,
+                })?;
             }
             Outbound::Shutdown(done) => {
                 self.going_away = true;
-                self.write(&Frame::GoAway { last_good_stream_id: self.last_stream_id, status: 0 })?;
+                self.write(&Frame::GoAway {
+                    last_good_stream_id: self.last_stream_id,
+                    status: 0,
+                })?;
                 return Ok(Some(done));
             }
             Outbound::Data { .. } | Outbound::Close(Target::Channel(_)) => {}

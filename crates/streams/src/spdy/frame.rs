@@ -191,7 +191,11 @@ impl Frame {
                 need(&payload, 4, "GOAWAY")?;
                 let last_good_stream_id = payload.get_u32() & 0x7fff_ffff;
                 // SPDY/2 peers omit the status; treat it as OK.
-                let status = if payload.len() >= 4 { payload.get_u32() } else { 0 };
+                let status = if payload.len() >= 4 {
+                    payload.get_u32()
+                } else {
+                    0
+                };
                 Frame::GoAway {
                     last_good_stream_id,
                     status,

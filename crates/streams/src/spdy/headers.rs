@@ -253,7 +253,10 @@ mod tests {
             let compressed = deflater.compress(&port_headers(kind)).unwrap();
             // A sync flush ends every block with an empty stored block.
             assert!(compressed.ends_with(&[0x00, 0x00, 0xff, 0xff]));
-            assert_eq!(inflater.decompress(&compressed).unwrap(), port_headers(kind));
+            assert_eq!(
+                inflater.decompress(&compressed).unwrap(),
+                port_headers(kind)
+            );
         }
         let empty = deflater.compress(&Headers::new()).unwrap();
         assert_eq!(inflater.decompress(&empty).unwrap(), Headers::new());

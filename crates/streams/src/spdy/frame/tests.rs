@@ -69,29 +69,40 @@ fn decodes_control_frames() {
         // PING 7
         0x80, 0x03, 0x00, 0x06, 0x00, 0x00, 0x00, 0x04, 0x00, 0x00, 0x00, 0x07,
         // RST_STREAM stream 3, CANCEL
-        0x80, 0x03, 0x00, 0x03, 0x00, 0x00, 0x00, 0x08, 0x00, 0x00, 0x00, 0x03, 0x00, 0x00, 0x00, 0x05,
-        // GOAWAY last 5, OK
-        0x80, 0x03, 0x00, 0x07, 0x00, 0x00, 0x00, 0x08, 0x00, 0x00, 0x00, 0x05, 0x00, 0x00, 0x00, 0x00,
-        // WINDOW_UPDATE stream 1 +65536
-        0x80, 0x03, 0x00, 0x09, 0x00, 0x00, 0x00, 0x08, 0x00, 0x00, 0x00, 0x01, 0x00, 0x01, 0x00, 0x00,
-        // SETTINGS with one entry
-        0x80, 0x03, 0x00, 0x04, 0x00, 0x00, 0x00, 0x0c, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x07,
-        0x00, 0x01, 0x00, 0x00,
-        // type 0x0a (CREDENTIAL), unknown here
-        0x80, 0x03, 0x00, 0x0a, 0x00, 0x00, 0x00, 0x02, 0xaa, 0xbb,
-        // DATA stream 5 "hi"
+        0x80, 0x03, 0x00, 0x03, 0x00, 0x00, 0x00, 0x08, 0x00, 0x00, 0x00, 0x03, 0x00, 0x00, 0x00,
+        0x05, // GOAWAY last 5, OK
+        0x80, 0x03, 0x00, 0x07, 0x00, 0x00, 0x00, 0x08, 0x00, 0x00, 0x00, 0x05, 0x00, 0x00, 0x00,
+        0x00, // WINDOW_UPDATE stream 1 +65536
+        0x80, 0x03, 0x00, 0x09, 0x00, 0x00, 0x00, 0x08, 0x00, 0x00, 0x00, 0x01, 0x00, 0x01, 0x00,
+        0x00, // SETTINGS with one entry
+        0x80, 0x03, 0x00, 0x04, 0x00, 0x00, 0x00, 0x0c, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00,
+        0x07, 0x00, 0x01, 0x00, 0x00, // type 0x0a (CREDENTIAL), unknown here
+        0x80, 0x03, 0x00, 0x0a, 0x00, 0x00, 0x00, 0x02, 0xaa, 0xbb, // DATA stream 5 "hi"
         0x00, 0x00, 0x00, 0x05, 0x00, 0x00, 0x00, 0x02, b'h', b'i',
     ];
     assert_eq!(
         decode_all(&bytes),
         vec![
             Frame::Ping { id: 7 },
-            Frame::RstStream { stream_id: 3, status: RST_CANCEL },
-            Frame::GoAway { last_good_stream_id: 5, status: 0 },
-            Frame::WindowUpdate { stream_id: 1, delta: 65536 },
+            Frame::RstStream {
+                stream_id: 3,
+                status: RST_CANCEL
+            },
+            Frame::GoAway {
+                last_good_stream_id: 5,
+                status: 0
+            },
+            Frame::WindowUpdate {
+                stream_id: 1,
+                delta: 65536
+            },
             Frame::Settings,
             Frame::Unknown { frame_type: 10 },
-            Frame::Data { stream_id: 5, flags: 0, data: Bytes::from_static(b"hi") },
+            Frame::Data {
+                stream_id: 5,
+                flags: 0,
+                data: Bytes::from_static(b"hi")
+            },
         ]
     );
 }
@@ -112,23 +123,35 @@ fn rejects_other_versions_and_short_frames() {
 fn encodes_fixed_layouts() {
     let mut deflater = Deflater::new().unwrap();
     let mut out = BytesMut::new();
-    Frame::Data { stream_id: 3, flags: FLAG_FIN, data: Bytes::from_static(b"ok") }
+    Frame::Data {
+        stream_id: 3,
+        flags: FLAG_FIN,
+        data: Bytes::from_static(b"ok"),
+    }
+    .encode(&mut out, &mut deflater)
+    .unwrap();
+    Frame::Ping { id: 9 }
         .encode(&mut out, &mut deflater)
         .unwrap();
-    Frame::Ping { id: 9 }.encode(&mut out, &mut deflater).unwrap();
-    Frame::RstStream { stream_id: 3, status: RST_CANCEL }
-        .encode(&mut out, &mut deflater)
-        .unwrap();
-    Frame::GoAway { last_good_stream_id: 7, status: 0 }
-        .encode(&mut out, &mut deflater)
-        .unwrap();
+    Frame::RstStream {
+        stream_id: 3,
+        status: RST_CANCEL,
+    }
+    .encode(&mut out, &mut deflater)
+    .unwrap();
+    Frame::GoAway {
+        last_good_stream_id: 7,
+        status: 0,
+    }
+    .encode(&mut out, &mut deflater)
+    .unwrap();
     assert_eq!(
         &out[..],
         &[
-            0x00, 0x00, 0x00, 0x03, 0x01, 0x00, 0x00, 0x02, b'o', b'k',
-            0x80, 0x03, 0x00, 0x06, 0x00, 0x00, 0x00, 0x04, 0x00, 0x00, 0x00, 0x09,
-            0x80, 0x03, 0x00, 0x03, 0x00, 0x00, 0x00, 0x08, 0x00, 0x00, 0x00, 0x03, 0x00, 0x00, 0x00, 0x05,
-            0x80, 0x03, 0x00, 0x07, 0x00, 0x00, 0x00, 0x08, 0x00, 0x00, 0x00, 0x07, 0x00, 0x00, 0x00, 0x00,
+            0x00, 0x00, 0x00, 0x03, 0x01, 0x00, 0x00, 0x02, b'o', b'k', 0x80, 0x03, 0x00, 0x06,
+            0x00, 0x00, 0x00, 0x04, 0x00, 0x00, 0x00, 0x09, 0x80, 0x03, 0x00, 0x03, 0x00, 0x00,
+            0x00, 0x08, 0x00, 0x00, 0x00, 0x03, 0x00, 0x00, 0x00, 0x05, 0x80, 0x03, 0x00, 0x07,
+            0x00, 0x00, 0x00, 0x08, 0x00, 0x00, 0x00, 0x07, 0x00, 0x00, 0x00, 0x00,
         ][..]
     );
 }
@@ -139,9 +162,13 @@ fn syn_reply_round_trips_through_the_zlib_streams() {
     let mut out = BytesMut::new();
     let replies = [1u32, 3, 5];
     for id in replies {
-        Frame::SynReply { stream_id: id, flags: 0, headers: Headers::new() }
-            .encode(&mut out, &mut deflater)
-            .unwrap();
+        Frame::SynReply {
+            stream_id: id,
+            flags: 0,
+            headers: Headers::new(),
+        }
+        .encode(&mut out, &mut deflater)
+        .unwrap();
     }
     // Control bit, version 3, type 2, no flags.
     assert_eq!(&out[..5], &[0x80, 0x03, 0x00, 0x02, 0x00]);
@@ -149,7 +176,9 @@ fn syn_reply_round_trips_through_the_zlib_streams() {
     let ids: Vec<u32> = frames
         .iter()
         .map(|f| match f {
-            Frame::SynReply { stream_id, headers, .. } => {
+            Frame::SynReply {
+                stream_id, headers, ..
+            } => {
                 assert_eq!(headers, &Headers::new());
                 *stream_id
             }
@@ -165,7 +194,12 @@ fn refuses_oversized_payloads() {
     let mut out = BytesMut::new();
     let data = Bytes::from(vec![0u8; MAX_PAYLOAD + 1]);
     assert!(matches!(
-        Frame::Data { stream_id: 1, flags: 0, data }.encode(&mut out, &mut deflater),
+        Frame::Data {
+            stream_id: 1,
+            flags: 0,
+            data
+        }
+        .encode(&mut out, &mut deflater),
         Err(SpdyError::FrameTooLarge(_))
     ));
 }
