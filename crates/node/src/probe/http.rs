@@ -15,6 +15,7 @@ use tokio::time::Instant;
 
 use super::tcp::{dial, go_error_text, join_host_port, DialError};
 use super::{resolve_port, Outcome, ProbeError};
+use target::{resolve, Target};
 
 /// The kubelet's `User-Agent`: `kube-probe/<major>.<minor>`.
 pub(crate) const USER_AGENT: &str = "kube-probe/1.32";
@@ -28,41 +29,6 @@ const MAX_REDIRECTS: usize = 10;
 /// Go's text for a request that ran out of time.
 const CLIENT_TIMEOUT: &str =
     "context deadline exceeded (Client.Timeout exceeded while awaiting headers)";
-
-/// Where a request goes.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Target {
-    /// `http` or `https` (anything else is refused when used).
-    scheme: String,
-    /// Host name or IP, IPv6 without brackets.
-    host: String,
-    /// Port.
-    port: u16,
-    /// Path, query and fragment as written, empty or starting with `/` or `?`.
-    path: String,
-}
-
-impl Target {
-    /// The URL as Go prints it in errors.
-    fn url(&self) -> String {
-        format!(
-            "{}://{}{}",
-            self.scheme,
-            join_host_port(&self.host, self.port),
-            self.path
-        )
-    }
-
-    /// The request target of the request line: the path and query, `/` when empty.
-    fn request_target(&self) -> String {
-        let without_fragment = self.path.split('#').next().unwrap_or("");
-        if without_fragment.is_empty() || without_fragment.starts_with('?') {
-            format!("/{without_fragment}")
-        } else {
-            without_fragment.to_string()
-        }
-    }
-}
 
 /// The request headers besides `Host`.
 #[derive(Debug, Clone, Default)]
@@ -400,76 +366,7 @@ fn parse_head(bytes: &[u8]) -> Result<Head, String> {
     Ok(Head { status, location })
 }
 
-/// Resolves a `Location` against the current request; also says whether it was absolute
-/// (had a scheme).
-fn resolve(base: &Target, location: &str) -> Result<(Target, bool), String> {
-    if let Some((scheme, rest)) = location.split_once("://") {
-        let valid_scheme = !scheme.is_empty()
-            && scheme.starts_with(|c: char| c.is_ascii_alphabetic())
-            && scheme
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c));
-        if valid_scheme {
-            let scheme = scheme.to_ascii_lowercase();
-            return Ok((authority_and_path(&scheme, rest)?, true));
-        }
-    }
-    if let Some(rest) = location.strip_prefix("//") {
-        return Ok((authority_and_path(&base.scheme, rest)?, false));
-    }
-    let base_path = base.path.split(['?', '#']).next().unwrap_or("");
-    let path = if location.starts_with('/') {
-        location.to_string()
-    } else if location.is_empty() {
-        base.path.split('#').next().unwrap_or("").to_string()
-    } else if location.starts_with('?') || location.starts_with('#') {
-        format!("{base_path}{location}")
-    } else {
-        let directory = match base_path.rfind('/') {
-            Some(at) => &base_path[..=at],
-            None => "/",
-        };
-        format!("{directory}{location}")
-    };
-    Ok((
-        Target {
-            path,
-            ..base.clone()
-        },
-        false,
-    ))
-}
-
-/// Parses `host[:port]/path?query` after `scheme://`.
-fn authority_and_path(scheme: &str, rest: &str) -> Result<Target, String> {
-    let split = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let (authority, path) = rest.split_at(split);
-    let authority = authority.rsplit('@').next().unwrap_or("");
-    let (host, port) = if let Some(bracketed) = authority.strip_prefix('[') {
-        let (host, after) = bracketed
-            .split_once(']')
-            .ok_or_else(|| format!("missing ']' in host {authority:?}"))?;
-        (host, after.strip_prefix(':'))
-    } else {
-        match authority.rsplit_once(':') {
-            Some((host, port)) => (host, Some(port)),
-            None => (authority, None),
-        }
-    };
-    let default_port = if scheme == "https" { 443 } else { 80 };
-    let port = match port.filter(|p| !p.is_empty()) {
-        None => default_port,
-        Some(text) => text
-            .parse::<u16>()
-            .map_err(|_| format!("invalid port {:?} after host", format!(":{text}")))?,
-    };
-    Ok(Target {
-        scheme: scheme.to_string(),
-        host: host.to_string(),
-        port,
-        path: path.to_string(),
-    })
-}
+mod target;
 
 #[cfg(test)]
 mod tests;

@@ -380,31 +380,6 @@ async fn https_is_reported_unsupported() {
 }
 
 #[test]
-fn locations_resolve_like_urls() {
-    let base = Target {
-        scheme: "http".into(),
-        host: "10.0.0.1".into(),
-        port: 8080,
-        path: "/a/b?x=1".into(),
-    };
-    let path = |loc: &str| resolve(&base, loc).unwrap().0.path;
-    assert_eq!(path("/c"), "/c");
-    assert_eq!(path("c"), "/a/c");
-    assert_eq!(path("?y=2"), "/a/b?y=2");
-    let (other, absolute) = resolve(&base, "https://[fd00::1]:9443/z").unwrap();
-    assert!(absolute);
-    assert_eq!(
-        (other.scheme.as_str(), other.host.as_str(), other.port),
-        ("https", "fd00::1", 9443)
-    );
-    assert_eq!(other.url(), "https://[fd00::1]:9443/z");
-    let (same, absolute) = resolve(&base, "//10.0.0.1/p").unwrap();
-    assert!(!absolute);
-    assert_eq!((same.port, same.path.as_str()), (80, "/p"));
-    assert!(resolve(&base, "http://h:99999/").is_err());
-}
-
-#[test]
 fn header_names_are_canonical() {
     assert_eq!(canonical_name("x-custom-header"), "X-Custom-Header");
     assert_eq!(canonical_name("USER-AGENT"), "User-Agent");
