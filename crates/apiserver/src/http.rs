@@ -1,6 +1,7 @@
 //! The HTTPS front: TLS, HTTP/1.1 and HTTP/2, bearer-token authentication, body limits,
 //! content types, and routing each request to discovery, objects or lists.
 
+mod node_proxy;
 mod routes;
 
 use std::convert::Infallible;

@@ -51,6 +51,11 @@ pub struct Config {
     /// the previous one, so watches can resume from at least this far back (Kubernetes'
     /// `--etcd-compaction-interval`, 5 minutes). Zero turns compaction off.
     pub compaction_interval: std::time::Duration,
+    /// Listening sockets bound elsewhere (e.g. on the host by `portico up`'s helper and
+    /// handed into the sandbox) that are served as well as `listen`.
+    pub extra_listeners: Vec<Arc<std::net::TcpListener>>,
+    /// The server URL written into the kubeconfig; default `https://<listen address>`.
+    pub kubeconfig_server: Option<String>,
 }
 
 impl Config {
@@ -64,6 +69,8 @@ impl Config {
             extra_sans: Vec::new(),
             max_body_bytes: 3 * 1024 * 1024,
             compaction_interval: std::time::Duration::from_secs(300),
+            extra_listeners: Vec::new(),
+            kubeconfig_server: None,
         }
     }
 }
@@ -107,6 +114,20 @@ pub async fn start(
         .map_err(|e| Error::io(&config.data_dir, e))?;
     let mut sans = config.extra_sans.clone();
     sans.push(address.ip().to_string());
+    let mut extra = Vec::new();
+    for l in &config.extra_listeners {
+        let l = l
+            .try_clone()
+            .and_then(|l| {
+                l.set_nonblocking(true)?;
+                tokio::net::TcpListener::from_std(l)
+            })
+            .map_err(|e| Error::io(&config.data_dir, e))?;
+        if let Ok(a) = l.local_addr() {
+            sans.push(a.ip().to_string());
+        }
+        extra.push(l);
+    }
     let creds = tls::load_or_create(&config.data_dir.join("pki"), &sans)?;
     let tls_config = tls::server_config(&creds)?;
     let allocator = alloc::Allocator::new(&config.service_cidr, config.node_port_range)
@@ -122,13 +143,18 @@ pub async fn start(
     });
     bootstrap::run(&state).await?;
     let kubeconfig = state.config.data_dir.join("kubeconfig");
-    let text = tls::kubeconfig(&state.creds, &format!("https://{address}"));
+    let server_url =
+        (state.config.kubeconfig_server.clone()).unwrap_or_else(|| format!("https://{address}"));
+    let text = tls::kubeconfig(&state.creds, &server_url);
     let tmp = state.config.data_dir.join(".kubeconfig.tmp");
     std::fs::write(&tmp, text).map_err(|e| Error::io(&tmp, e))?;
     std::fs::rename(&tmp, &kubeconfig).map_err(|e| Error::io(&kubeconfig, e))?;
     gc::spawn(state.clone());
     spawn_compactor(state.clone());
     bootstrap::spawn_reconciler(state.clone());
+    for l in extra {
+        tokio::spawn(http::serve(state.clone(), l, tls_config.clone()));
+    }
     let task = tokio::spawn(http::serve(state, listener, tls_config));
     tracing::info!(%address, kubeconfig = %kubeconfig.display(), "API server ready");
     Ok(Running {

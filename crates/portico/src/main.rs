@@ -13,6 +13,9 @@ use clap::{Parser, Subcommand};
 use portico_store::Store;
 use tokio_util::sync::CancellationToken;
 
+mod node;
+mod up;
+
 /// Kubernetes Service networking in one binary.
 #[derive(Parser, Debug)]
 #[command(name = "portico", version, about)]
@@ -23,7 +26,41 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Run the Kubernetes API server (and, later, the controllers).
+    /// Run a whole cluster in a rootless sandbox, in the foreground.
+    Up(up::UpArgs),
+    /// Stop the cluster that `portico up` runs.
+    Down {
+        /// The cluster's home directory (default ~/.portico).
+        #[arg(long, env = "PORTICO_HOME")]
+        home: Option<PathBuf>,
+    },
+    /// Run a node agent: registers a Node and runs the pods bound to it.
+    Node(node::NodeArgs),
+    /// Run a built-in image's program (what a pod's container runs).
+    #[command(name = "__image", hide = true)]
+    Image {
+        /// The built-in program.
+        name: String,
+        /// Its arguments.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// The process that holds a pod's namespaces.
+    #[command(name = "__pod-sandbox", hide = true)]
+    PodSandbox {
+        /// The sandbox spec (JSON).
+        spec: PathBuf,
+    },
+    /// The sandbox keeper of `portico up`.
+    #[command(name = "__sandbox", hide = true)]
+    Keeper(up::UpArgs),
+    /// PID 1 of `portico up`'s sandbox.
+    #[command(name = "__init", hide = true)]
+    Init(up::UpArgs),
+    /// Everything inside `portico up`'s sandbox.
+    #[command(name = "__cluster", hide = true)]
+    Cluster(up::UpArgs),
+    /// Run the Kubernetes API server and the controllers.
     Server(ServerArgs),
     /// Print the version of Portico and of the Kubernetes API it serves.
     Version,
@@ -79,6 +116,14 @@ fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
+    // The small processes of the chain run before any logging or runtime exists.
+    match &cli.command {
+        Command::Image { name, args } => return portico_images::run_builtin(name, args),
+        Command::PodSandbox { spec } => return portico_node::runtime::pod_sandbox_main(spec),
+        Command::Keeper(args) => return up::keeper(args),
+        Command::Init(args) => return up::init(args),
+        _ => {}
+    }
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("PORTICO_LOG")
@@ -100,6 +145,14 @@ fn main() -> std::process::ExitCode {
 
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
+        Command::Up(args) => up::up(&args),
+        Command::Down { home } => up::down(home.as_deref()),
+        Command::Node(args) => node::node(args),
+        Command::Cluster(args) => up::cluster(&args),
+        Command::Image { .. }
+        | Command::PodSandbox { .. }
+        | Command::Keeper(_)
+        | Command::Init(_) => Ok(()),
         Command::Version => {
             println!(
                 "portico {} (Kubernetes API v1.{})",
@@ -196,7 +249,7 @@ async fn server(args: ServerArgs) -> Result<()> {
     Ok(())
 }
 
-async fn wait_for_signal() {
+pub(crate) async fn wait_for_signal() {
     use tokio::signal::unix::{signal, SignalKind};
     let mut term = match signal(SignalKind::terminate()) {
         Ok(s) => s,

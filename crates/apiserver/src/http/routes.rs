@@ -201,7 +201,11 @@ fn success(code: u16, details: Value) -> Response<Body> {
     )
 }
 
-async fn node_route(state: &State, r: &ResourceRequest) -> Result<Response<Body>, Error> {
+async fn node_route(
+    state: &State,
+    req: Request<RequestBody>,
+    r: &ResourceRequest,
+) -> Result<Response<Body>, Error> {
     let pod = objects::get(state, r).await?;
     let name = r.name.clone().unwrap_or_default();
     let node = pod["spec"]["nodeName"].as_str().unwrap_or("");
@@ -210,9 +214,8 @@ async fn node_route(state: &State, r: &ResourceRequest) -> Result<Response<Body>
             "pod {name} does not have a host assigned"
         )));
     }
-    Err(Error::Unavailable(format!(
-        "no node agent is reachable for node {node:?} that runs pod {name:?}"
-    )))
+    let to = super::node_proxy::kubelet_address(state, node).await?;
+    super::node_proxy::proxy(state, req, to).await
 }
 
 async fn resource(
@@ -283,7 +286,9 @@ async fn resource(
                 "application/json",
             ))
         }
-        (_, true, Some("log" | "exec" | "attach" | "portforward")) => node_route(&state, &r).await,
+        (_, true, Some("log" | "exec" | "attach" | "portforward")) => {
+            node_route(&state, req, &r).await
+        }
         (&Method::POST, false, None) => {
             let mut ctx = WriteCtx::from_query(&q, &user_agent)?;
             let (body, ct) = read_body(&state, req).await?;

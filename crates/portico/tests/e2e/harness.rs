@@ -64,6 +64,17 @@ impl Cluster {
         c
     }
 
+    /// A handle on a cluster someone else runs (e.g. `portico up`), owning `dir`.
+    pub fn attach(dir: tempfile::TempDir, kubeconfig: PathBuf) -> Cluster {
+        Cluster {
+            dir,
+            child: None,
+            address: String::new(),
+            kubeconfig,
+            extra_args: Vec::new(),
+        }
+    }
+
     /// The data directory.
     pub fn data_dir(&self) -> PathBuf {
         self.dir.path().join("data")

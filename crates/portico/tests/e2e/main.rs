@@ -2,6 +2,7 @@
 //! test says so, other real clients). One test binary, one module per area.
 
 mod harness;
+mod sandbox;
 
 mod api_basics;
 mod durability;
@@ -21,6 +22,7 @@ mod edit_patch;
 mod expose;
 mod invalid;
 mod newer_kubectl;
+mod pods;
 mod seeds_apply;
 mod tables;
 mod watch;

@@ -1,0 +1,132 @@
+//! The pod network of one node, as a bridge CNI plugin with host-local IPAM builds it.
+//!
+//! The node owns a bridge `cni0` holding the first address of its pod CIDR (the pods'
+//! gateway). Each pod gets the next free address, a veth pair with `eth0` inside the pod's
+//! network namespace and the other end on `cni0`, and a default route via the gateway.
+//! Packets between nodes are routed by whoever set up the node network (`portico up` routes
+//! each pod CIDR to its node, host-gw style).
+
+use std::collections::BTreeSet;
+use std::net::{IpAddr, Ipv4Addr};
+use std::sync::Mutex;
+
+use portico_sandbox::netlink::Netlink;
+use portico_sandbox::netns::NetNs;
+
+use crate::{Config, Error};
+
+/// The bridge pods hang off.
+pub const BRIDGE: &str = "cni0";
+
+/// Addresses of one node's pod CIDR and the links to its pods.
+pub struct PodNetwork {
+    base: u32,
+    prefix: u8,
+    used: Mutex<BTreeSet<u32>>,
+    netlink: Netlink,
+}
+
+impl PodNetwork {
+    /// Creates `cni0` with the gateway address and turns on forwarding.
+    pub async fn setup(config: &Config) -> Result<PodNetwork, Error> {
+        let (net, prefix) = config.pod_cidr;
+        if !(8..=30).contains(&prefix) {
+            return Err(Error::Other(format!(
+                "pod CIDR {} is unusable: the prefix must be between 8 and 30",
+                config.pod_cidr_string()
+            )));
+        }
+        let netlink = Netlink::current()?;
+        let network = PodNetwork {
+            base: u32::from(net) & (u32::MAX << (32 - prefix)),
+            prefix,
+            used: Mutex::new(BTreeSet::new()),
+            netlink,
+        };
+        let gateway = network.gateway();
+        let _ = network.netlink.link_up("lo").await;
+        if let Err(e) = network.netlink.add_bridge(BRIDGE).await {
+            tracing::debug!(error = %e, "bridge exists already?");
+        }
+        if let Err(e) = network
+            .netlink
+            .add_addr(BRIDGE, IpAddr::V4(gateway), prefix)
+            .await
+        {
+            tracing::debug!(error = %e, "gateway address exists already?");
+        }
+        network.netlink.link_up(BRIDGE).await?;
+        for (key, value) in [
+            ("ipv4/ip_forward", "1"),
+            ("ipv4/conf/all/route_localnet", "1"),
+            ("ipv4/conf/all/rp_filter", "0"),
+        ] {
+            let path = format!("/proc/sys/net/{key}");
+            if let Err(e) = std::fs::write(&path, value) {
+                tracing::warn!(%path, error = %e, "cannot set sysctl");
+            }
+        }
+        Ok(network)
+    }
+
+    /// The gateway address: the first address of the pod CIDR.
+    pub fn gateway(&self) -> Ipv4Addr {
+        Ipv4Addr::from(self.base + 1)
+    }
+
+    /// Takes the lowest free pod address.
+    pub fn allocate(&self) -> Result<Ipv4Addr, Error> {
+        let size = 1u32 << (32 - self.prefix);
+        let mut used = self
+            .used
+            .lock()
+            .map_err(|_| Error::Other("pod address table poisoned".into()))?;
+        for offset in 2..size - 1 {
+            if used.insert(offset) {
+                return Ok(Ipv4Addr::from(self.base + offset));
+            }
+        }
+        Err(Error::Other(format!(
+            "no free pod address left in {}/{}",
+            Ipv4Addr::from(self.base),
+            self.prefix
+        )))
+    }
+
+    /// Gives an address back.
+    pub fn release(&self, ip: Ipv4Addr) {
+        if let Ok(mut used) = self.used.lock() {
+            used.remove(&(u32::from(ip).wrapping_sub(self.base)));
+        }
+    }
+
+    /// Plugs the pod whose sandbox process is `pid` into the bridge with address `ip`.
+    pub async fn attach(&self, pid: u32, ip: Ipv4Addr, host_end: &str) -> Result<(), Error> {
+        let ns = NetNs::from_pid(pid)?;
+        self.netlink.add_veth(host_end, "eth0", &ns).await?;
+        self.netlink.set_master(host_end, BRIDGE).await?;
+        self.netlink.link_up(host_end).await?;
+        let inside = Netlink::in_netns(&ns)?;
+        inside.link_up("lo").await?;
+        inside.add_addr("eth0", IpAddr::V4(ip), self.prefix).await?;
+        inside.link_up("eth0").await?;
+        inside.add_default_route(self.gateway()).await?;
+        let _ = ns.sysctl("ipv4/conf/all/route_localnet", "1");
+        Ok(())
+    }
+
+    /// Removes the host end of a pod's veth (the pair goes with it).
+    pub async fn detach(&self, host_end: &str) {
+        let _ = self.netlink.del_link(host_end).await;
+    }
+}
+
+/// The host-side veth name of a pod: `veth` and eight hex digits of its uid.
+pub fn host_end_name(uid: &str) -> String {
+    let mut h: u32 = 0x811c_9dc5;
+    for b in uid.bytes() {
+        h ^= u32::from(b);
+        h = h.wrapping_mul(0x0100_0193);
+    }
+    format!("veth{h:08x}")
+}
