@@ -109,7 +109,7 @@ async fn handle(manager: Arc<Manager>, req: Request<Incoming>) -> Response<Body>
         .filter(|v| !v.is_empty());
     let live = match pick_container(&pod, container.as_deref()) {
         Ok(l) => l,
-        Err(resp) => return resp,
+        Err(resp) => return *resp,
     };
     match *sub {
         "log" => log(&pod, live, &pairs, &query).await,
@@ -128,11 +128,11 @@ async fn handle(manager: Arc<Manager>, req: Request<Incoming>) -> Response<Body>
 fn pick_container(
     pod: &PodHandle,
     name: Option<&str>,
-) -> Result<(String, Option<ContainerLive>), Response<Body>> {
+) -> Result<(String, Option<ContainerLive>), Box<Response<Body>>> {
     let live = pod
         .live
         .lock()
-        .map_err(|_| status(500, "InternalError", "pod state poisoned"))?;
+        .map_err(|_| Box::new(status(500, "InternalError", "pod state poisoned")))?;
     let name = match name {
         Some(n) => n.to_string(),
         None => match live.order.first() {

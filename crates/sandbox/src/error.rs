@@ -119,9 +119,9 @@ impl Error {
         match self {
             Error::Sys { errno, .. } => Some(*errno),
             Error::Netlink { errno, .. } => *errno,
-            Error::File { source, .. } | Error::Io { source, .. } => source
-                .raw_os_error()
-                .map(nix::errno::Errno::from_raw),
+            Error::File { source, .. } | Error::Io { source, .. } => {
+                source.raw_os_error().map(nix::errno::Errno::from_raw)
+            }
             _ => None,
         }
     }

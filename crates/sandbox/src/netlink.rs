@@ -259,10 +259,9 @@ impl Netlink {
 /// The errno of a netlink error reply, if it is one.
 fn errno_of(e: &rtnetlink::Error) -> Option<nix::errno::Errno> {
     match e {
-        rtnetlink::Error::NetlinkError(msg) => msg
-            .to_io()
-            .raw_os_error()
-            .map(nix::errno::Errno::from_raw),
+        rtnetlink::Error::NetlinkError(msg) => {
+            msg.to_io().raw_os_error().map(nix::errno::Errno::from_raw)
+        }
         _ => None,
     }
 }

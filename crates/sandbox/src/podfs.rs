@@ -16,7 +16,15 @@ use std::path::PathBuf;
 pub use apply::setup_pod_mounts;
 
 /// Directories overlaid by default: what programs expect to be able to write.
-pub const DEFAULT_OVERLAY: &[&str] = &["/etc", "/var", "/root", "/home", "/opt", "/srv", "/usr/local"];
+pub const DEFAULT_OVERLAY: &[&str] = &[
+    "/etc",
+    "/var",
+    "/root",
+    "/home",
+    "/opt",
+    "/srv",
+    "/usr/local",
+];
 
 /// Directories that get a fresh tmpfs by default. `/run` is one so that
 /// `/var/run/secrets/...` (Debian's `/var/run` is a symlink to `/run`) can be mounted on.

@@ -28,7 +28,9 @@ use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use nix::sys::socket::{self as sock, sockopt, AddressFamily, Backlog, SockFlag, SockType, SockaddrStorage};
+use nix::sys::socket::{
+    self as sock, sockopt, AddressFamily, Backlog, SockFlag, SockType, SockaddrStorage,
+};
 use serde::{Deserialize, Serialize};
 use tokio::net::UnixStream;
 use tokio::sync::oneshot;
@@ -87,10 +89,22 @@ impl PortBroker {
                     .map_err(|e| format!("binding {} {}: {}", req.proto, req.addr, errno_text(e))),
             };
             let (resp, fd) = match answer {
-                Ok(fd) => (Response { id: req.id, error: None }, Some(fd)),
+                Ok(fd) => (
+                    Response {
+                        id: req.id,
+                        error: None,
+                    },
+                    Some(fd),
+                ),
                 Err(text) => {
                     tracing::info!(proto = %req.proto, addr = %req.addr, "host port: {text}");
-                    (Response { id: req.id, error: Some(text) }, None)
+                    (
+                        Response {
+                            id: req.id,
+                            error: Some(text),
+                        },
+                        None,
+                    )
                 }
             };
             let body = serde_json::to_vec(&resp)
@@ -114,7 +128,9 @@ pub fn allow_loopback_and(
         if loopback_v4 || extra.contains(&ip) {
             Ok(())
         } else {
-            Err(format!("{ip} is neither in 127.0.0.0/8 nor the listen address"))
+            Err(format!(
+                "{ip} is neither in 127.0.0.0/8 nor the listen address"
+            ))
         }
     }
 }
@@ -201,12 +217,16 @@ impl PortClient {
     /// A listening TCP socket on the host at `addr` (port 0: any free port; read it with
     /// `local_addr`). It is blocking: call `set_nonblocking(true)` before handing it to tokio.
     pub async fn bind_tcp(&self, addr: SocketAddr) -> Result<std::net::TcpListener, Error> {
-        Ok(std::net::TcpListener::from(self.request(Proto::Tcp, addr).await?))
+        Ok(std::net::TcpListener::from(
+            self.request(Proto::Tcp, addr).await?,
+        ))
     }
 
     /// A bound UDP socket on the host at `addr`. Blocking, like [`PortClient::bind_tcp`].
     pub async fn bind_udp(&self, addr: SocketAddr) -> Result<std::net::UdpSocket, Error> {
-        Ok(std::net::UdpSocket::from(self.request(Proto::Udp, addr).await?))
+        Ok(std::net::UdpSocket::from(
+            self.request(Proto::Udp, addr).await?,
+        ))
     }
 
     async fn request(&self, proto: Proto, addr: SocketAddr) -> Result<OwnedFd, Error> {

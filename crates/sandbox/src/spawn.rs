@@ -82,7 +82,10 @@ pub fn enter_in_child(
     let (net, uts, ipc, mnt) = (dup(&ns.net)?, dup(&ns.uts)?, dup(&ns.ipc)?, dup(&ns.mnt)?);
     let workdir = match workdir {
         Some(dir) => Some(CString::new(dir.as_os_str().as_bytes()).map_err(|_| {
-            Error::Invalid(format!("working directory {} contains a NUL byte", dir.display()))
+            Error::Invalid(format!(
+                "working directory {} contains a NUL byte",
+                dir.display()
+            ))
         })?),
         None => None,
     };

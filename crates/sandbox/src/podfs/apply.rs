@@ -114,8 +114,19 @@ fn overlay_dir(layer_dir: &Path, i: usize, dir: &Path) -> Result<bool, Error> {
         upper.display(),
         work.display()
     );
-    mount(Some("overlay"), dir, Some("overlay"), MsFlags::empty(), Some(options.as_str()))
-        .map_err(|e| Error::sys(format!("mounting an overlay on {} ({options})", dir.display()), e))?;
+    mount(
+        Some("overlay"),
+        dir,
+        Some("overlay"),
+        MsFlags::empty(),
+        Some(options.as_str()),
+    )
+    .map_err(|e| {
+        Error::sys(
+            format!("mounting an overlay on {} ({options})", dir.display()),
+            e,
+        )
+    })?;
     Ok(true)
 }
 
@@ -127,7 +138,11 @@ fn tmpfs_dir(dir: &Path, private: &[PathBuf]) -> Result<bool, Error> {
         }
         fs::create_dir_all(dir).map_err(|e| Error::file("creating", dir, e))?;
     }
-    let mode = if dir == Path::new("/run") { "mode=0755" } else { "mode=1777" };
+    let mode = if dir == Path::new("/run") {
+        "mode=0755"
+    } else {
+        "mode=1777"
+    };
     mount(
         Some("tmpfs"),
         dir,
@@ -165,7 +180,13 @@ fn bind(
             File::create(target).map_err(|e| Error::file("creating", target, e))?;
         }
     }
-    let what = || format!("bind-mounting {} on {} in the pod", host.display(), target.display());
+    let what = || {
+        format!(
+            "bind-mounting {} on {} in the pod",
+            host.display(),
+            target.display()
+        )
+    };
     let via = format!("/proc/self/fd/{}", source.as_raw_fd());
     mount(
         Some(via.as_str()),
@@ -191,8 +212,12 @@ fn bind(
                 flags |= ms_flag;
             }
         }
-        mount(None::<&str>, target, None::<&str>, flags, None::<&str>)
-            .map_err(|e| Error::sys(format!("making {} read-only in the pod", target.display()), e))?;
+        mount(None::<&str>, target, None::<&str>, flags, None::<&str>).map_err(|e| {
+            Error::sys(
+                format!("making {} read-only in the pod", target.display()),
+                e,
+            )
+        })?;
     }
     Ok(())
 }

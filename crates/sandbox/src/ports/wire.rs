@@ -64,7 +64,8 @@ pub(crate) async fn send_frame(
                 } else {
                     &[]
                 };
-                sendmsg::<()>(raw, &iov, cmsgs, MsgFlags::MSG_NOSIGNAL, None).map_err(io::Error::from)
+                sendmsg::<()>(raw, &iov, cmsgs, MsgFlags::MSG_NOSIGNAL, None)
+                    .map_err(io::Error::from)
             })
             .await?;
         if n == 0 {
@@ -87,9 +88,13 @@ impl FrameReader {
     pub async fn next(&mut self, stream: &UnixStream) -> io::Result<Option<Vec<u8>>> {
         loop {
             if self.buf.len() >= 4 {
-                let len = u32::from_be_bytes([self.buf[0], self.buf[1], self.buf[2], self.buf[3]]) as usize;
+                let len = u32::from_be_bytes([self.buf[0], self.buf[1], self.buf[2], self.buf[3]])
+                    as usize;
                 if len > MAX_FRAME {
-                    return Err(io::Error::new(io::ErrorKind::InvalidData, format!("frame of {len} bytes")));
+                    return Err(io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        format!("frame of {len} bytes"),
+                    ));
                 }
                 if self.buf.len() >= 4 + len {
                     let body = self.buf[4..4 + len].to_vec();
@@ -99,7 +104,9 @@ impl FrameReader {
             }
             let mut chunk = [0u8; 4096];
             let (n, fds) = stream
-                .async_io(Interest::READABLE, || recv_with_fds(stream.as_raw_fd(), &mut chunk))
+                .async_io(Interest::READABLE, || {
+                    recv_with_fds(stream.as_raw_fd(), &mut chunk)
+                })
                 .await?;
             self.fds.extend(fds);
             if n == 0 {
@@ -131,12 +138,18 @@ fn recv_with_fds(sock: RawFd, buf: &mut [u8]) -> io::Result<(usize, Vec<OwnedFd>
             if let ControlMessageOwned::ScmRights(raw) = cmsg {
                 // SAFETY: the kernel just installed these descriptors in this process for
                 // us (SCM_RIGHTS); nothing else owns them.
-                fds.extend(raw.into_iter().map(|fd| unsafe { OwnedFd::from_raw_fd(fd) }));
+                fds.extend(
+                    raw.into_iter()
+                        .map(|fd| unsafe { OwnedFd::from_raw_fd(fd) }),
+                );
             }
         }
     }
     if truncated {
-        return Err(io::Error::new(io::ErrorKind::InvalidData, "too many descriptors in one message"));
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "too many descriptors in one message",
+        ));
     }
     Ok((msg.bytes, fds))
 }

@@ -188,7 +188,10 @@ mod tests {
             Ok(()) => {}
             Err(e) => {
                 let text = e.to_string();
-                assert!(text.starts_with("cannot create a user namespace: "), "{text}");
+                assert!(
+                    text.starts_with("cannot create a user namespace: "),
+                    "{text}"
+                );
                 assert!(!text.contains('\n'), "{text}");
                 eprintln!("skipped: {text}");
             }
@@ -203,14 +206,20 @@ mod tests {
         };
         let text = explain(Step::Unshare, Errno::ENOSPC, &off);
         assert!(text.contains("user.max_user_namespaces=0"), "{text}");
-        assert!(text.contains("sudo sysctl -w user.max_user_namespaces="), "{text}");
+        assert!(
+            text.contains("sudo sysctl -w user.max_user_namespaces="),
+            "{text}"
+        );
 
         let apparmor = Sysctls {
             apparmor_restrict: Some(1),
             ..Sysctls::default()
         };
         let text = explain(Step::Capabilities, Errno::EPERM, &apparmor);
-        assert!(text.contains("kernel.apparmor_restrict_unprivileged_userns=1"), "{text}");
+        assert!(
+            text.contains("kernel.apparmor_restrict_unprivileged_userns=1"),
+            "{text}"
+        );
 
         let full = Sysctls {
             max_user_namespaces: Some(10),
@@ -236,7 +245,10 @@ mod tests {
         if nix::unistd::geteuid().is_root() {
             assert!(!text.contains("unprivileged_userns_clone"), "{text}");
         } else {
-            assert!(text.contains("kernel.unprivileged_userns_clone=0"), "{text}");
+            assert!(
+                text.contains("kernel.unprivileged_userns_clone=0"),
+                "{text}"
+            );
         }
     }
 }

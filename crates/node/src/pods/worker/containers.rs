@@ -652,7 +652,7 @@ impl Worker {
             self.m.recorder.warning(&pod_ref, "Unhealthy", msg).await;
         }
         let alive = self.runs.get(&name).is_some_and(|r| r.alive);
-        if !alive {
+        if !alive || !p.changed {
             return;
         }
         match p.kind {
