@@ -271,3 +271,6 @@ fn runtime() -> Result<tokio::runtime::Handle, Error> {
     tokio::runtime::Handle::try_current()
         .map_err(|_| Error::Invalid("netlink needs a tokio runtime".into()))
 }
+
+#[cfg(test)]
+mod tests;
