@@ -135,5 +135,7 @@ pub async fn run(
         shutdown.clone(),
     ));
     tracing::info!(node = %config.node_name, ip = %config.node_ip, "node ready");
-    manager.run(shutdown).await
+    let result = manager.run(shutdown).await;
+    tracing::info!(node = %config.node_name, "node stopped; its pods are gone");
+    result
 }

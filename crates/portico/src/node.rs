@@ -70,7 +70,10 @@ pub fn node(args: NodeArgs) -> Result<()> {
         .enable_all()
         .build()
         .context("building the async runtime")?;
-    runtime.block_on(run(args))
+    let result = runtime.block_on(run(args));
+    // Readers blocked on a pod's terminal must not hold the process up.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(2));
+    result
 }
 
 async fn run(args: NodeArgs) -> Result<()> {

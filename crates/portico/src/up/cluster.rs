@@ -33,6 +33,7 @@ pub fn cluster(args: &UpArgs) -> Result<()> {
         .build()
         .context("building the async runtime")?;
     let result = runtime.block_on(run(args));
+    runtime.shutdown_timeout(Duration::from_secs(2));
     if let Err(e) = &result {
         say(&format!("error {e:#}"));
     }

@@ -16,8 +16,18 @@ fn pid_file(home: &Path) -> std::path::PathBuf {
     home.join("portico.pid")
 }
 
+/// Whether `pid` runs (a zombie, exited but not yet reaped by its parent, does not).
 fn alive(pid: i32) -> bool {
-    pid > 0 && kill(Pid::from_raw(pid), None).is_ok()
+    if pid <= 0 || kill(Pid::from_raw(pid), None).is_err() {
+        return false;
+    }
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => !stat
+            .rsplit(')')
+            .next()
+            .is_some_and(|rest| rest.trim_start().starts_with('Z')),
+        Err(_) => false,
+    }
 }
 
 fn running_pid(home: &Path) -> Option<i32> {
@@ -208,7 +218,8 @@ pub fn down(home: Option<&Path>) -> Result<()> {
     };
     kill(Pid::from_raw(pid), Signal::SIGTERM).context("signalling the cluster")?;
     let deadline = Instant::now() + Duration::from_secs(90);
-    while alive(pid) {
+    // `portico up` removes its pid file as its last step.
+    while alive(pid) && pid_file(&home).exists() {
         if Instant::now() > deadline {
             let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
             bail!("the cluster did not stop within 90 s; killed it");

@@ -23,6 +23,7 @@ mod expose;
 mod invalid;
 mod newer_kubectl;
 mod pods;
+mod pods_interactive;
 mod seeds_apply;
 mod tables;
 mod watch;
