@@ -8,6 +8,14 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::time::Duration;
 
+mod build;
+mod select;
+#[cfg(test)]
+mod tests;
+
+pub use build::{build, SERVICE_NAME_LABEL};
+pub use select::{diff, usable, Diff};
+
 /// Transport protocol of a service port.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Protocol {
@@ -72,6 +80,44 @@ pub struct Endpoint {
     pub terminating: bool,
     /// Whether the endpoint runs on this node (`nodeName` equals ours).
     pub local: bool,
+}
+
+impl ServiceKey {
+    /// `namespace/name:port_name` (without `:` when the port has no name), as kube-proxy
+    /// names service ports in its logs.
+    pub fn display_name(&self) -> String {
+        if self.port_name.is_empty() {
+            format!("{}/{}", self.namespace, self.name)
+        } else {
+            format!("{}/{}:{}", self.namespace, self.name, self.port_name)
+        }
+    }
+}
+
+impl Protocol {
+    /// The protocol as the API spells it (`TCP`, `UDP`, `SCTP`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Protocol::Tcp => "TCP",
+            Protocol::Udp => "UDP",
+            Protocol::Sctp => "SCTP",
+        }
+    }
+}
+
+impl ServicePort {
+    /// Whether the port takes traffic from outside the cluster network: it has a node port,
+    /// a LoadBalancer IP or an external IP (kube-proxy's `ExternallyAccessible`).
+    pub fn externally_accessible(&self) -> bool {
+        self.node_port.is_some() || !self.load_balancer_ips.is_empty() || !self.external_ips.is_empty()
+    }
+}
+
+impl Endpoint {
+    /// The endpoint's socket address.
+    pub fn addr(&self) -> std::net::SocketAddr {
+        std::net::SocketAddr::new(self.ip, self.port)
+    }
 }
 
 /// Everything a node's proxy serves.
