@@ -116,6 +116,7 @@ pub async fn run(
         .map_err(|e| Error::io(format!("creating {}", config.data_dir.display()), e))?;
     std::fs::create_dir_all(&config.run_dir)
         .map_err(|e| Error::io(format!("creating {}", config.run_dir.display()), e))?;
+    runtime::hold_self_exe(&config.self_exe)?;
     let network = Arc::new(network::PodNetwork::setup(&config).await?);
     let catalog = portico_images::Catalog::load(config.images_file.as_deref())?;
     let manager = pods::Manager::new(client.clone(), config.clone(), network, catalog);

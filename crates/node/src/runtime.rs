@@ -140,6 +140,34 @@ impl Sandbox {
     }
 }
 
+/// The portico executable, held open so built-in images run it even when a pod mounts
+/// something over the directory it lives in: (path, inheritable descriptor).
+static SELF_EXE: std::sync::OnceLock<(PathBuf, OwnedFd)> = std::sync::OnceLock::new();
+
+/// Opens the portico executable for [`spawn_in_pod`]; call once at start.
+pub fn hold_self_exe(path: &Path) -> Result<(), Error> {
+    let file = std::fs::File::open(path)
+        .map_err(|e| Error::io(format!("opening {}", path.display()), e))?;
+    let fd = OwnedFd::from(file);
+    nix::fcntl::fcntl(
+        &fd,
+        nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::empty()),
+    )
+    .map_err(|e| Error::io("keeping the portico executable open", e.into()))?;
+    let _ = SELF_EXE.set((path.to_path_buf(), fd));
+    Ok(())
+}
+
+/// The program to exec for `program`: the held descriptor for the portico executable.
+fn program_path(program: &str) -> PathBuf {
+    match SELF_EXE.get() {
+        Some((path, fd)) if Path::new(program) == path => {
+            PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd()))
+        }
+        _ => PathBuf::from(program),
+    }
+}
+
 /// How a process's standard streams are connected.
 pub enum Stdio3 {
     /// stdin from a pipe if `stdin`, stdout and stderr to pipes.
@@ -172,7 +200,11 @@ pub fn spawn_in_pod(
     let Some((program, args)) = argv.split_first() else {
         return Err(Error::Other("no command to run".into()));
     };
-    let mut cmd = std::process::Command::new(program);
+    let mut cmd = std::process::Command::new(program_path(program));
+    {
+        use std::os::unix::process::CommandExt;
+        cmd.arg0(program);
+    }
     cmd.args(args).env_clear();
     for (k, v) in env {
         cmd.env(k, v);

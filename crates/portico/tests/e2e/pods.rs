@@ -382,3 +382,129 @@ fn unknown_image_says_how_to_map_it() {
     let describe = c.ok(&["describe", "pod", "mystery"]);
     assert!(describe.contains("images.yaml"), "{describe}");
 }
+
+#[test]
+fn volumes_init_containers_working_dir_and_http_probes() {
+    let c = Up::start(1);
+    c.ok(&[
+        "create",
+        "configmap",
+        "settings",
+        "--from-literal=greeting=hello from a configmap",
+    ]);
+    c.ok(&[
+        "create",
+        "secret",
+        "generic",
+        "creds",
+        "--from-literal=password=s3cret",
+    ]);
+    c.apply(
+        "apiVersion: v1
+kind: Pod
+metadata:
+  name: vols
+spec:
+  initContainers:
+  - name: prepare
+    image: busybox
+    command: [sh, -c, 'echo prepared-by-init > /work/ready.txt']
+    volumeMounts: [{name: scratch, mountPath: /work}]
+  containers:
+  - name: web
+    image: registry.k8s.io/e2e-test-images/agnhost:2.53
+    args: [netexec, --http-port=8080]
+    workingDir: /work
+    ports: [{name: http, containerPort: 8080}]
+    readinessProbe:
+      httpGet: {path: /healthz, port: http}
+      periodSeconds: 1
+    env:
+    - name: GREETING
+      valueFrom: {configMapKeyRef: {name: settings, key: greeting}}
+    volumeMounts:
+    - {name: scratch, mountPath: /work}
+    - {name: config, mountPath: /etc/settings}
+    - {name: secret, mountPath: /etc/creds, readOnly: true}
+  - name: sidecar
+    image: busybox
+    command: [sh, -c, 'echo from-sidecar > /work/sidecar.txt; sleep 3600']
+    volumeMounts: [{name: scratch, mountPath: /work}]
+  volumes:
+  - {name: scratch, emptyDir: {}}
+  - {name: config, configMap: {name: settings}}
+  - {name: secret, secret: {secretName: creds}}
+",
+    );
+    let pods = c.eventually(120, || {
+        let p = c.get_json(&["pod", "vols"]);
+        let ready = p["status"]["conditions"]
+            .as_array()?
+            .iter()
+            .any(|c| c["type"] == "Ready" && c["status"] == "True");
+        ready.then_some(p)
+    });
+    assert_eq!(
+        pods["status"]["initContainerStatuses"][0]["state"]["terminated"]["reason"],
+        "Completed"
+    );
+    let table = c.ok(&["get", "pod", "vols", "--no-headers"]);
+    assert!(
+        table.contains(" 2/2 ") && table.contains("Running"),
+        "{table}"
+    );
+    let exec = |cmd: &str| c.ok(&["exec", "vols", "-c", "web", "--", "sh", "-c", cmd]);
+    assert_eq!(exec("cat /work/ready.txt"), "prepared-by-init\n");
+    assert_eq!(exec("cat /work/sidecar.txt"), "from-sidecar\n");
+    assert_eq!(exec("pwd"), "/work\n");
+    assert_eq!(exec("cat /etc/settings/greeting"), "hello from a configmap");
+    assert_eq!(exec("cat /etc/creds/password"), "s3cret");
+    assert_eq!(exec("echo $GREETING"), "hello from a configmap\n");
+    assert!(
+        !c.kubectl(&[
+            "exec",
+            "vols",
+            "-c",
+            "web",
+            "--",
+            "sh",
+            "-c",
+            "touch /etc/creds/x"
+        ])
+        .ok
+    );
+    // Containers that end: Completed for exit 0, Error otherwise, with restartPolicy Never.
+    c.ok(&[
+        "run",
+        "done",
+        "--image=busybox",
+        "--restart=Never",
+        "--",
+        "true",
+    ]);
+    c.ok(&[
+        "run",
+        "broken",
+        "--image=busybox",
+        "--restart=Never",
+        "--",
+        "sh",
+        "-c",
+        "exit 7",
+    ]);
+    let table = c.eventually(60, || {
+        let t = c.ok(&["get", "pods", "done", "broken", "--no-headers"]);
+        (t.contains("Completed") && t.contains("Error")).then_some(t)
+    });
+    assert!(
+        table
+            .lines()
+            .any(|l| l.starts_with("broken") && l.contains("Error")),
+        "{table}"
+    );
+    assert_eq!(
+        c.get_json(&["pod", "broken"])["status"]["containerStatuses"][0]["state"]["terminated"]
+            ["exitCode"],
+        7
+    );
+}

@@ -72,7 +72,17 @@ impl Up {
         }
         let listen = next_listen();
         let api_port = free_port(&listen);
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_portico"));
+        let mut binary = PathBuf::from(env!("CARGO_BIN_EXE_portico"));
+        if uid.is_some() {
+            // The build directory may not be reachable for another user (e.g. under /root):
+            // run a copy from the test's own directory.
+            use std::os::unix::fs::PermissionsExt;
+            let copy = dir.path().join("portico");
+            std::fs::copy(&binary, &copy).expect("copy the portico binary");
+            std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+            binary = copy;
+        }
+        let mut cmd = Command::new(&binary);
         cmd.arg("up")
             .arg("--nodes")
             .arg(nodes.to_string())
