@@ -18,6 +18,7 @@
 //! `error TEXT`), and a Unix socket (descriptor 3 inside) carries host-port requests.
 
 mod cluster;
+mod forward;
 mod host;
 mod init;
 

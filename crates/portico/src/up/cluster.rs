@@ -202,6 +202,13 @@ async fn run(args: &UpArgs) -> Result<()> {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    tokio::spawn(super::forward::run(
+        client.clone(),
+        ports.clone(),
+        args.listen_address,
+        args.nodes,
+        shutdown.clone(),
+    ));
     say("ready");
 
     wait_for_signal().await;
