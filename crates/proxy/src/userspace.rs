@@ -1,0 +1,417 @@
+//! The userspace datapath: sockets on every service address, relaying to endpoints.
+//!
+//! # How traffic reaches it
+//!
+//! The proxy runs in the node's network namespace (inside the node agent). The service CIDR
+//! is made local there with one AnyIP route, `ip route replace local 10.96.0.0/12 dev lo
+//! table local` ([`route_service_cidr`]), so the proxy can bind a listener on any cluster
+//! IP without adding addresses, and packets that pods send to a cluster IP (through their
+//! default route, the node) are delivered to it. Listeners:
+//!
+//! * each cluster IP and port (TCP or UDP), for the cluster IP's endpoints
+//!   (`internalTrafficPolicy`);
+//! * `0.0.0.0:nodePort` (every node address) for NodePort and LoadBalancer services, and each
+//!   external IP and LoadBalancer IP with the service port (`externalTrafficPolicy`).
+//!   LoadBalancer IPs come from 127.0.0.0/8, which is local on `lo` already; pods reach
+//!   them through the node with `route_localnet`, which the node sets. External IPs must be
+//!   routed to the node as local addresses by whoever assigns them; listeners on them bind
+//!   with `IP_FREEBIND` so that order does not matter.
+//!
+//! A listener exists only while its service port has a usable endpoint (see
+//! [`crate::model::usable`]): with none, the kernel itself answers a TCP SYN with a reset
+//! ("connection refused", at once) and a UDP datagram with ICMP port unreachable, as
+//! kube-proxy's reject rules do. Listeners are opened and closed incrementally, only where
+//! a new state differs; all are bound with `SO_REUSEADDR` and `SO_REUSEPORT`, so a node port
+//! on the wildcard address and a cluster IP with the same port number coexist.
+//!
+//! # Relaying
+//!
+//! TCP: each accepted connection goes to an endpoint chosen round-robin (or the client's
+//! sticky one under `sessionAffinity: ClientIP`); if the dial fails, the next endpoint is
+//! tried. Bytes move zero-copy with `splice(2)` ([`Relay::Splice`], half-close propagated) or
+//! through `copy_bidirectional` ([`Relay::Copy`]). UDP: a flow table per listener (see
+//! [`udp`]), idle timeout [`Options::udp_idle_timeout`], flows to endpoints that are gone
+//! dropped on every apply; replies leave from the service address.
+//!
+//! # Differences from kube-proxy's kernel datapaths
+//!
+//! * The endpoint sees the node's address as the source, never the client's: a userspace
+//!   relay opens its own connection. `externalTrafficPolicy: Local` still restricts traffic
+//!   to local endpoints (and the health check port reports them), but cannot preserve the
+//!   client address either.
+//! * Hairpin traffic (a pod reaching itself through its service) works without anything
+//!   special: the proxy's connection to the pod comes from the node.
+//! * Pings: with AnyIP every service address would answer ICMP echo, which a Kubernetes
+//!   service IP never does. [`block_echo`] drops echo requests to the service CIDR with one
+//!   nftables rule (table `ip portico-userspace`), falling back to
+//!   `net.ipv4.icmp_echo_ignore_all=1` for the namespace when `nft` is unusable.
+//! * With `externalTrafficPolicy: Local`, pods reaching a node port or LoadBalancer IP get
+//!   only this node's endpoints (kube-proxy short-circuits pod traffic to all endpoints).
+//! * A UDP node port listens on the wildcard address; its replies leave with the source
+//!   address the kernel picks for the client's route (the node address the client used, in
+//!   the usual single-address case).
+
+mod balancer;
+mod health;
+mod node;
+mod relay;
+mod tcp;
+mod udp;
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use socket2::{Domain, Socket, Type};
+use tokio::net::{TcpListener, UdpSocket};
+use tokio_util::sync::{CancellationToken, DropGuard};
+
+pub use node::{block_echo, prepare_node, route_service_cidr, EchoBlock, ECHO_TABLE};
+pub use relay::Relay;
+
+use crate::metrics::Metrics;
+use crate::model::{usable, Protocol, ProxyState, ServiceKey, ServicePort};
+use crate::{Datapath, Error};
+use balancer::Backends;
+use health::HealthServer;
+use udp::UdpProxy;
+
+/// Settings of the userspace datapath.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// How TCP bytes are moved (zero-copy `splice` by default).
+    pub relay: Relay,
+    /// How long a UDP flow lives without traffic (30 s, like the kernel's UDP conntrack
+    /// timeout that kube-proxy relies on).
+    pub udp_idle_timeout: Duration,
+    /// Where connection, byte and error counts go.
+    pub metrics: Arc<Metrics>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            relay: Relay::Splice,
+            udp_idle_timeout: Duration::from_secs(30),
+            metrics: Metrics::global(),
+        }
+    }
+}
+
+/// The userspace datapath. Listening tasks run on the tokio runtime that calls
+/// [`Datapath::apply`]; dropping the datapath closes every listener.
+#[derive(Debug, Default)]
+pub struct Userspace {
+    options: Options,
+    backends: BTreeMap<ServiceKey, Arc<Backends>>,
+    listeners: HashMap<(Protocol, SocketAddr), Listener>,
+    health: HashMap<u16, HealthServer>,
+}
+
+/// What a TCP listener relays to; swapped in place when another service port takes over
+/// the address.
+#[derive(Debug, Clone)]
+pub(crate) struct Target {
+    pub(crate) backends: Arc<Backends>,
+    pub(crate) external: bool,
+}
+
+#[derive(Debug)]
+struct Listener {
+    service: ServiceKey,
+    external: bool,
+    kind: ListenerKind,
+    _stop: DropGuard,
+}
+
+#[derive(Debug)]
+enum ListenerKind {
+    Tcp {
+        socket: Arc<TcpListener>,
+        target: Arc<RwLock<Target>>,
+    },
+    Udp(Arc<UdpProxy>),
+}
+
+impl Drop for Listener {
+    fn drop(&mut self) {
+        // Stop listening now, not when the accept task next runs: new SYNs get a reset at
+        // once and the address is free for another socket.
+        if let ListenerKind::Tcp { socket, .. } = &self.kind {
+            let _ = rustix::net::shutdown(&**socket, rustix::net::Shutdown::Read);
+        }
+    }
+}
+
+impl Userspace {
+    /// A datapath with `options`; nothing listens until the first apply.
+    pub fn new(options: Options) -> Userspace {
+        Userspace {
+            options,
+            ..Userspace::default()
+        }
+    }
+
+    /// The addresses listened on now, sorted (health check ports excluded).
+    pub fn listeners(&self) -> Vec<(Protocol, SocketAddr)> {
+        let mut v: Vec<_> = self.listeners.keys().copied().collect();
+        v.sort();
+        v
+    }
+
+    /// The health check node ports served now, sorted.
+    pub fn health_check_ports(&self) -> Vec<u16> {
+        let mut v: Vec<_> = self.health.keys().copied().collect();
+        v.sort();
+        v
+    }
+
+    /// The number of open UDP flows over all listeners.
+    pub fn udp_flows(&self) -> usize {
+        self.listeners
+            .values()
+            .map(|l| match &l.kind {
+                ListenerKind::Udp(p) => p.flow_count(),
+                ListenerKind::Tcp { .. } => 0,
+            })
+            .sum()
+    }
+
+    fn sync_backends(&mut self, state: &ProxyState) {
+        self.backends.retain(|k, _| state.services.contains_key(k));
+        for (key, sp) in &state.services {
+            match self.backends.get(key) {
+                Some(b) => b.update(sp),
+                None => {
+                    let counters = self.options.metrics.service(key);
+                    let b = Backends::new(key.clone(), sp, counters);
+                    self.backends.insert(key.clone(), Arc::new(b));
+                }
+            }
+        }
+    }
+
+    fn sync_listeners(&mut self, state: &ProxyState) -> Vec<String> {
+        let wanted = wanted_listeners(state);
+        self.listeners.retain(|addr, l| {
+            wanted.get(addr).is_some_and(|(key, external)| {
+                // A TCP listener is retargeted in place; a UDP one is reopened.
+                matches!(l.kind, ListenerKind::Tcp { .. })
+                    || (&l.service == *key && l.external == *external)
+            })
+        });
+        let mut errors = Vec::new();
+        for (addr, (key, external)) in wanted {
+            let Some(backends) = self.backends.get(key).cloned() else {
+                continue;
+            };
+            if let Some(l) = self.listeners.get_mut(&addr) {
+                if let ListenerKind::Tcp { target, .. } = &l.kind {
+                    if l.service != *key || l.external != external {
+                        let mut t = target.write().unwrap_or_else(|e| e.into_inner());
+                        *t = Target { backends, external };
+                        l.service = key.clone();
+                        l.external = external;
+                    }
+                }
+                continue;
+            }
+            match self.open(addr, key, backends, external) {
+                Ok(l) => {
+                    tracing::debug!(service = %key.display_name(), protocol = addr.0.as_str(), addr = %addr.1, "listening");
+                    self.listeners.insert(addr, l);
+                }
+                Err(e) => {
+                    tracing::warn!(service = %key.display_name(), error = %e, "cannot listen");
+                    errors.push(e.to_string());
+                }
+            }
+        }
+        for l in self.listeners.values() {
+            if let ListenerKind::Udp(p) = &l.kind {
+                p.prune();
+            }
+        }
+        errors
+    }
+
+    fn open(
+        &self,
+        (protocol, addr): (Protocol, SocketAddr),
+        key: &ServiceKey,
+        backends: Arc<Backends>,
+        external: bool,
+    ) -> Result<Listener, Error> {
+        let stop = CancellationToken::new();
+        let kind = match protocol {
+            Protocol::Tcp => {
+                let socket = Arc::new(bind_tcp(addr)?);
+                let target = Arc::new(RwLock::new(Target { backends, external }));
+                tokio::spawn(tcp::serve(
+                    socket.clone(),
+                    target.clone(),
+                    self.options.relay,
+                    stop.clone(),
+                ));
+                ListenerKind::Tcp { socket, target }
+            }
+            Protocol::Udp => {
+                let socket = bind_udp(addr)?;
+                let proxy = UdpProxy::new(socket, backends, external, self.options.udp_idle_timeout);
+                tokio::spawn(proxy.clone().serve(stop.clone()));
+                ListenerKind::Udp(proxy)
+            }
+            Protocol::Sctp => return Err(Error::Other(format!("{addr}: SCTP is not proxied"))),
+        };
+        Ok(Listener {
+            service: key.clone(),
+            external,
+            kind,
+            _stop: stop.drop_guard(),
+        })
+    }
+
+    fn sync_health(&mut self, state: &ProxyState) -> Vec<String> {
+        // Port → (namespace, name, local ready endpoints, the most over the service's ports).
+        let mut wanted: BTreeMap<u16, (&str, &str, usize)> = BTreeMap::new();
+        for (key, sp) in &state.services {
+            let Some(port) = sp.health_check_node_port else { continue };
+            let local = sp.endpoints.iter().filter(|e| e.local && e.ready).count();
+            let entry = wanted
+                .entry(port)
+                .or_insert((key.namespace.as_str(), key.name.as_str(), 0));
+            if (entry.0, entry.1) == (key.namespace.as_str(), key.name.as_str()) {
+                entry.2 = entry.2.max(local);
+            }
+        }
+        self.health.retain(|port, h| {
+            wanted
+                .get(port)
+                .is_some_and(|(ns, name, _)| h.namespace == *ns && h.name == *name)
+        });
+        let mut errors = Vec::new();
+        for (port, (ns, name, local)) in wanted {
+            if !self.health.contains_key(&port) {
+                match HealthServer::start(port, ns, name) {
+                    Ok(h) => {
+                        self.health.insert(port, h);
+                    }
+                    Err(e) => {
+                        tracing::warn!(service = %format!("{ns}/{name}"), error = %e, "no health check port");
+                        errors.push(e.to_string());
+                        continue;
+                    }
+                }
+            }
+            if let Some(h) = self.health.get(&port) {
+                h.set_local_endpoints(local);
+            }
+        }
+        errors
+    }
+}
+
+impl Datapath for Userspace {
+    async fn apply(&mut self, state: &ProxyState) -> Result<(), Error> {
+        self.sync_backends(state);
+        let mut errors = self.sync_listeners(state);
+        errors.extend(self.sync_health(state));
+        self.options.metrics.retain(state);
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            // Everything else was applied; the failed listeners are retried on the next apply.
+            Err(Error::Other(format!(
+                "userspace proxy: {}",
+                errors.join("; ")
+            )))
+        }
+    }
+}
+
+/// Every listener a state needs: address → (service port, external traffic?). Service
+/// ports without a usable endpoint get none, so the kernel refuses their traffic. When two
+/// service ports claim one address, the first (in key order) keeps it.
+fn wanted_listeners(state: &ProxyState) -> BTreeMap<(Protocol, SocketAddr), (&ServiceKey, bool)> {
+    let mut wanted: BTreeMap<(Protocol, SocketAddr), (&ServiceKey, bool)> = BTreeMap::new();
+    for (key, sp) in &state.services {
+        if key.protocol == Protocol::Sctp {
+            continue;
+        }
+        let mut claim = |ip: IpAddr, port: u16, external: bool| {
+            let addr = (key.protocol, SocketAddr::new(ip, port));
+            if let Some((other, _)) = wanted.get(&addr) {
+                if *other != key {
+                    tracing::warn!(service = %key.display_name(), %ip, port, "address already served for {}", other.display_name());
+                }
+                return;
+            }
+            wanted.insert(addr, (key, external));
+        };
+        if !usable(sp, false).is_empty() {
+            for ip in &sp.cluster_ips {
+                claim(*ip, sp.port, false);
+            }
+        }
+        if !usable(sp, true).is_empty() {
+            if let Some(np) = sp.node_port {
+                claim(wildcard(sp), np, true);
+            }
+            for ip in sp.external_ips.iter().chain(&sp.load_balancer_ips) {
+                claim(*ip, sp.port, true);
+            }
+        }
+    }
+    wanted
+}
+
+/// The wildcard address of the service's family (IPv4 unless its cluster IP is IPv6).
+fn wildcard(sp: &ServicePort) -> IpAddr {
+    match sp.cluster_ips.first() {
+        Some(IpAddr::V6(_)) => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
+        _ => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+    }
+}
+
+fn socket(addr: SocketAddr, ty: Type) -> Result<Socket, Error> {
+    let io = |what: &str, source| Error::Io {
+        what: format!("{what} {addr}"),
+        source,
+    };
+    let socket = Socket::new(Domain::for_address(addr), ty, None).map_err(|e| io("socket for", e))?;
+    socket
+        .set_reuse_address(true)
+        .and_then(|()| socket.set_reuse_port(true))
+        .and_then(|()| socket.set_nonblocking(true))
+        .map_err(|e| io("socket options for", e))?;
+    if addr.is_ipv6() {
+        socket.set_only_v6(true).map_err(|e| io("IPV6_V6ONLY on", e))?;
+        let _ = socket.set_freebind_v6(true);
+    } else {
+        let _ = socket.set_freebind_v4(true);
+    }
+    socket.bind(&addr.into()).map_err(|e| io("binding", e))?;
+    Ok(socket)
+}
+
+/// A listening TCP socket on `addr`, shareable with the other proxy listeners.
+pub(crate) fn bind_tcp(addr: SocketAddr) -> Result<TcpListener, Error> {
+    let s = socket(addr, Type::STREAM)?;
+    s.listen(1024).map_err(|source| Error::Io {
+        what: format!("listening on {addr}"),
+        source,
+    })?;
+    TcpListener::from_std(s.into()).map_err(|source| Error::Io {
+        what: format!("registering {addr}"),
+        source,
+    })
+}
+
+fn bind_udp(addr: SocketAddr) -> Result<UdpSocket, Error> {
+    let s = socket(addr, Type::DGRAM)?;
+    UdpSocket::from_std(s.into()).map_err(|source| Error::Io {
+        what: format!("registering {addr}"),
+        source,
+    })
+}

@@ -1,0 +1,162 @@
+//! Relaying one TCP connection: zero-copy with `splice(2)` through a pipe per direction, or
+//! with `tokio::io::copy_bidirectional`.
+//!
+//! Each direction moves data socket → pipe → socket without it entering userspace; readiness
+//! comes from tokio (`readable`/`writable` and `try_io`, so the reactor's state stays right).
+//! When a side reaches end of stream, the other side's write half is shut down (half-close),
+//! and the other direction goes on until it ends too. If the kernel refuses `splice` on the
+//! first call of a direction (no data moved yet), that direction falls back to a plain
+//! read/write loop.
+
+use std::io;
+use std::os::fd::OwnedFd;
+
+use rustix::pipe::{PipeFlags, SpliceFlags};
+use tokio::io::Interest;
+use tokio::net::TcpStream;
+
+/// How TCP bytes are moved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Relay {
+    /// `splice(2)` through pipes (zero-copy); the default.
+    #[default]
+    Splice,
+    /// `tokio::io::copy_bidirectional` (copies through userspace buffers).
+    Copy,
+}
+
+/// Bytes moved in each direction.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Moved {
+    /// Client to endpoint.
+    pub(crate) to_endpoint: u64,
+    /// Endpoint to client.
+    pub(crate) to_client: u64,
+}
+
+/// How much a pipe may hold; larger pipes mean fewer system calls per byte.
+const PIPE_SIZE: usize = 256 * 1024;
+/// Bytes asked for per `splice` into the pipe.
+const CHUNK: usize = PIPE_SIZE;
+
+/// Relays between `client` and `endpoint` until both directions end. On error, whatever was
+/// moved is lost from the count; the caller closes both sockets.
+pub(crate) async fn relay(
+    mut client: TcpStream,
+    mut endpoint: TcpStream,
+    mode: Relay,
+) -> io::Result<Moved> {
+    match mode {
+        Relay::Copy => {
+            let (up, down) = tokio::io::copy_bidirectional(&mut client, &mut endpoint).await?;
+            Ok(Moved {
+                to_endpoint: up,
+                to_client: down,
+            })
+        }
+        Relay::Splice => {
+            let (up, down) =
+                tokio::try_join!(one_way(&client, &endpoint), one_way(&endpoint, &client))?;
+            Ok(Moved {
+                to_endpoint: up,
+                to_client: down,
+            })
+        }
+    }
+}
+
+fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
+    let (r, w) = rustix::pipe::pipe_with(PipeFlags::NONBLOCK | PipeFlags::CLOEXEC)?;
+    // Best effort: an unprivileged process may be limited by fs.pipe-max-size.
+    let _ = rustix::pipe::fcntl_setpipe_size(&w, PIPE_SIZE);
+    Ok((r, w))
+}
+
+/// Moves `src` → `dst` until `src` ends, then shuts down `dst`'s write half.
+async fn one_way(src: &TcpStream, dst: &TcpStream) -> io::Result<u64> {
+    let (pipe_r, pipe_w) = match pipe() {
+        Ok(p) => p,
+        Err(e) => {
+            tracing::debug!(error = %e, "no pipe for splice; copying instead");
+            return copy_one_way(src, dst).await;
+        }
+    };
+    let flags = SpliceFlags::NONBLOCK | SpliceFlags::MOVE;
+    let mut total: u64 = 0;
+    loop {
+        src.readable().await?;
+        let res = src.try_io(Interest::READABLE, || {
+            rustix::pipe::splice(src, None, &pipe_w, None, CHUNK, flags).map_err(io::Error::from)
+        });
+        let n = match res {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+            Err(e) if total == 0 && unsupported(&e) => {
+                tracing::debug!(error = %e, "splice refused; copying instead");
+                return copy_one_way(src, dst).await;
+            }
+            Err(e) => return Err(e),
+        };
+        let mut left = n;
+        while left > 0 {
+            dst.writable().await?;
+            let res = dst.try_io(Interest::WRITABLE, || {
+                rustix::pipe::splice(&pipe_r, None, dst, None, left, flags).map_err(io::Error::from)
+            });
+            match res {
+                Ok(m) => left -= m,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        total += n as u64;
+    }
+    half_close(dst);
+    Ok(total)
+}
+
+/// Whether a `splice` error means "not supported here" rather than a broken connection.
+fn unsupported(e: &io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(code) if code == rustix::io::Errno::INVAL.raw_os_error()
+            || code == rustix::io::Errno::NOSYS.raw_os_error()
+            || code == rustix::io::Errno::OPNOTSUPP.raw_os_error()
+    )
+}
+
+/// The fallback for one direction: read into a buffer, write it out.
+async fn copy_one_way(src: &TcpStream, dst: &TcpStream) -> io::Result<u64> {
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut total: u64 = 0;
+    loop {
+        src.readable().await?;
+        let n = match src.try_read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+            Err(e) => return Err(e),
+        };
+        let mut off = 0;
+        while off < n {
+            dst.writable().await?;
+            match dst.try_write(&buf[off..n]) {
+                Ok(m) => off += m,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        total += n as u64;
+    }
+    half_close(dst);
+    Ok(total)
+}
+
+/// Shuts down the write half of `s` (the peer sees end of stream); a peer that is already
+/// gone is not an error here.
+fn half_close(s: &TcpStream) {
+    if let Err(e) = rustix::net::shutdown(s, rustix::net::Shutdown::Write) {
+        tracing::trace!(error = %e, "shutting down the write half");
+    }
+}
