@@ -79,3 +79,6 @@ impl PodMounts {
         self
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -14,9 +14,14 @@ use crate::userns::{check_available, sandbox_command_with, PidNamespace};
 /// Set (to a role name) in processes that a test started from its own binary.
 pub(crate) const ROLE_ENV: &str = "PORTICO_SANDBOX_TEST_ROLE";
 
-/// The role of this process, if a test started it.
+/// The role of this process, if a test started it. A process with a role is killed by
+/// `SIGALRM` after a minute, so that a hung sub-process cannot hang the test run.
 pub(crate) fn role() -> Option<String> {
-    std::env::var(ROLE_ENV).ok()
+    let role = std::env::var(ROLE_ENV).ok();
+    if role.is_some() {
+        nix::unistd::alarm::set(60);
+    }
+    role
 }
 
 /// The test binary, running only test `test` (its full path below the crate root) with

@@ -11,6 +11,10 @@
 //!                  namespace; calls [`init_mounts`] and runs everything else
 //! ```
 //!
+//! The keeper cannot create threads: once a process has called `unshare(CLONE_NEWPID)`, the
+//! kernel refuses `clone(CLONE_THREAD)` with `EINVAL`. Keep it a plain `fn main()` that calls
+//! [`run_keeper`]; start the async runtime in PID 1.
+//!
 //! Teardown needs no cleanup code. `SIGKILL` on `portico up` makes the kernel send the keeper
 //! `SIGKILL` (its parent-death signal); the keeper's death sends `SIGKILL` to PID 1 (its
 //! parent-death signal); when PID 1 of a PID namespace dies the kernel kills every other
@@ -161,6 +165,15 @@ pub fn spawn_pid1(cmd: &mut Command) -> io::Result<Child> {
     kill_with_parent(cmd).spawn()
 }
 
+/// The whole job of a keeper: starts PID 1 with [`spawn_pid1`] and waits for it.
+///
+/// After `unshare(CLONE_NEWPID)` the kernel refuses to create threads in the keeper
+/// (`EINVAL`), so the keeper must stay a plain single-threaded process: no async runtime, no
+/// threads; do its setup (e.g. [`set_hostname`]) and then call this from `main`.
+pub fn run_keeper(pid1: &mut Command) -> io::Result<std::process::ExitStatus> {
+    spawn_pid1(pid1)?.wait()
+}
+
 /// Arranges for the child of `cmd` to get `SIGKILL` when the spawning thread dies.
 #[allow(unsafe_code)]
 pub fn kill_with_parent(cmd: &mut Command) -> &mut Command {
@@ -194,3 +207,6 @@ pub fn inherit_fd(cmd: &mut Command, fd: OwnedFd, child_fd: RawFd) -> &mut Comma
         })
     }
 }
+
+#[cfg(test)]
+mod tests;

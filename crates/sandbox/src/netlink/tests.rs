@@ -32,30 +32,45 @@ fn pods_on_a_bridge_and_a_routed_link_talk_over_tcp() {
         assert_eq!(node_ns.read_sysctl("net.ipv4.ip_forward").unwrap(), "1");
 
         node.add_bridge("cni0").await.unwrap();
-        node.add_addr("cni0", IpAddr::V4(v4("10.244.1.1")), 24).await.unwrap();
+        node.add_addr("cni0", IpAddr::V4(v4("10.244.1.1")), 24)
+            .await
+            .unwrap();
         node.link_up("cni0").await.unwrap();
 
         let a = NetNs::new().unwrap().named("pod netns a");
         node.add_veth("veth-a", "eth0", &a).await.unwrap();
         node.set_master("veth-a", "cni0").await.unwrap();
         node.set_mtu("veth-a", 1400).await.unwrap();
-        node.set_mac("veth-a", [0x02, 0, 0, 0, 0, 0x0a]).await.unwrap();
+        node.set_mac("veth-a", [0x02, 0, 0, 0, 0, 0x0a])
+            .await
+            .unwrap();
         node.link_up("veth-a").await.unwrap();
         let pod_a = Netlink::in_netns(&a).unwrap();
         pod_a.link_up("lo").await.unwrap();
         pod_a.link_up("eth0").await.unwrap();
-        pod_a.add_addr("eth0", IpAddr::V4(v4("10.244.1.2")), 24).await.unwrap();
+        pod_a
+            .add_addr("eth0", IpAddr::V4(v4("10.244.1.2")), 24)
+            .await
+            .unwrap();
         pod_a.add_default_route(v4("10.244.1.1")).await.unwrap();
 
         let b = NetNs::new().unwrap().named("pod netns b");
         node.add_veth("veth-b", "eth0", &b).await.unwrap();
-        node.add_addr("veth-b", IpAddr::V4(v4("10.244.2.1")), 24).await.unwrap();
+        node.add_addr("veth-b", IpAddr::V4(v4("10.244.2.1")), 24)
+            .await
+            .unwrap();
         node.link_up("veth-b").await.unwrap();
         let pod_b = Netlink::in_netns(&b).unwrap();
         pod_b.link_up("lo").await.unwrap();
         pod_b.link_up("eth0").await.unwrap();
-        pod_b.add_addr("eth0", IpAddr::V4(v4("10.244.2.2")), 24).await.unwrap();
-        pod_b.add_route(v4("10.244.1.0"), 24, v4("10.244.2.1")).await.unwrap();
+        pod_b
+            .add_addr("eth0", IpAddr::V4(v4("10.244.2.2")), 24)
+            .await
+            .unwrap();
+        pod_b
+            .add_route(v4("10.244.1.0"), 24, v4("10.244.2.1"))
+            .await
+            .unwrap();
 
         // The peer ends live only in the pods' namespaces.
         assert_eq!(node.find_link("eth0").await.unwrap(), None);
@@ -79,7 +94,10 @@ fn pods_on_a_bridge_and_a_routed_link_talk_over_tcp() {
             .unwrap()
             .attributes;
         assert!(attrs.contains(&LinkAttribute::Mtu(1400)), "{attrs:?}");
-        assert!(attrs.contains(&LinkAttribute::Address(vec![2, 0, 0, 0, 0, 0x0a])), "{attrs:?}");
+        assert!(
+            attrs.contains(&LinkAttribute::Address(vec![2, 0, 0, 0, 0, 0x0a])),
+            "{attrs:?}"
+        );
 
         // Errors name the operation, the link and the namespace.
         let err = pod_a
@@ -97,7 +115,10 @@ fn pods_on_a_bridge_and_a_routed_link_talk_over_tcp() {
             "attaching veth-x to bridge cni0 in node netns: no link named veth-x"
         );
         let err = node.add_bridge("cni0").await.unwrap_err();
-        assert_eq!(err.to_string(), "creating bridge cni0 in node netns: File exists");
+        assert_eq!(
+            err.to_string(),
+            "creating bridge cni0 in node netns: File exists"
+        );
 
         // TCP from pod A (through the bridge and the node's forwarding) to pod B.
         let listener = b

@@ -230,8 +230,16 @@ mod tests {
 
         let text = explain(Step::Unshare, Errno::EPERM, &Sysctls::default());
         assert!(text.contains("Operation not permitted"), "{text}");
-        for text in [text] {
-            assert!(!text.contains('\n'));
+
+        for step in [Step::Unshare, Step::Maps, Step::Capabilities] {
+            for errno in [Errno::EPERM, Errno::ENOSPC, Errno::EINVAL, Errno::EACCES] {
+                let text = explain(step, errno, &Sysctls::default());
+                assert!(
+                    text.starts_with("cannot create a user namespace: "),
+                    "{text}"
+                );
+                assert!(!text.contains('\n'), "{text}");
+            }
         }
     }
 
