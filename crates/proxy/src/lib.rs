@@ -6,7 +6,10 @@
 //! [`nftables`] programs kernel DNAT in one table, incrementally. [`run`] feeds a datapath
 //! from kube-rs watchers.
 
+pub mod metrics;
 pub mod model;
+pub mod run;
+pub mod userspace;
 
 pub use model::{Endpoint, Protocol, ProxyState, ServiceKey, ServicePort};
 
