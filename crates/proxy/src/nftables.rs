@@ -1,0 +1,317 @@
+//! The nftables datapath: kernel DNAT in one table, `ip portico`, updated incrementally.
+//!
+//! # Layout
+//!
+//! The layout follows kube-proxy's nftables mode. Fixed part (see [`render_full`]):
+//!
+//! * `nat-prerouting` and `nat-output` jump to `services`, which looks the destination up in
+//!   two verdict maps: `service-ips` (`ip . protocol . port`: cluster, external and
+//!   LoadBalancer IPs) and, for any local address but 127/8, `service-nodeports`
+//!   (`protocol . port`).
+//! * Per service port `ns/name:port`: `service-HASH-ns/name/proto/port` picks an endpoint
+//!   with `numgen random mod N vmap { … }` (after the session-affinity lookups, one
+//!   `ip saddr @affinity-… goto endpoint-…` per endpoint); `local-…` does the same over
+//!   this node's endpoints for `Local` traffic policies; `external-…` is the entry for node
+//!   ports, external and LoadBalancer IPs (masquerade, or for `externalTrafficPolicy: Local`
+//!   keep the client address and short-circuit pods and the node to all endpoints).
+//!   `endpoint-HASH-…__ip/port` marks hairpin traffic for masquerade, records affinity
+//!   (`update @affinity-… { ip saddr }`) and DNATs.
+//! * Source NAT: rules jump to `mark-for-masquerade` (traffic to a cluster IP from outside the
+//!   pod network, all external traffic under `Cluster` policy, a pod reaching itself);
+//!   `nat-postrouting` masquerades marked packets.
+//! * `filter-prerouting` and `filter-output` (after DNAT) reject new connections to service
+//!   ports without endpoints (`no-endpoint-services`, `no-endpoint-nodeports`; `drop` when a
+//!   `Local` policy finds no local endpoint), reject anything else sent to a cluster IP
+//!   (other ports, ping), and drop traffic to unallocated addresses of the service range.
+//!
+//! # Updates
+//!
+//! [`Nftables`] keeps the objects it last committed in memory. The first `apply` replaces the
+//! table in one transaction; later ones send one `nft -f -` transaction with only the
+//! elements, sets and chains that differ, and never list the kernel's ruleset. Chains that
+//! fall out of use are flushed and deleted in the same transaction; on kernels older than
+//! 6.2, which release a chain's references from deleted map elements only a moment later,
+//! the deletion can fail: the transaction is then resent without it and the deletion
+//! retried with the next one. A failed transaction leaves the kernel unchanged (nft applies
+//! a script atomically) and makes the next `apply` rewrite the whole table.
+//!
+//! Only IPv4 is programmed: IPv6 addresses and endpoints are skipped, as are SCTP ports.
+
+mod names;
+mod render;
+mod ruleset;
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::net::Ipv4Addr;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::str::FromStr;
+use std::time::Instant;
+
+use tokio::io::AsyncWriteExt;
+
+use crate::model::ProxyState;
+use crate::{Datapath, Error};
+use ruleset::Ruleset;
+
+/// An IPv4 network, `address/prefix`, with the host bits cleared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Ipv4Cidr {
+    /// The network address.
+    pub addr: Ipv4Addr,
+    /// The prefix length, 0 to 32.
+    pub prefix: u8,
+}
+
+impl Ipv4Cidr {
+    /// The network `addr/prefix` (host bits of `addr` are cleared); `None` if `prefix > 32`.
+    pub fn new(addr: Ipv4Addr, prefix: u8) -> Option<Ipv4Cidr> {
+        if prefix > 32 {
+            return None;
+        }
+        let mask = u32::MAX.checked_shl(32 - u32::from(prefix)).unwrap_or(0);
+        Some(Ipv4Cidr {
+            addr: Ipv4Addr::from(u32::from(addr) & mask),
+            prefix,
+        })
+    }
+}
+
+impl FromStr for Ipv4Cidr {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Ipv4Cidr, Error> {
+        let bad = || {
+            Error::Other(format!(
+                "invalid IPv4 CIDR {s:?} (expected e.g. 10.244.0.0/16)"
+            ))
+        };
+        let (addr, prefix) = s.trim().split_once('/').ok_or_else(bad)?;
+        let addr: Ipv4Addr = addr.parse().map_err(|_| bad())?;
+        let prefix: u8 = prefix.parse().map_err(|_| bad())?;
+        Ipv4Cidr::new(addr, prefix).ok_or_else(bad)
+    }
+}
+
+impl fmt::Display for Ipv4Cidr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.addr, self.prefix)
+    }
+}
+
+/// Settings of the nftables datapath.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NftConfig {
+    /// The table's name (family `ip`); `portico` by default.
+    pub table: String,
+    /// The cluster's pod network (all nodes), e.g. `10.244.0.0/16`: traffic from elsewhere
+    /// to a cluster IP is masqueraded, pods reaching external addresses are short-circuited.
+    pub pod_cidr: Ipv4Cidr,
+    /// The service network, e.g. `10.96.0.0/12`: traffic to unallocated addresses is dropped.
+    pub service_cidr: Ipv4Cidr,
+    /// The packet-mark bit that asks for masquerade (14 → `0x4000`, as kube-proxy).
+    pub masquerade_bit: u8,
+    /// The `nft` program.
+    pub nft: PathBuf,
+}
+
+impl NftConfig {
+    /// Defaults for the given networks: table `portico`, mark bit 14, and `/usr/sbin/nft`
+    /// if it exists (else `nft` from `PATH`).
+    pub fn new(pod_cidr: Ipv4Cidr, service_cidr: Ipv4Cidr) -> NftConfig {
+        let sbin = PathBuf::from("/usr/sbin/nft");
+        NftConfig {
+            table: "portico".to_string(),
+            pod_cidr,
+            service_cidr,
+            masquerade_bit: 14,
+            nft: if sbin.exists() {
+                sbin
+            } else {
+                PathBuf::from("nft")
+            },
+        }
+    }
+
+    /// The masquerade mark as nft writes it, e.g. `0x4000`.
+    fn mark(&self) -> String {
+        format!("{:#x}", 1u32 << (self.masquerade_bit & 31))
+    }
+
+    fn validate(&self) -> Result<(), Error> {
+        let ok_name = !self.table.is_empty()
+            && self.table.len() <= 64
+            && self
+                .table
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+            && self.table.starts_with(|c: char| c.is_ascii_alphabetic());
+        if !ok_name {
+            return Err(Error::Nftables(format!(
+                "invalid table name {:?}",
+                self.table
+            )));
+        }
+        if self.masquerade_bit > 31 {
+            return Err(Error::Nftables(format!(
+                "masquerade bit {} is out of range (0 to 31)",
+                self.masquerade_bit
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// The whole table for `state` as an nft script that creates it from nothing (what
+/// `portico proxy rules` shows): the fixed chains and maps, then each service port's
+/// sets, chains and map elements under a `# namespace/name:port (PROTOCOL)` heading.
+pub fn render_full(state: &ProxyState, config: &NftConfig) -> String {
+    render::full(&Ruleset::build(state, config), config)
+}
+
+/// The nftables datapath. See the [module docs](self).
+#[derive(Debug)]
+pub struct Nftables {
+    config: NftConfig,
+    /// What the kernel holds, as far as we know; `None` before the first apply and after a
+    /// failure (the next apply then rewrites the table).
+    committed: Option<Ruleset>,
+    /// Chains flushed but not yet deleted.
+    pending_delete: BTreeSet<String>,
+    last_transaction: String,
+}
+
+impl Nftables {
+    /// A datapath that will program `config.table`. Touches nothing until the first
+    /// [`Datapath::apply`].
+    pub fn new(config: NftConfig) -> Result<Nftables, Error> {
+        config.validate()?;
+        Ok(Nftables {
+            config,
+            committed: None,
+            pending_delete: BTreeSet::new(),
+            last_transaction: String::new(),
+        })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &NftConfig {
+        &self.config
+    }
+
+    /// The script of the last transaction sent (empty if the last apply changed nothing).
+    pub fn last_transaction(&self) -> &str {
+        &self.last_transaction
+    }
+
+    /// The script `apply(state)` would send now, without sending it.
+    pub fn transaction(&self, state: &ProxyState) -> String {
+        let desired = Ruleset::build(state, &self.config);
+        match &self.committed {
+            None => self.replace_script(&desired),
+            Some(old) => render::diff(old, &desired, &self.pending_delete, true, &self.config).text,
+        }
+    }
+
+    /// Removes the table (and with it every rule of this datapath).
+    pub async fn remove(&mut self) -> Result<(), Error> {
+        let t = &self.config.table;
+        self.committed = None;
+        self.pending_delete.clear();
+        self.run(format!("add table ip {t}\ndelete table ip {t}\n"))
+            .await
+    }
+
+    fn replace_script(&self, desired: &Ruleset) -> String {
+        let t = &self.config.table;
+        format!(
+            "add table ip {t}\ndelete table ip {t}\n{}",
+            render::full(desired, &self.config)
+        )
+    }
+
+    /// Runs one transaction with `nft -f -` and records it as the last one.
+    async fn run(&mut self, script: String) -> Result<(), Error> {
+        let started = Instant::now();
+        let result = run_nft(&self.config.nft, &script).await;
+        tracing::debug!(
+            lines = script.lines().count(),
+            elapsed_ms = started.elapsed().as_secs_f64() * 1e3,
+            ok = result.is_ok(),
+            "nftables transaction"
+        );
+        self.last_transaction = script;
+        result
+    }
+}
+
+impl Datapath for Nftables {
+    async fn apply(&mut self, state: &ProxyState) -> Result<(), Error> {
+        let desired = Ruleset::build(state, &self.config);
+        let Some(old) = self.committed.take() else {
+            let script = self.replace_script(&desired);
+            self.run(script).await?;
+            self.committed = Some(desired);
+            self.pending_delete.clear();
+            return Ok(());
+        };
+        let tx = render::diff(&old, &desired, &self.pending_delete, true, &self.config);
+        if tx.text.is_empty() {
+            self.last_transaction.clear();
+            self.committed = Some(old);
+            return Ok(());
+        }
+        match self.run(tx.text).await {
+            Ok(()) => {
+                self.pending_delete.clear();
+                self.committed = Some(desired);
+                Ok(())
+            }
+            Err(first) if !tx.stale_chains.is_empty() => {
+                tracing::info!(error = %first, "retrying the transaction without deleting chains");
+                let tx = render::diff(&old, &desired, &self.pending_delete, false, &self.config);
+                self.run(tx.text).await?;
+                self.pending_delete = tx.stale_chains.into_iter().collect();
+                self.committed = Some(desired);
+                Ok(())
+            }
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// Feeds `script` to `nft -f -` and waits for it; nft's messages become the error.
+async fn run_nft(nft: &std::path::Path, script: &str) -> Result<(), Error> {
+    let io = |what: &str| {
+        let what = format!("{what} {}", nft.display());
+        move |source| Error::Io { what, source }
+    };
+    let mut child = tokio::process::Command::new(nft)
+        .args(["-f", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(io("starting"))?;
+    if let Some(mut stdin) = child.stdin.take() {
+        stdin
+            .write_all(script.as_bytes())
+            .await
+            .map_err(io("writing to"))?;
+    }
+    let out = child.wait_with_output().await.map_err(io("waiting for"))?;
+    if out.status.success() {
+        return Ok(());
+    }
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    Err(Error::Nftables(format!(
+        "nft -f - failed ({}): {}",
+        out.status,
+        stderr.trim()
+    )))
+}
+
+#[cfg(test)]
+mod tests;

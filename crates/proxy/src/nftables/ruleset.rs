@@ -1,0 +1,350 @@
+//! The per-service part of the table as data: chains with their rules, affinity sets, and
+//! the elements of the dispatch sets and maps, each tagged with the service port it serves.
+//! Built from a [`ProxyState`] by a pure function; [`super::render`] turns it into nft text,
+//! whole or as the difference between two of them.
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr};
+
+use super::names::{proto, ServiceNames};
+use super::NftConfig;
+use crate::model::{Endpoint, Protocol, ProxyState, ServiceKey, ServicePort};
+
+/// The set or map an element belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub(crate) enum Collection {
+    /// `cluster-ips`: every cluster IP (rejects traffic to ports a service does not have).
+    ClusterIps,
+    /// `service-ips`: cluster, external and LoadBalancer IP . protocol . port → chain.
+    ServiceIps,
+    /// `service-nodeports`: protocol . node port → chain.
+    ServiceNodePorts,
+    /// `no-endpoint-services`: IP . protocol . port → reject or drop.
+    NoEndpointServices,
+    /// `no-endpoint-nodeports`: protocol . node port → reject or drop.
+    NoEndpointNodePorts,
+}
+
+impl Collection {
+    /// The set's or map's name in the table.
+    pub fn name(self) -> &'static str {
+        match self {
+            Collection::ClusterIps => "cluster-ips",
+            Collection::ServiceIps => "service-ips",
+            Collection::ServiceNodePorts => "service-nodeports",
+            Collection::NoEndpointServices => "no-endpoint-services",
+            Collection::NoEndpointNodePorts => "no-endpoint-nodeports",
+        }
+    }
+}
+
+/// A regular chain owned by one service port.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ChainDef {
+    /// The service port it serves.
+    pub owner: ServiceKey,
+    /// Its rules, in order.
+    pub rules: Vec<String>,
+}
+
+/// A session-affinity set owned by one service port.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct SetDef {
+    /// The service port it serves.
+    pub owner: ServiceKey,
+    /// Entry timeout in seconds.
+    pub timeout_secs: u64,
+}
+
+/// One element of a [`Collection`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ElemDef {
+    /// The service port that put it there.
+    pub owner: ServiceKey,
+    /// The verdict for maps (`goto <chain>`, `drop`); `None` in sets.
+    pub value: Option<String>,
+}
+
+/// The per-service objects of the table.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Ruleset {
+    /// Chains by name.
+    pub chains: BTreeMap<String, ChainDef>,
+    /// Affinity sets by name.
+    pub sets: BTreeMap<String, SetDef>,
+    /// Elements by collection and key (e.g. `10.96.0.10 . tcp . 53`).
+    pub elements: BTreeMap<(Collection, String), ElemDef>,
+}
+
+/// kube-proxy's `CategorizeEndpoints` for one candidate pool: the ready endpoints, or if
+/// none is ready, those still serving while terminating. (A private twin of
+/// `model::usable`, which applies the service's policy itself; here both pools are needed.)
+fn select(sp: &ServicePort, local_only: bool) -> Vec<&Endpoint> {
+    let pool = || {
+        sp.endpoints
+            .iter()
+            .filter(move |e| e.ip.is_ipv4() && (!local_only || e.local))
+    };
+    let ready: Vec<&Endpoint> = pool().filter(|e| e.ready).collect();
+    if !ready.is_empty() {
+        return ready;
+    }
+    pool().filter(|e| e.serving && e.terminating).collect()
+}
+
+fn v4s(ips: &[IpAddr]) -> impl Iterator<Item = Ipv4Addr> + '_ {
+    ips.iter().filter_map(|ip| match ip {
+        IpAddr::V4(v4) => Some(*v4),
+        IpAddr::V6(_) => None,
+    })
+}
+
+impl Ruleset {
+    /// The objects serving `state` (IPv4 addresses only; SCTP ports are skipped).
+    pub fn build(state: &ProxyState, config: &NftConfig) -> Ruleset {
+        let mut rs = Ruleset::default();
+        for (key, sp) in &state.services {
+            if key.protocol == Protocol::Sctp {
+                continue;
+            }
+            rs.add_service(key, sp, config);
+        }
+        rs
+    }
+
+    fn chain(&mut self, owner: &ServiceKey, name: &str, rules: Vec<String>) {
+        self.chains.insert(
+            name.to_string(),
+            ChainDef {
+                owner: owner.clone(),
+                rules,
+            },
+        );
+    }
+
+    /// Adds an element unless another service port already claimed the key (two services
+    /// on one external IP and port): the first one, in key order, keeps it.
+    fn element(
+        &mut self,
+        owner: &ServiceKey,
+        coll: Collection,
+        key: String,
+        value: Option<String>,
+    ) {
+        match self.elements.entry((coll, key)) {
+            std::collections::btree_map::Entry::Vacant(v) => {
+                v.insert(ElemDef {
+                    owner: owner.clone(),
+                    value,
+                });
+            }
+            std::collections::btree_map::Entry::Occupied(o) => {
+                if o.get().owner != *owner {
+                    tracing::warn!(
+                        key = %o.key().1,
+                        kept = %o.get().owner.display_name(),
+                        ignored = %owner.display_name(),
+                        "two service ports claim the same address and port"
+                    );
+                }
+            }
+        }
+    }
+
+    fn add_service(&mut self, key: &ServiceKey, sp: &ServicePort, config: &NftConfig) {
+        let names = ServiceNames::new(key);
+        let p = proto(key.protocol);
+        let port = sp.port;
+        let external_ok = sp.externally_accessible();
+        let ext_local = external_ok && sp.external_local;
+        let uses_cluster_eps = !sp.internal_local || external_ok;
+        let uses_local_eps = sp.internal_local || ext_local;
+
+        let cluster_eps = select(sp, false);
+        let local_eps = select(sp, true);
+        let has_endpoints = !cluster_eps.is_empty();
+        let has_internal = has_endpoints && (!sp.internal_local || !local_eps.is_empty());
+        let has_external = has_endpoints && (!ext_local || !local_eps.is_empty());
+        let uses_cluster_chain = has_endpoints && uses_cluster_eps;
+        let uses_local_chain = !local_eps.is_empty() && uses_local_eps;
+        let uses_external_chain = has_endpoints && external_ok;
+        let internal_chain = if sp.internal_local {
+            &names.local
+        } else {
+            &names.service
+        };
+        let external_policy_chain = if ext_local {
+            &names.local
+        } else {
+            &names.service
+        };
+        let (internal_verdict, external_verdict) = if has_endpoints {
+            ("drop".to_string(), "drop".to_string())
+        } else {
+            (
+                "goto reject-chain".to_string(),
+                "goto reject-chain".to_string(),
+            )
+        };
+        let goto = |chain: &str| Some(format!("goto {chain}"));
+
+        // Dispatch: cluster IPs.
+        for cip in v4s(&sp.cluster_ips) {
+            self.element(key, Collection::ClusterIps, cip.to_string(), None);
+            let k = format!("{cip} . {p} . {port}");
+            if has_internal {
+                self.element(key, Collection::ServiceIps, k, goto(internal_chain));
+            } else {
+                self.element(
+                    key,
+                    Collection::NoEndpointServices,
+                    k,
+                    Some(internal_verdict.clone()),
+                );
+            }
+        }
+        // External IPs and LoadBalancer IPs.
+        for ip in v4s(&sp.external_ips).chain(v4s(&sp.load_balancer_ips)) {
+            let k = format!("{ip} . {p} . {port}");
+            if has_endpoints {
+                self.element(
+                    key,
+                    Collection::ServiceIps,
+                    k.clone(),
+                    goto(&names.external),
+                );
+            }
+            if !has_external {
+                self.element(
+                    key,
+                    Collection::NoEndpointServices,
+                    k,
+                    Some(external_verdict.clone()),
+                );
+            }
+        }
+        // Node port.
+        if let Some(np) = sp.node_port {
+            let k = format!("{p} . {np}");
+            if has_endpoints {
+                self.element(
+                    key,
+                    Collection::ServiceNodePorts,
+                    k.clone(),
+                    goto(&names.external),
+                );
+            }
+            if !has_external {
+                self.element(
+                    key,
+                    Collection::NoEndpointNodePorts,
+                    k,
+                    Some(external_verdict),
+                );
+            }
+        }
+
+        // Traffic to a cluster IP from outside the pod network is masqueraded, so that
+        // replies come back through this node.
+        let masq_cluster: Vec<String> = if has_internal {
+            v4s(&sp.cluster_ips)
+                .map(|cip| {
+                    format!(
+                        "ip daddr {cip} ip saddr != {} jump mark-for-masquerade",
+                        config.pod_cidr
+                    )
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+
+        if uses_external_chain {
+            let mut rules = Vec::new();
+            if ext_local {
+                // Pods and the node itself keep reaching every endpoint, as if they went
+                // out to the load balancer and back; only outside clients are limited to
+                // local endpoints, and they keep their source address.
+                rules.push(format!(
+                    "ip saddr {} goto {} comment \"short-circuit pod traffic\"",
+                    config.pod_cidr, names.service
+                ));
+                rules.push("fib saddr type local jump mark-for-masquerade comment \"masquerade local traffic\"".to_string());
+                rules.push(format!(
+                    "fib saddr type local goto {} comment \"short-circuit local traffic\"",
+                    names.service
+                ));
+            } else {
+                rules.push("jump mark-for-masquerade".to_string());
+            }
+            if has_external {
+                rules.push(format!("goto {external_policy_chain}"));
+            }
+            self.chain(key, &names.external, rules);
+        }
+
+        let affinity = sp.affinity.map(|d| d.as_secs().max(1));
+        for (used, chain, eps) in [
+            (uses_cluster_chain, &names.service, &cluster_eps),
+            (uses_local_chain, &names.local, &local_eps),
+        ] {
+            if !used {
+                continue;
+            }
+            let mut rules = if chain == internal_chain {
+                masq_cluster.clone()
+            } else {
+                Vec::new()
+            };
+            if let Some(t) = affinity {
+                for ep in eps.iter() {
+                    rules.push(format!(
+                        "ip saddr @{} goto {}",
+                        names.affinity(ep.ip, ep.port, t),
+                        names.endpoint(ep.ip, ep.port)
+                    ));
+                }
+            }
+            let targets: Vec<String> = eps
+                .iter()
+                .enumerate()
+                .map(|(i, ep)| format!("{i} : goto {}", names.endpoint(ep.ip, ep.port)))
+                .collect();
+            rules.push(format!(
+                "numgen random mod {} vmap {{ {} }}",
+                eps.len(),
+                targets.join(" , ")
+            ));
+            self.chain(key, chain, rules);
+        }
+
+        // One DNAT chain per reachable endpoint.
+        let mut reachable: Vec<&Endpoint> = Vec::new();
+        if uses_cluster_chain {
+            reachable.extend(cluster_eps.iter().copied());
+        }
+        if uses_local_chain {
+            reachable.extend(local_eps.iter().copied());
+        }
+        for ep in reachable {
+            let name = names.endpoint(ep.ip, ep.port);
+            if self.chains.contains_key(&name) {
+                continue;
+            }
+            let mut rules = vec![format!("ip saddr {} jump mark-for-masquerade", ep.ip)];
+            if let Some(t) = affinity {
+                let set = names.affinity(ep.ip, ep.port, t);
+                rules.push(format!("update @{set} {{ ip saddr }}"));
+                self.sets.insert(
+                    set,
+                    SetDef {
+                        owner: key.clone(),
+                        timeout_secs: t,
+                    },
+                );
+            }
+            rules.push(format!("meta l4proto {p} dnat to {}:{}", ep.ip, ep.port));
+            self.chain(key, &name, rules);
+        }
+    }
+}

@@ -1,0 +1,273 @@
+//! Rendering tests: whole tables and transactions compared line by line.
+
+use std::collections::BTreeSet;
+use std::net::IpAddr;
+use std::time::Duration;
+
+use super::ruleset::Ruleset;
+use super::*;
+use crate::model::{Endpoint, Protocol, ServiceKey, ServicePort};
+
+fn config() -> NftConfig {
+    let mut c = NftConfig::new(
+        "10.244.0.0/16".parse().unwrap(),
+        "10.96.0.0/12".parse().unwrap(),
+    );
+    c.nft = PathBuf::from("/nonexistent/nft");
+    c
+}
+
+fn ip(s: &str) -> IpAddr {
+    s.parse().unwrap()
+}
+
+fn key(ns: &str, name: &str, port: &str, protocol: Protocol) -> ServiceKey {
+    ServiceKey {
+        namespace: ns.into(),
+        name: name.into(),
+        port_name: port.into(),
+        protocol,
+    }
+}
+
+fn ep(addr: &str, port: u16, local: bool) -> Endpoint {
+    Endpoint {
+        ip: ip(addr),
+        port,
+        ready: true,
+        serving: true,
+        terminating: false,
+        local,
+    }
+}
+
+fn cluster_ip(cip: &str, port: u16, endpoints: Vec<Endpoint>) -> ServicePort {
+    ServicePort {
+        cluster_ips: vec![ip(cip)],
+        port,
+        node_port: None,
+        external_ips: vec![],
+        load_balancer_ips: vec![],
+        affinity: None,
+        external_local: false,
+        internal_local: false,
+        health_check_node_port: None,
+        endpoints,
+    }
+}
+
+/// A DNS service (UDP, two endpoints) and a web service (TCP NodePort + LoadBalancer).
+fn state() -> ProxyState {
+    let mut s = ProxyState::default();
+    s.services.insert(
+        key("kube-system", "kube-dns", "dns", Protocol::Udp),
+        cluster_ip(
+            "10.96.0.10",
+            53,
+            vec![ep("10.244.0.5", 53, true), ep("10.244.1.5", 53, false)],
+        ),
+    );
+    let mut web = cluster_ip("10.96.0.20", 80, vec![ep("10.244.0.7", 8080, true)]);
+    web.node_port = Some(30080);
+    web.load_balancer_ips = vec![ip("127.240.0.1")];
+    s.services
+        .insert(key("default", "web", "", Protocol::Tcp), web);
+    s
+}
+
+fn diff_text(old: &ProxyState, new: &ProxyState) -> String {
+    let c = config();
+    render::diff(
+        &Ruleset::build(old, &c),
+        &Ruleset::build(new, &c),
+        &BTreeSet::new(),
+        true,
+        &c,
+    )
+    .text
+}
+
+fn with_affinity(mut s: ProxyState, secs: u64) -> ProxyState {
+    for sp in s.services.values_mut() {
+        sp.affinity = Some(Duration::from_secs(secs));
+    }
+    s
+}
+
+fn added() -> ProxyState {
+    let mut s = state();
+    s.services.insert(
+        key("default", "api", "https", Protocol::Tcp),
+        cluster_ip("10.96.0.30", 443, vec![ep("10.244.0.9", 8443, true)]),
+    );
+    s
+}
+
+fn dns_only() -> ProxyState {
+    let mut s = ProxyState::default();
+    let k = key("kube-system", "kube-dns", "dns", Protocol::Udp);
+    s.services.insert(k.clone(), state().services[&k].clone());
+    s
+}
+
+/// Compares line by line, so a failure names the first differing line.
+fn assert_text(actual: &str, expected: &str) {
+    for (i, (a, e)) in actual.lines().zip(expected.lines()).enumerate() {
+        assert_eq!(a, e, "line {} differs; whole text:\n{actual}", i + 1);
+    }
+    assert_eq!(
+        actual.lines().count(),
+        expected.lines().count(),
+        "whole text:\n{actual}"
+    );
+}
+
+#[test]
+fn full_table() {
+    assert_text(&render_full(&state(), &config()), FULL);
+}
+
+const FULL: &str = r#"add table ip portico { comment "portico service proxy" ; }
+add set ip portico cluster-ips { type ipv4_addr ; comment "Active ClusterIPs" ; }
+add map ip portico service-ips { type ipv4_addr . inet_proto . inet_service : verdict ; comment "ClusterIP, ExternalIP and LoadBalancer IP traffic" ; }
+add map ip portico service-nodeports { type inet_proto . inet_service : verdict ; comment "NodePort traffic" ; }
+add map ip portico no-endpoint-services { type ipv4_addr . inet_proto . inet_service : verdict ; comment "reject or drop traffic to services without endpoints" ; }
+add map ip portico no-endpoint-nodeports { type inet_proto . inet_service : verdict ; comment "reject or drop traffic to node ports without endpoints" ; }
+add chain ip portico nat-prerouting { type nat hook prerouting priority -100 ; }
+add chain ip portico nat-output { type nat hook output priority -100 ; }
+add chain ip portico nat-postrouting { type nat hook postrouting priority 100 ; }
+add chain ip portico filter-prerouting { type filter hook prerouting priority -90 ; }
+add chain ip portico filter-output { type filter hook output priority -90 ; }
+add chain ip portico services
+add chain ip portico masquerading
+add chain ip portico mark-for-masquerade
+add chain ip portico service-endpoints-check
+add chain ip portico cluster-ips-check
+add chain ip portico reject-chain
+add rule ip portico nat-prerouting jump services
+add rule ip portico nat-output jump services
+add rule ip portico nat-postrouting jump masquerading
+add rule ip portico filter-prerouting ct state new jump service-endpoints-check
+add rule ip portico filter-prerouting ct state new jump cluster-ips-check
+add rule ip portico filter-output ct state new jump service-endpoints-check
+add rule ip portico filter-output ct state new jump cluster-ips-check
+add rule ip portico services ip daddr . meta l4proto . th dport vmap @service-ips
+add rule ip portico services fib daddr type local ip daddr != 127.0.0.0/8 meta l4proto . th dport vmap @service-nodeports
+add rule ip portico masquerading mark and 0x4000 == 0 return
+add rule ip portico masquerading mark set mark xor 0x4000
+add rule ip portico masquerading masquerade fully-random
+add rule ip portico mark-for-masquerade mark set mark or 0x4000
+add rule ip portico service-endpoints-check ip daddr . meta l4proto . th dport vmap @no-endpoint-services
+add rule ip portico service-endpoints-check fib daddr type local ip daddr != 127.0.0.0/8 meta l4proto . th dport vmap @no-endpoint-nodeports
+add rule ip portico cluster-ips-check ip daddr @cluster-ips reject comment "no such port on this cluster IP"
+add rule ip portico cluster-ips-check ip daddr 10.96.0.0/12 drop comment "unallocated cluster IP"
+add rule ip portico reject-chain reject
+
+# default/web (TCP)
+add chain ip portico service-I6BWTMCE-default/web/tcp/
+add chain ip portico external-I6BWTMCE-default/web/tcp/
+add chain ip portico endpoint-WZJVEBJW-default/web/tcp/__10.244.0.7/8080
+add rule ip portico service-I6BWTMCE-default/web/tcp/ ip daddr 10.96.0.20 ip saddr != 10.244.0.0/16 jump mark-for-masquerade
+add rule ip portico service-I6BWTMCE-default/web/tcp/ numgen random mod 1 vmap { 0 : goto endpoint-WZJVEBJW-default/web/tcp/__10.244.0.7/8080 }
+add rule ip portico external-I6BWTMCE-default/web/tcp/ jump mark-for-masquerade
+add rule ip portico external-I6BWTMCE-default/web/tcp/ goto service-I6BWTMCE-default/web/tcp/
+add rule ip portico endpoint-WZJVEBJW-default/web/tcp/__10.244.0.7/8080 ip saddr 10.244.0.7 jump mark-for-masquerade
+add rule ip portico endpoint-WZJVEBJW-default/web/tcp/__10.244.0.7/8080 meta l4proto tcp dnat to 10.244.0.7:8080
+add element ip portico cluster-ips { 10.96.0.20 }
+add element ip portico service-ips { 10.96.0.20 . tcp . 80 comment "default/web" : goto service-I6BWTMCE-default/web/tcp/ }
+add element ip portico service-ips { 127.240.0.1 . tcp . 80 comment "default/web" : goto external-I6BWTMCE-default/web/tcp/ }
+add element ip portico service-nodeports { tcp . 30080 comment "default/web" : goto external-I6BWTMCE-default/web/tcp/ }
+
+# kube-system/kube-dns:dns (UDP)
+add chain ip portico service-6WHWAHDN-kube-system/kube-dns/udp/dns
+add chain ip portico endpoint-2ZDGV56Z-kube-system/kube-dns/udp/dns__10.244.0.5/53
+add chain ip portico endpoint-LUSLH42O-kube-system/kube-dns/udp/dns__10.244.1.5/53
+add rule ip portico service-6WHWAHDN-kube-system/kube-dns/udp/dns ip daddr 10.96.0.10 ip saddr != 10.244.0.0/16 jump mark-for-masquerade
+add rule ip portico service-6WHWAHDN-kube-system/kube-dns/udp/dns numgen random mod 2 vmap { 0 : goto endpoint-2ZDGV56Z-kube-system/kube-dns/udp/dns__10.244.0.5/53 , 1 : goto endpoint-LUSLH42O-kube-system/kube-dns/udp/dns__10.244.1.5/53 }
+add rule ip portico endpoint-2ZDGV56Z-kube-system/kube-dns/udp/dns__10.244.0.5/53 ip saddr 10.244.0.5 jump mark-for-masquerade
+add rule ip portico endpoint-2ZDGV56Z-kube-system/kube-dns/udp/dns__10.244.0.5/53 meta l4proto udp dnat to 10.244.0.5:53
+add rule ip portico endpoint-LUSLH42O-kube-system/kube-dns/udp/dns__10.244.1.5/53 ip saddr 10.244.1.5 jump mark-for-masquerade
+add rule ip portico endpoint-LUSLH42O-kube-system/kube-dns/udp/dns__10.244.1.5/53 meta l4proto udp dnat to 10.244.1.5:53
+add element ip portico cluster-ips { 10.96.0.10 }
+add element ip portico service-ips { 10.96.0.10 . udp . 53 comment "kube-system/kube-dns:dns" : goto service-6WHWAHDN-kube-system/kube-dns/udp/dns }
+"#;
+
+#[test]
+fn adding_a_service_adds_only_its_chains_and_elements() {
+    assert_text(&diff_text(&state(), &added()), ADD);
+}
+
+const ADD: &str = r#"add chain ip portico endpoint-7XYVE4YI-default/api/tcp/https__10.244.0.9/8443
+add chain ip portico service-QA5GDUKI-default/api/tcp/https
+add rule ip portico endpoint-7XYVE4YI-default/api/tcp/https__10.244.0.9/8443 ip saddr 10.244.0.9 jump mark-for-masquerade
+add rule ip portico endpoint-7XYVE4YI-default/api/tcp/https__10.244.0.9/8443 meta l4proto tcp dnat to 10.244.0.9:8443
+add rule ip portico service-QA5GDUKI-default/api/tcp/https ip daddr 10.96.0.30 ip saddr != 10.244.0.0/16 jump mark-for-masquerade
+add rule ip portico service-QA5GDUKI-default/api/tcp/https numgen random mod 1 vmap { 0 : goto endpoint-7XYVE4YI-default/api/tcp/https__10.244.0.9/8443 }
+add element ip portico cluster-ips { 10.96.0.30 }
+add element ip portico service-ips { 10.96.0.30 . tcp . 443 comment "default/api:https" : goto service-QA5GDUKI-default/api/tcp/https }
+"#;
+
+#[test]
+fn removing_an_endpoint_rewrites_one_chain_and_deletes_another() {
+    let mut removed = state();
+    for sp in removed.services.values_mut() {
+        sp.endpoints.retain(|e| e.ip != ip("10.244.1.5"));
+    }
+    assert_text(&diff_text(&state(), &removed), REMOVE_EP);
+}
+
+const REMOVE_EP: &str = r#"flush chain ip portico service-6WHWAHDN-kube-system/kube-dns/udp/dns
+add rule ip portico service-6WHWAHDN-kube-system/kube-dns/udp/dns ip daddr 10.96.0.10 ip saddr != 10.244.0.0/16 jump mark-for-masquerade
+add rule ip portico service-6WHWAHDN-kube-system/kube-dns/udp/dns numgen random mod 1 vmap { 0 : goto endpoint-2ZDGV56Z-kube-system/kube-dns/udp/dns__10.244.0.5/53 }
+flush chain ip portico endpoint-LUSLH42O-kube-system/kube-dns/udp/dns__10.244.1.5/53
+delete chain ip portico endpoint-LUSLH42O-kube-system/kube-dns/udp/dns__10.244.1.5/53
+"#;
+
+#[test]
+fn turning_on_affinity_adds_sets_and_rewrites_the_service_chains() {
+    let on = with_affinity(dns_only(), 10800);
+    assert_text(&diff_text(&dns_only(), &on), AFFINITY);
+}
+
+const AFFINITY: &str = r#"add set ip portico affinity-P3SG3GTU-kube-system/kube-dns/udp/dns__10.244.1.5/53 { type ipv4_addr ; flags dynamic,timeout ; timeout 10800s ; }
+add set ip portico affinity-W37H562W-kube-system/kube-dns/udp/dns__10.244.0.5/53 { type ipv4_addr ; flags dynamic,timeout ; timeout 10800s ; }
+flush chain ip portico endpoint-2ZDGV56Z-kube-system/kube-dns/udp/dns__10.244.0.5/53
+add rule ip portico endpoint-2ZDGV56Z-kube-system/kube-dns/udp/dns__10.244.0.5/53 ip saddr 10.244.0.5 jump mark-for-masquerade
+add rule ip portico endpoint-2ZDGV56Z-kube-system/kube-dns/udp/dns__10.244.0.5/53 update @affinity-W37H562W-kube-system/kube-dns/udp/dns__10.244.0.5/53 { ip saddr }
+add rule ip portico endpoint-2ZDGV56Z-kube-system/kube-dns/udp/dns__10.244.0.5/53 meta l4proto udp dnat to 10.244.0.5:53
+flush chain ip portico endpoint-LUSLH42O-kube-system/kube-dns/udp/dns__10.244.1.5/53
+add rule ip portico endpoint-LUSLH42O-kube-system/kube-dns/udp/dns__10.244.1.5/53 ip saddr 10.244.1.5 jump mark-for-masquerade
+add rule ip portico endpoint-LUSLH42O-kube-system/kube-dns/udp/dns__10.244.1.5/53 update @affinity-P3SG3GTU-kube-system/kube-dns/udp/dns__10.244.1.5/53 { ip saddr }
+add rule ip portico endpoint-LUSLH42O-kube-system/kube-dns/udp/dns__10.244.1.5/53 meta l4proto udp dnat to 10.244.1.5:53
+flush chain ip portico service-6WHWAHDN-kube-system/kube-dns/udp/dns
+add rule ip portico service-6WHWAHDN-kube-system/kube-dns/udp/dns ip daddr 10.96.0.10 ip saddr != 10.244.0.0/16 jump mark-for-masquerade
+add rule ip portico service-6WHWAHDN-kube-system/kube-dns/udp/dns ip saddr @affinity-W37H562W-kube-system/kube-dns/udp/dns__10.244.0.5/53 goto endpoint-2ZDGV56Z-kube-system/kube-dns/udp/dns__10.244.0.5/53
+add rule ip portico service-6WHWAHDN-kube-system/kube-dns/udp/dns ip saddr @affinity-P3SG3GTU-kube-system/kube-dns/udp/dns__10.244.1.5/53 goto endpoint-LUSLH42O-kube-system/kube-dns/udp/dns__10.244.1.5/53
+add rule ip portico service-6WHWAHDN-kube-system/kube-dns/udp/dns numgen random mod 2 vmap { 0 : goto endpoint-2ZDGV56Z-kube-system/kube-dns/udp/dns__10.244.0.5/53 , 1 : goto endpoint-LUSLH42O-kube-system/kube-dns/udp/dns__10.244.1.5/53 }
+"#;
+
+#[test]
+fn a_new_affinity_timeout_replaces_the_sets() {
+    let old = with_affinity(dns_only(), 10800);
+    let new = with_affinity(dns_only(), 60);
+    assert_text(&diff_text(&old, &new), AFFINITY_TIMEOUT);
+}
+
+const AFFINITY_TIMEOUT: &str = r#"add set ip portico affinity-LRKRDI5G-kube-system/kube-dns/udp/dns__10.244.0.5/53 { type ipv4_addr ; flags dynamic,timeout ; timeout 60s ; }
+add set ip portico affinity-R2LKMRC6-kube-system/kube-dns/udp/dns__10.244.1.5/53 { type ipv4_addr ; flags dynamic,timeout ; timeout 60s ; }
+flush chain ip portico endpoint-2ZDGV56Z-kube-system/kube-dns/udp/dns__10.244.0.5/53
+add rule ip portico endpoint-2ZDGV56Z-kube-system/kube-dns/udp/dns__10.244.0.5/53 ip saddr 10.244.0.5 jump mark-for-masquerade
+add rule ip portico endpoint-2ZDGV56Z-kube-system/kube-dns/udp/dns__10.244.0.5/53 update @affinity-LRKRDI5G-kube-system/kube-dns/udp/dns__10.244.0.5/53 { ip saddr }
+add rule ip portico endpoint-2ZDGV56Z-kube-system/kube-dns/udp/dns__10.244.0.5/53 meta l4proto udp dnat to 10.244.0.5:53
+flush chain ip portico endpoint-LUSLH42O-kube-system/kube-dns/udp/dns__10.244.1.5/53
+add rule ip portico endpoint-LUSLH42O-kube-system/kube-dns/udp/dns__10.244.1.5/53 ip saddr 10.244.1.5 jump mark-for-masquerade
+add rule ip portico endpoint-LUSLH42O-kube-system/kube-dns/udp/dns__10.244.1.5/53 update @affinity-R2LKMRC6-kube-system/kube-dns/udp/dns__10.244.1.5/53 { ip saddr }
+add rule ip portico endpoint-LUSLH42O-kube-system/kube-dns/udp/dns__10.244.1.5/53 meta l4proto udp dnat to 10.244.1.5:53
+flush chain ip portico service-6WHWAHDN-kube-system/kube-dns/udp/dns
+add rule ip portico service-6WHWAHDN-kube-system/kube-dns/udp/dns ip daddr 10.96.0.10 ip saddr != 10.244.0.0/16 jump mark-for-masquerade
+add rule ip portico service-6WHWAHDN-kube-system/kube-dns/udp/dns ip saddr @affinity-LRKRDI5G-kube-system/kube-dns/udp/dns__10.244.0.5/53 goto endpoint-2ZDGV56Z-kube-system/kube-dns/udp/dns__10.244.0.5/53
+add rule ip portico service-6WHWAHDN-kube-system/kube-dns/udp/dns ip saddr @affinity-R2LKMRC6-kube-system/kube-dns/udp/dns__10.244.1.5/53 goto endpoint-LUSLH42O-kube-system/kube-dns/udp/dns__10.244.1.5/53
+add rule ip portico service-6WHWAHDN-kube-system/kube-dns/udp/dns numgen random mod 2 vmap { 0 : goto endpoint-2ZDGV56Z-kube-system/kube-dns/udp/dns__10.244.0.5/53 , 1 : goto endpoint-LUSLH42O-kube-system/kube-dns/udp/dns__10.244.1.5/53 }
+delete set ip portico affinity-P3SG3GTU-kube-system/kube-dns/udp/dns__10.244.1.5/53
+delete set ip portico affinity-W37H562W-kube-system/kube-dns/udp/dns__10.244.0.5/53
+"#;
