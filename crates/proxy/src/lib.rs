@@ -8,6 +8,7 @@
 
 pub mod metrics;
 pub mod model;
+pub mod nftables;
 pub mod run;
 pub mod userspace;
 
