@@ -1,0 +1,316 @@
+//! The processes of one cluster, read from `/proc`: every descendant of the `portico up`
+//! (or `portico server`) process the benchmark started. Processes inside the cluster's PID
+//! namespace are visible from the host's `/proc` with host pids and host parent pids, so
+//! the tree is followed by parent pid.
+//!
+//! Each process is classed by its command line: the portico binary running `__image NAME`
+//! is a container (a built-in image such as `pause`); every other portico process (the
+//! host side of `up`, `__sandbox`, `__init`, `__cluster`, `node`, `__pod-sandbox`,
+//! `server`) is Portico's own; anything else (a container running another program) is a
+//! container too.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+
+/// What a process of the cluster is.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Kind {
+    /// Portico's own machinery; the role is its subcommand (`__cluster`, `node`, ...).
+    Portico(String),
+    /// A container process; the name is the built-in image or the program.
+    Container(String),
+}
+
+/// One process of the cluster.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Proc {
+    /// Host pid.
+    pub pid: u32,
+    /// What it is.
+    pub kind: Kind,
+    /// Resident set size, KiB (`VmRSS`).
+    pub rss_kib: u64,
+    /// Proportional set size, KiB (`Pss` of `smaps_rollup`): shared pages divided among
+    /// the processes sharing them, so sums are not inflated by the shared binary.
+    pub pss_kib: u64,
+    /// CPU clock ticks used by it and its reaped children (utime + stime + cutime + cstime).
+    pub ticks: u64,
+}
+
+/// From a `/proc/PID/stat` line: (parent pid, own + reaped children's CPU ticks).
+pub fn parse_stat(line: &str) -> Option<(u32, u64)> {
+    // The command name is in parentheses and may itself contain spaces or parentheses.
+    let fields: Vec<&str> = line
+        .get(line.rfind(')')? + 1..)?
+        .split_whitespace()
+        .collect();
+    // After the name: [0] state, [1] ppid, ..., [11] utime, [12] stime, [13] cutime, [14] cstime.
+    let ppid = fields.get(1)?.parse().ok()?;
+    let mut ticks = 0u64;
+    for i in 11..=14 {
+        ticks += fields.get(i)?.parse::<i64>().ok()?.max(0) as u64;
+    }
+    Some((ppid, ticks))
+}
+
+/// The value in KiB of the `key:` line of `/proc/PID/status` or `smaps_rollup`.
+pub fn parse_kib(text: &str, key: &str) -> Option<u64> {
+    text.lines().find_map(|line| {
+        let rest = line.strip_prefix(key)?.strip_prefix(':')?;
+        let mut words = rest.split_whitespace();
+        let value = words.next()?.parse().ok()?;
+        (words.next() == Some("kB")).then_some(value)
+    })
+}
+
+/// Classes a command line (the NUL-separated `/proc/PID/cmdline`) given the portico
+/// binary's file name; `None` for an empty command line (a zombie or a kernel thread).
+pub fn classify(cmdline: &[u8], portico_name: &str) -> Option<Kind> {
+    let argv: Vec<String> = cmdline
+        .split(|b| *b == 0)
+        .filter(|a| !a.is_empty())
+        .map(|a| String::from_utf8_lossy(a).into_owned())
+        .collect();
+    let program = Path::new(argv.first()?)
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    if program != portico_name {
+        return Some(Kind::Container(program));
+    }
+    match argv.get(1).map(String::as_str) {
+        Some("__image") => Some(Kind::Container(
+            argv.get(2).cloned().unwrap_or_else(|| "?".into()),
+        )),
+        Some(sub) => Some(Kind::Portico(sub.to_string())),
+        None => Some(Kind::Portico(program)),
+    }
+}
+
+/// `root` and every process below it, given each process's parent.
+pub fn descendants(root: u32, parents: &HashMap<u32, u32>) -> Vec<u32> {
+    let mut children: HashMap<u32, Vec<u32>> = HashMap::new();
+    for (pid, ppid) in parents {
+        children.entry(*ppid).or_default().push(*pid);
+    }
+    let mut out = Vec::new();
+    let mut stack = vec![root];
+    while let Some(pid) = stack.pop() {
+        if parents.contains_key(&pid) || pid == root {
+            out.push(pid);
+        }
+        if let Some(kids) = children.get(&pid) {
+            stack.extend(kids.iter().copied());
+        }
+    }
+    out.sort_unstable();
+    out
+}
+
+/// Every live process below (and including) `root`, with its memory and CPU ticks.
+/// Processes that exit while being read are left out.
+pub fn scan(root: u32, portico_name: &str) -> Vec<Proc> {
+    let mut parents = HashMap::new();
+    let mut ticks = HashMap::new();
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    for entry in dir.flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        if let Some((ppid, t)) = parse_stat(&stat) {
+            parents.insert(pid, ppid);
+            ticks.insert(pid, t);
+        }
+    }
+    let mut out = Vec::new();
+    for pid in descendants(root, &parents) {
+        let base = format!("/proc/{pid}");
+        let Ok(cmdline) = std::fs::read(format!("{base}/cmdline")) else {
+            continue;
+        };
+        let Some(kind) = classify(&cmdline, portico_name) else {
+            continue;
+        };
+        let read = |file: &str, key: &str| {
+            std::fs::read_to_string(format!("{base}/{file}"))
+                .ok()
+                .and_then(|t| parse_kib(&t, key))
+        };
+        let (Some(rss_kib), Some(pss_kib)) = (read("status", "VmRSS"), read("smaps_rollup", "Pss"))
+        else {
+            continue;
+        };
+        out.push(Proc {
+            pid,
+            kind,
+            rss_kib,
+            pss_kib,
+            ticks: ticks.get(&pid).copied().unwrap_or(0),
+        });
+    }
+    out
+}
+
+/// Totals of a group of processes.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Totals {
+    /// How many processes.
+    pub count: usize,
+    /// Summed RSS, KiB.
+    pub rss_kib: u64,
+    /// Summed PSS, KiB.
+    pub pss_kib: u64,
+}
+
+impl Totals {
+    fn add(&mut self, p: &Proc) {
+        self.count += 1;
+        self.rss_kib += p.rss_kib;
+        self.pss_kib += p.pss_kib;
+    }
+}
+
+/// The memory of a cluster at one moment, split into Portico's processes and containers.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Memory {
+    /// All of Portico's own processes.
+    pub portico: Totals,
+    /// All container processes.
+    pub containers: Totals,
+    /// Per kind (Portico roles and container images).
+    pub by_kind: BTreeMap<Kind, Totals>,
+}
+
+impl Memory {
+    /// Sums `procs`.
+    pub fn of(procs: &[Proc]) -> Memory {
+        let mut m = Memory::default();
+        for p in procs {
+            match p.kind {
+                Kind::Portico(_) => m.portico.add(p),
+                Kind::Container(_) => m.containers.add(p),
+            }
+            m.by_kind.entry(p.kind.clone()).or_default().add(p);
+        }
+        m
+    }
+}
+
+/// CPU clock ticks per second in `/proc` (USER_HZ, 100 on every Linux port).
+pub const TICKS_PER_SECOND: f64 = 100.0;
+
+/// CPU seconds used by the processes in `procs` (and the children they reaped).
+pub fn cpu_seconds(procs: &[Proc]) -> f64 {
+    procs.iter().map(|p| p.ticks).sum::<u64>() as f64 / TICKS_PER_SECOND
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stat_gives_the_parent_and_all_cpu_ticks() {
+        let line = "4242 (portico) S 77 4242 1 0 -1 4194560 1 2 3 4 150 25 7 3 20 0 1 0";
+        assert_eq!(parse_stat(line), Some((77, 185)));
+        let odd = "9 (a) b (c)) R 1 9 9 0 -1 0 0 0 0 0 1 2 3 4 20 0";
+        assert_eq!(parse_stat(odd), Some((1, 10)));
+        assert_eq!(parse_stat("9 (x) R 1"), None);
+    }
+
+    #[test]
+    fn kib_lines_of_status_and_smaps_rollup_parse() {
+        let status = "Name:\tportico\nVmHWM:\t  20000 kB\nVmRSS:\t   10644 kB\nThreads:\t3\n";
+        assert_eq!(parse_kib(status, "VmRSS"), Some(10644));
+        assert_eq!(parse_kib(status, "VmHWM"), Some(20000));
+        assert_eq!(parse_kib(status, "Threads"), None);
+        let rollup = "55d0-7ffd ---p 00000000 00:00 0  [rollup]\nRss:  5120 kB\nPss:  2312 kB\nPss_Anon: 1000 kB\n";
+        assert_eq!(parse_kib(rollup, "Pss"), Some(2312));
+        assert_eq!(parse_kib(rollup, "Pss_Anon"), Some(1000));
+        assert_eq!(parse_kib(rollup, "Swap"), None);
+    }
+
+    #[test]
+    fn command_lines_are_classed_by_subcommand() {
+        let name = "portico";
+        let cmd = |s: &str| s.replace(' ', "\0").into_bytes();
+        assert_eq!(
+            classify(&cmd("/w/target/release/portico __image pause"), name),
+            Some(Kind::Container("pause".into()))
+        );
+        assert_eq!(
+            classify(
+                &cmd("/w/portico __pod-sandbox /h/pods/x/sandbox.json"),
+                name
+            ),
+            Some(Kind::Portico("__pod-sandbox".into()))
+        );
+        assert_eq!(
+            classify(&cmd("./portico node --name n1"), name),
+            Some(Kind::Portico("node".into()))
+        );
+        assert_eq!(
+            classify(&cmd("/bin/sh -c sleep"), name),
+            Some(Kind::Container("sh".into()))
+        );
+        assert_eq!(classify(b"", name), None);
+    }
+
+    #[test]
+    fn descendants_follow_parent_pids_and_leave_others_out() {
+        let parents: HashMap<u32, u32> =
+            [(10, 1), (11, 10), (12, 11), (13, 11), (20, 1), (21, 20)].into();
+        assert_eq!(descendants(10, &parents), vec![10, 11, 12, 13]);
+        assert_eq!(descendants(12, &parents), vec![12]);
+        assert_eq!(descendants(99, &parents), vec![99]);
+    }
+
+    #[test]
+    fn memory_is_split_between_portico_and_containers() {
+        let p = |pid, kind, kib| Proc {
+            pid,
+            kind,
+            rss_kib: kib * 2,
+            pss_kib: kib,
+            ticks: 100,
+        };
+        let procs = vec![
+            p(1, Kind::Portico("__cluster".into()), 40_000),
+            p(2, Kind::Portico("__pod-sandbox".into()), 300),
+            p(3, Kind::Portico("__pod-sandbox".into()), 200),
+            p(4, Kind::Container("pause".into()), 100),
+        ];
+        let m = Memory::of(&procs);
+        assert_eq!(
+            m.portico,
+            Totals {
+                count: 3,
+                rss_kib: 81_000,
+                pss_kib: 40_500
+            }
+        );
+        assert_eq!(m.containers.count, 1);
+        assert_eq!(
+            m.by_kind[&Kind::Portico("__pod-sandbox".into())].pss_kib,
+            500
+        );
+        assert_eq!(cpu_seconds(&procs), 4.0);
+    }
+
+    #[test]
+    fn scanning_finds_this_test_process() {
+        let me = std::process::id();
+        let procs = scan(me, "no-such-binary");
+        let mine = procs.iter().find(|p| p.pid == me).unwrap();
+        assert!(mine.rss_kib > 0 && mine.pss_kib > 0);
+        assert!(matches!(mine.kind, Kind::Container(_)));
+    }
+}
