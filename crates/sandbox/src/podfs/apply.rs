@@ -54,9 +54,14 @@ pub fn setup_pod_mounts(spec: &PodMounts) -> Result<(), Error> {
         sources.push((file, is_dir));
     }
 
+    // Reach the layer directory through a descriptor: an overlay mounted below may cover
+    // the path it was found by (e.g. a layer dir under ~/.portico while /root is overlaid).
+    let layers =
+        File::open(&spec.layer_dir).map_err(|e| Error::file("opening", &spec.layer_dir, e))?;
+    let layers_path = PathBuf::from(format!("/proc/self/fd/{}", layers.as_raw_fd()));
     let mut private: Vec<PathBuf> = Vec::new();
     for (i, dir) in spec.overlay.iter().enumerate() {
-        if overlay_dir(&spec.layer_dir, i, dir)? {
+        if overlay_dir(&layers_path, i, dir)? {
             private.push(canonical(dir)?);
         }
     }

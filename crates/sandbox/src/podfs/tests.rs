@@ -23,6 +23,14 @@ fn pod_sandbox_role() {
     let var = |k: &str| std::env::var(k).unwrap();
     let name = var("POD_NAME");
     set_hostname(&name).unwrap();
+    if std::env::var_os("POD_WRITE_HOST").is_some() {
+        // Nothing outside the pod's private directories may be created or written.
+        let spec = PodMounts::new(var("POD_LAYER")).file("/usr/lib/portico-test", "x");
+        let err = setup_pod_mounts(&spec).unwrap_err();
+        assert!(matches!(err, Error::Invalid(_)), "{err}");
+        println!("POD-ERROR {err}");
+        return;
+    }
     let spec = PodMounts::new(var("POD_LAYER"))
         .file("/etc/hostname", format!("{name}\n"))
         .file(
@@ -42,7 +50,16 @@ fn pod_sandbox_role() {
 }
 
 fn start_pod(name: &str, layer: &Path, sa: &Path) -> Child {
+    let (child, _) = start_pod_with(name, layer, sa, false);
+    child
+}
+
+/// Starts a pod sandbox; returns it and its last line (`POD-READY` or `POD-ERROR ...`).
+fn start_pod_with(name: &str, layer: &Path, sa: &Path, write_host: bool) -> (Child, String) {
     let mut cmd = self_command(POD, "pod");
+    if write_host {
+        cmd.env("POD_WRITE_HOST", "1");
+    }
     cmd.env("POD_NAME", name)
         .env("POD_LAYER", layer)
         .env("POD_SA", sa)
@@ -51,8 +68,9 @@ fn start_pod(name: &str, layer: &Path, sa: &Path) -> Child {
     let mut child = cmd.spawn().unwrap();
     let stdout = child.stdout.take().unwrap();
     for line in BufReader::new(stdout).lines() {
-        if line.unwrap().contains("POD-READY") {
-            return child;
+        let line = line.unwrap();
+        if let Some(at) = line.find("POD-") {
+            return (child, line[at..].to_string());
         }
     }
     panic!("pod {name} ended before it was ready: {:?}", child.wait());
@@ -78,7 +96,8 @@ fn pods_write_to_their_own_layers() {
     if !testing::in_sandbox(TEST) {
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
+    // Under an overlaid directory, as `~/.portico/run` is when /root is overlaid.
+    let dir = tempfile::tempdir_in("/var/tmp").unwrap();
     let run = dir.path().join("run");
     init_mounts(&InitMounts {
         proc: false,
@@ -142,15 +161,15 @@ fn pods_write_to_their_own_layers() {
         pod.wait().unwrap();
     }
 
-    // Nothing outside the pod's private directories is created or written. (This changes
-    // this throwaway sandbox's own mounts, so it comes last.)
-    let spec = PodMounts::new(run.join("pod-c")).file("/usr/lib/portico-test", "x");
-    let err = setup_pod_mounts(&spec).unwrap_err();
-    assert!(matches!(err, Error::Invalid(_)), "{err}");
+    let (mut c, said) = start_pod_with("pod-c", &run.join("pod-c"), &sa, true);
+    c.wait().unwrap();
     assert_eq!(
-        err.to_string(),
-        "cannot write /usr/lib/portico-test in the pod: it is not under a directory private to the pod"
+        said,
+        "POD-ERROR cannot write /usr/lib/portico-test in the pod: it is not under a directory private to the pod"
     );
+    assert!(!Path::new("/usr/lib/portico-test").exists());
+
+    nix::mount::umount2(&run, nix::mount::MntFlags::MNT_DETACH).unwrap();
 }
 
 #[test]
