@@ -40,6 +40,9 @@ pub enum Error {
     /// Any other I/O failure of a listener.
     #[error("I/O error: {0}")]
     Io(#[from] std::io::Error),
+    /// No upstream server answered a forwarded question.
+    #[error("upstream: {0}")]
+    Upstream(String),
     /// Watching the Kubernetes API failed for good.
     #[error("watching {kind} failed: {message}")]
     Watch {
