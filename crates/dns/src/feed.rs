@@ -1,1 +1,154 @@
-//! feed
+//! Feeding the zone from the cluster: kube-rs reflectors on Services,
+//! EndpointSlices, Pods and Namespaces (all namespaces); every change
+//! rebuilds the zone and swaps it in atomically, so a new Service resolves
+//! within milliseconds.
+
+use std::fmt::Debug;
+use std::hash::Hash;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::{Namespace, Pod, Service};
+use k8s_openapi::api::discovery::v1::EndpointSlice;
+use kube::runtime::reflector::{self, Store};
+use kube::runtime::{watcher, WatchStreamExt};
+use kube::{Api, Client, Resource};
+use serde::de::DeserializeOwned;
+use tokio::net::TcpListener;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+use crate::health::{self, Probe};
+use crate::{Config, Error, Server, Zone, ZoneBuilder, ZoneHandle};
+
+/// How long to wait for the first full list before serving anyway
+/// (CoreDNS waits up to 5 s too).
+const SYNC_GRACE: Duration = Duration::from_secs(5);
+/// Changes closer together than this are folded into one rebuild.
+const DEBOUNCE: Duration = Duration::from_millis(5);
+
+/// The four caches the zone is built from.
+struct Caches {
+    services: Store<Service>,
+    slices: Store<EndpointSlice>,
+    pods: Store<Pod>,
+    namespaces: Store<Namespace>,
+}
+
+impl Caches {
+    async fn synced(&self) -> bool {
+        self.services.wait_until_ready().await.is_ok()
+            && self.slices.wait_until_ready().await.is_ok()
+            && self.pods.wait_until_ready().await.is_ok()
+            && self.namespaces.wait_until_ready().await.is_ok()
+    }
+
+    fn zone(&self, config: &Config) -> Result<Zone, Error> {
+        let serial = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| u32::try_from(d.as_secs()).unwrap_or(u32::MAX))
+            .unwrap_or(0);
+        let mut builder = ZoneBuilder::new(&config.domain, config.ttl)?.serial(serial);
+        for namespace in self.namespaces.state() {
+            builder.add_namespace(&namespace);
+        }
+        for service in self.services.state() {
+            builder.add_service(&service);
+        }
+        for slice in self.slices.state() {
+            builder.add_endpoint_slice(&slice);
+        }
+        for pod in self.pods.state() {
+            builder.add_pod(&pod);
+        }
+        Ok(builder.build())
+    }
+}
+
+/// Runs the cluster DNS until `shutdown` is cancelled: the DNS server on
+/// `config.listen`, the probes, and the reflectors feeding the zone.
+pub async fn run(client: Client, config: Config, shutdown: CancellationToken) -> Result<(), Error> {
+    let zone = ZoneHandle::new(ZoneBuilder::new(&config.domain, config.ttl)?.build());
+    let server = Server::bind(config.listen, zone.clone(), config.upstream.clone()).await?;
+    tracing::info!(listen = %server.local_addr()?, domain = %config.domain, upstream = ?config.upstream, "cluster DNS bound");
+    let ready = Arc::new(AtomicBool::new(false));
+    if let Some(addr) = config.health {
+        let listener = TcpListener::bind(addr).await.map_err(|source| Error::Bind { addr, source })?;
+        tokio::spawn(health::serve(listener, Probe::Health, shutdown.clone()));
+    }
+    if let Some(addr) = config.ready {
+        let listener = TcpListener::bind(addr).await.map_err(|source| Error::Bind { addr, source })?;
+        tokio::spawn(health::serve(listener, Probe::Ready(ready.clone()), shutdown.clone()));
+    }
+
+    let changed = Arc::new(Notify::new());
+    let caches = Caches {
+        services: watch(Api::all(client.clone()), &changed, &shutdown),
+        slices: watch(Api::all(client.clone()), &changed, &shutdown),
+        pods: watch(Api::all(client.clone()), &changed, &shutdown),
+        namespaces: watch(Api::all(client), &changed, &shutdown),
+    };
+
+    tokio::select! {
+        () = shutdown.cancelled() => return Ok(()),
+        synced = tokio::time::timeout(SYNC_GRACE, caches.synced()) => {
+            if synced.is_err() {
+                tracing::warn!("caches not synced after {SYNC_GRACE:?}; serving what is known");
+            }
+        }
+    }
+    zone.store(caches.zone(&config)?);
+    let serving = tokio::spawn(server.serve(shutdown.clone()));
+
+    let mut announced = false;
+    loop {
+        if !announced && caches.synced().await {
+            ready.store(true, Ordering::Release);
+            announced = true;
+            let current = zone.load();
+            tracing::info!(services = current.service_count(), "caches synced; ready");
+        }
+        tokio::select! {
+            () = shutdown.cancelled() => break,
+            () = changed.notified() => {}
+        }
+        tokio::time::sleep(DEBOUNCE).await;
+        let next = caches.zone(&config)?;
+        tracing::debug!(services = next.service_count(), serial = next.serial(), "zone rebuilt");
+        zone.store(next);
+    }
+    match serving.await {
+        Ok(result) => result,
+        Err(error) => Err(Error::Io(std::io::Error::other(error))),
+    }
+}
+
+/// A reflector for `api`, notifying `changed` on every event, until `shutdown`.
+fn watch<K>(api: Api<K>, changed: &Arc<Notify>, shutdown: &CancellationToken) -> Store<K>
+where
+    K: Resource + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
+    K::DynamicType: Default + Eq + Hash + Clone,
+{
+    let (reader, writer) = reflector::store();
+    let stream = reflector::reflector(writer, watcher(api, watcher::Config::default()).default_backoff());
+    let (changed, shutdown) = (changed.clone(), shutdown.clone());
+    tokio::spawn(async move {
+        let mut stream = std::pin::pin!(stream);
+        loop {
+            let event = tokio::select! {
+                () = shutdown.cancelled() => return,
+                event = stream.next() => event,
+            };
+            match event {
+                Some(Ok(_)) => changed.notify_one(),
+                Some(Err(error)) => {
+                    tracing::warn!(kind = %K::kind(&K::DynamicType::default()), %error, "watch failed; retrying");
+                }
+                None => return,
+            }
+        }
+    });
+    reader
+}

@@ -21,6 +21,8 @@ use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 
 
 
+pub use handler::{respond_local, Handler, Transport, ZoneHandle};
+pub use server::Server;
 pub use zone::{Lookup, Zone, ZoneAnswer, ZoneBuilder};
 
 /// Everything that can go wrong in this crate.
