@@ -34,6 +34,9 @@ const BUCKETS: [f64; 15] = [
     8.192, 16.384,
 ];
 
+/// Reads one family's samples from a service's counters: (`direction` label, value).
+type Values = fn(&ServiceCounters) -> Vec<(Option<&'static str>, u64)>;
+
 /// Counters of one service port.
 #[derive(Debug, Default)]
 pub struct ServiceCounters {
@@ -108,7 +111,9 @@ impl Metrics {
         if failed {
             self.sync_errors.fetch_add(1, Ordering::Relaxed);
         }
-        let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default();
         let millis = u64::try_from(now.as_millis()).unwrap_or(u64::MAX);
         self.last_sync_millis.store(millis, Ordering::Relaxed);
     }
@@ -125,7 +130,7 @@ impl Metrics {
     pub fn render(&self) -> String {
         let mut out = String::new();
         let services = self.lock().clone();
-        let families: [(&str, &str, fn(&ServiceCounters) -> Vec<(Option<&str>, u64)>); 3] = [
+        let families: [(&str, &str, Values); 3] = [
             (
                 "portico_proxy_connections_total",
                 "TCP connections accepted and UDP flows opened, per service port.",
@@ -136,7 +141,10 @@ impl Metrics {
                 "Bytes relayed, per service port and direction.",
                 |c| {
                     vec![
-                        (Some("to_endpoint"), c.bytes_to_endpoint.load(Ordering::Relaxed)),
+                        (
+                            Some("to_endpoint"),
+                            c.bytes_to_endpoint.load(Ordering::Relaxed),
+                        ),
                         (Some("to_client"), c.bytes_to_client.load(Ordering::Relaxed)),
                     ]
                 },
@@ -208,7 +216,10 @@ impl Metrics {
             ),
         ];
         for (name, kind, help, v) in simple {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {v}");
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {v}"
+            );
         }
         out
     }
@@ -263,21 +274,22 @@ pub async fn serve_listener(
         };
         let metrics = metrics.clone();
         tokio::spawn(async move {
-            let svc = hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
-                let metrics = metrics.clone();
-                async move {
-                    let resp = if req.uri().path() == "/metrics" {
-                        hyper::Response::builder()
-                            .header("content-type", "text/plain; version=0.0.4; charset=utf-8")
-                            .body(Full::new(Bytes::from(metrics.render())))
-                    } else {
-                        hyper::Response::builder()
-                            .status(404)
-                            .body(Full::new(Bytes::from_static(b"404 page not found\n")))
-                    };
-                    resp
-                }
-            });
+            let svc =
+                hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+                    let metrics = metrics.clone();
+                    async move {
+                        let resp = if req.uri().path() == "/metrics" {
+                            hyper::Response::builder()
+                                .header("content-type", "text/plain; version=0.0.4; charset=utf-8")
+                                .body(Full::new(Bytes::from(metrics.render())))
+                        } else {
+                            hyper::Response::builder()
+                                .status(404)
+                                .body(Full::new(Bytes::from_static(b"404 page not found\n")))
+                        };
+                        resp
+                    }
+                });
             let conn = hyper::server::conn::http1::Builder::new()
                 .serve_connection(TokioIo::new(stream), svc);
             if let Err(e) = conn.await {

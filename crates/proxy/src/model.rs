@@ -109,7 +109,9 @@ impl ServicePort {
     /// Whether the port takes traffic from outside the cluster network: it has a node port,
     /// a LoadBalancer IP or an external IP (kube-proxy's `ExternallyAccessible`).
     pub fn externally_accessible(&self) -> bool {
-        self.node_port.is_some() || !self.load_balancer_ips.is_empty() || !self.external_ips.is_empty()
+        self.node_port.is_some()
+            || !self.load_balancer_ips.is_empty()
+            || !self.external_ips.is_empty()
     }
 }
 

@@ -54,7 +54,11 @@ pub async fn run(
     let _stop_guard = stop.clone().drop_guard();
     if let Some(addr) = config.metrics_addr {
         let listener = metrics::bind(addr).await?;
-        tokio::spawn(metrics::serve_listener(listener, metrics.clone(), stop.clone()));
+        tokio::spawn(metrics::serve_listener(
+            listener,
+            metrics.clone(),
+            stop.clone(),
+        ));
     }
 
     let changed = Arc::new(Notify::new());
@@ -143,8 +147,8 @@ where
 {
     let (store, writer) = reflector::store::<K>();
     let api: Api<K> = Api::all(client.clone());
-    let stream = reflector::reflector(writer, watcher(api, watcher::Config::default()))
-        .default_backoff();
+    let stream =
+        reflector::reflector(writer, watcher(api, watcher::Config::default())).default_backoff();
     tokio::spawn(drive(stream, changed, stop));
     store
 }
@@ -162,7 +166,9 @@ where
         };
         match next {
             None => return,
-            Some(Ok(watcher::Event::Apply(_) | watcher::Event::Delete(_) | watcher::Event::InitDone)) => {
+            Some(Ok(
+                watcher::Event::Apply(_) | watcher::Event::Delete(_) | watcher::Event::InitDone,
+            )) => {
                 changed.notify_one();
             }
             Some(Ok(_)) => {}

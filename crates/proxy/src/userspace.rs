@@ -65,7 +65,7 @@ use std::time::Duration;
 
 use socket2::{Domain, Socket, Type};
 use tokio::net::{TcpListener, UdpSocket};
-use tokio_util::sync::{CancellationToken, DropGuard};
+use tokio_util::sync::CancellationToken;
 
 pub use node::{block_echo, prepare_node, route_service_cidr, EchoBlock, ECHO_TABLE};
 pub use relay::Relay;
@@ -122,7 +122,20 @@ struct Listener {
     service: ServiceKey,
     external: bool,
     kind: ListenerKind,
-    _stop: DropGuard,
+    task: Option<tokio::task::JoinHandle<()>>,
+    stop: CancellationToken,
+}
+
+impl Listener {
+    /// Closes the listener and waits until its task has let go of the socket, so that the
+    /// address is closed (refusing) when this returns.
+    async fn close(mut self) {
+        let task = self.task.take();
+        drop(self);
+        if let Some(task) = task {
+            let _ = task.await;
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -136,6 +149,7 @@ enum ListenerKind {
 
 impl Drop for Listener {
     fn drop(&mut self) {
+        self.stop.cancel();
         // Stop listening now, not when the accept task next runs: new SYNs get a reset at
         // once and the address is free for another socket.
         if let ListenerKind::Tcp { socket, .. } = &self.kind {
@@ -192,15 +206,26 @@ impl Userspace {
         }
     }
 
-    fn sync_listeners(&mut self, state: &ProxyState) -> Vec<String> {
+    async fn sync_listeners(&mut self, state: &ProxyState) -> Vec<String> {
         let wanted = wanted_listeners(state);
-        self.listeners.retain(|addr, l| {
-            wanted.get(addr).is_some_and(|(key, external)| {
-                // A TCP listener is retargeted in place; a UDP one is reopened.
-                matches!(l.kind, ListenerKind::Tcp { .. })
-                    || (&l.service == *key && l.external == *external)
+        let stale: Vec<(Protocol, SocketAddr)> = self
+            .listeners
+            .iter()
+            .filter(|(addr, l)| {
+                !wanted.get(*addr).is_some_and(|(key, external)| {
+                    // A TCP listener is retargeted in place; a UDP one is reopened.
+                    matches!(l.kind, ListenerKind::Tcp { .. })
+                        || (&l.service == *key && l.external == *external)
+                })
             })
-        });
+            .map(|(addr, _)| *addr)
+            .collect();
+        for addr in stale {
+            if let Some(l) = self.listeners.remove(&addr) {
+                tracing::debug!(service = %l.service.display_name(), addr = %addr.1, "closing");
+                l.close().await;
+            }
+        }
         let mut errors = Vec::new();
         for (addr, (key, external)) in wanted {
             let Some(backends) = self.backends.get(key).cloned() else {
@@ -244,23 +269,24 @@ impl Userspace {
         external: bool,
     ) -> Result<Listener, Error> {
         let stop = CancellationToken::new();
-        let kind = match protocol {
+        let (kind, task) = match protocol {
             Protocol::Tcp => {
                 let socket = Arc::new(bind_tcp(addr)?);
                 let target = Arc::new(RwLock::new(Target { backends, external }));
-                tokio::spawn(tcp::serve(
+                let task = tokio::spawn(tcp::serve(
                     socket.clone(),
                     target.clone(),
                     self.options.relay,
                     stop.clone(),
                 ));
-                ListenerKind::Tcp { socket, target }
+                (ListenerKind::Tcp { socket, target }, task)
             }
             Protocol::Udp => {
                 let socket = bind_udp(addr)?;
-                let proxy = UdpProxy::new(socket, backends, external, self.options.udp_idle_timeout);
-                tokio::spawn(proxy.clone().serve(stop.clone()));
-                ListenerKind::Udp(proxy)
+                let proxy =
+                    UdpProxy::new(socket, backends, external, self.options.udp_idle_timeout);
+                let task = tokio::spawn(proxy.clone().serve(stop.clone()));
+                (ListenerKind::Udp(proxy), task)
             }
             Protocol::Sctp => return Err(Error::Other(format!("{addr}: SCTP is not proxied"))),
         };
@@ -268,7 +294,8 @@ impl Userspace {
             service: key.clone(),
             external,
             kind,
-            _stop: stop.drop_guard(),
+            task: Some(task),
+            stop,
         })
     }
 
@@ -276,11 +303,14 @@ impl Userspace {
         // Port → (namespace, name, local ready endpoints, the most over the service's ports).
         let mut wanted: BTreeMap<u16, (&str, &str, usize)> = BTreeMap::new();
         for (key, sp) in &state.services {
-            let Some(port) = sp.health_check_node_port else { continue };
+            let Some(port) = sp.health_check_node_port else {
+                continue;
+            };
             let local = sp.endpoints.iter().filter(|e| e.local && e.ready).count();
-            let entry = wanted
-                .entry(port)
-                .or_insert((key.namespace.as_str(), key.name.as_str(), 0));
+            let entry =
+                wanted
+                    .entry(port)
+                    .or_insert((key.namespace.as_str(), key.name.as_str(), 0));
             if (entry.0, entry.1) == (key.namespace.as_str(), key.name.as_str()) {
                 entry.2 = entry.2.max(local);
             }
@@ -292,10 +322,10 @@ impl Userspace {
         });
         let mut errors = Vec::new();
         for (port, (ns, name, local)) in wanted {
-            if !self.health.contains_key(&port) {
+            if let std::collections::hash_map::Entry::Vacant(slot) = self.health.entry(port) {
                 match HealthServer::start(port, ns, name) {
                     Ok(h) => {
-                        self.health.insert(port, h);
+                        slot.insert(h);
                     }
                     Err(e) => {
                         tracing::warn!(service = %format!("{ns}/{name}"), error = %e, "no health check port");
@@ -315,7 +345,7 @@ impl Userspace {
 impl Datapath for Userspace {
     async fn apply(&mut self, state: &ProxyState) -> Result<(), Error> {
         self.sync_backends(state);
-        let mut errors = self.sync_listeners(state);
+        let mut errors = self.sync_listeners(state).await;
         errors.extend(self.sync_health(state));
         self.options.metrics.retain(state);
         if errors.is_empty() {
@@ -379,14 +409,17 @@ fn socket(addr: SocketAddr, ty: Type) -> Result<Socket, Error> {
         what: format!("{what} {addr}"),
         source,
     };
-    let socket = Socket::new(Domain::for_address(addr), ty, None).map_err(|e| io("socket for", e))?;
+    let socket =
+        Socket::new(Domain::for_address(addr), ty, None).map_err(|e| io("socket for", e))?;
     socket
         .set_reuse_address(true)
         .and_then(|()| socket.set_reuse_port(true))
         .and_then(|()| socket.set_nonblocking(true))
         .map_err(|e| io("socket options for", e))?;
     if addr.is_ipv6() {
-        socket.set_only_v6(true).map_err(|e| io("IPV6_V6ONLY on", e))?;
+        socket
+            .set_only_v6(true)
+            .map_err(|e| io("IPV6_V6ONLY on", e))?;
         let _ = socket.set_freebind_v6(true);
     } else {
         let _ = socket.set_freebind_v4(true);

@@ -31,12 +31,20 @@ pub fn build(services: &[Service], slices: &[EndpointSlice], node_name: &str) ->
     let by_service = slices_by_service(slices);
     let mut state = ProxyState::default();
     for svc in services {
-        let Some(spec) = svc.spec.as_ref() else { continue };
+        let Some(spec) = svc.spec.as_ref() else {
+            continue;
+        };
         if !proxied(spec) {
             continue;
         }
-        let namespace = svc.metadata.namespace.clone().unwrap_or_else(|| "default".into());
-        let Some(name) = svc.metadata.name.clone() else { continue };
+        let namespace = svc
+            .metadata
+            .namespace
+            .clone()
+            .unwrap_or_else(|| "default".into());
+        let Some(name) = svc.metadata.name.clone() else {
+            continue;
+        };
         let svc_slices = by_service
             .get(&(namespace.as_str(), name.as_str()))
             .map(Vec::as_slice)
@@ -44,7 +52,9 @@ pub fn build(services: &[Service], slices: &[EndpointSlice], node_name: &str) ->
         let common = Common::new(svc, spec);
         for port in spec.ports.iter().flatten() {
             let protocol = protocol(port.protocol.as_deref());
-            let Ok(number) = u16::try_from(port.port) else { continue };
+            let Ok(number) = u16::try_from(port.port) else {
+                continue;
+            };
             let port_name = port.name.clone().unwrap_or_default();
             let endpoints = endpoints(svc_slices, &port_name, protocol, node_name);
             let key = ServiceKey {
@@ -180,7 +190,9 @@ fn slices_by_service(slices: &[EndpointSlice]) -> HashMap<(&str, &str), Vec<&End
             continue;
         };
         let namespace = slice.metadata.namespace.as_deref().unwrap_or("default");
-        map.entry((namespace, service.as_str())).or_default().push(slice);
+        map.entry((namespace, service.as_str()))
+            .or_default()
+            .push(slice);
     }
     // A stable order whatever order the caches return slices in.
     for list in map.values_mut() {
@@ -201,11 +213,15 @@ fn endpoints(
         for sp in slice.ports.iter().flatten() {
             // kube-proxy ignores slice ports without a name (the controllers always set one,
             // "" for an unnamed service port) and without a number.
-            let Some(name) = sp.name.as_deref() else { continue };
+            let Some(name) = sp.name.as_deref() else {
+                continue;
+            };
             if name != port_name || self::protocol(sp.protocol.as_deref()) != protocol {
                 continue;
             }
-            let Some(number) = sp.port.and_then(nonzero_port) else { continue };
+            let Some(number) = sp.port.and_then(nonzero_port) else {
+                continue;
+            };
             for ep in &slice.endpoints {
                 let Some(ip) = ep.addresses.first().and_then(|a| a.trim().parse().ok()) else {
                     continue;

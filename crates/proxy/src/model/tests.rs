@@ -185,9 +185,17 @@ fn headless_external_name_and_unallocated_services_are_skipped() {
         "ports": [{"name": "", "port": 80, "protocol": "TCP"}],
         "endpoints": [{"addresses": ["11.11.11.11"]}, {"addresses": ["22.22.22.22"]}]
     }));
-    let state = build(&[headless, external, unallocated, manual], &[manual_slice], "n");
+    let state = build(
+        &[headless, external, unallocated, manual],
+        &[manual_slice],
+        "n",
+    );
     let keys: Vec<_> = state.services.keys().map(|k| k.name.as_str()).collect();
-    assert_eq!(keys, ["external-service"], "selector-less services are proxied");
+    assert_eq!(
+        keys,
+        ["external-service"],
+        "selector-less services are proxied"
+    );
     let sp = state.services.values().next().unwrap();
     assert_eq!(addrs(sp), ["11.11.11.11:80", "22.22.22.22:80"]);
     let k = state.services.keys().next().unwrap();
@@ -304,7 +312,11 @@ fn usable_with_local_policies() {
     ]);
     sp.external_local = true;
     assert_eq!(lasts(usable(&sp, true)), [2]);
-    assert_eq!(lasts(usable(&sp, false)), [1, 2], "cluster IP keeps Cluster");
+    assert_eq!(
+        lasts(usable(&sp, false)),
+        [1, 2],
+        "cluster IP keeps Cluster"
+    );
     sp.endpoints.remove(1);
     assert_eq!(lasts(usable(&sp, true)), [3], "local terminating fallback");
     sp.endpoints.pop();

@@ -108,7 +108,11 @@ impl Backends {
         }
         let start = *next % list.len();
         *next = start.wrapping_add(1);
-        let out: Vec<SocketAddr> = list[start..].iter().chain(&list[..start]).copied().collect();
+        let out: Vec<SocketAddr> = list[start..]
+            .iter()
+            .chain(&list[..start])
+            .copied()
+            .collect();
         if st.affinity.is_some() {
             st.sticky.insert(
                 client,

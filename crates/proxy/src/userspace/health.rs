@@ -2,16 +2,16 @@
 //! this node has local endpoints for a `externalTrafficPolicy: Local` service.
 //!
 //! As kube-proxy answers it: 200 when the node has at least one local ready endpoint, else
-//! 503; either way a JSON body naming the service, e.g.
+//! 503; either way a JSON body naming the service, indented with tabs, e.g.
 //!
 //! ```text
 //! {
-//! 	"service": {
-//! 		"namespace": "default",
-//! 		"name": "kubia-lb"
-//! 	},
-//! 	"localEndpoints": 1,
-//! 	"serviceProxyHealthy": true
+//!     "service": {
+//!         "namespace": "default",
+//!         "name": "kubia-lb"
+//!     },
+//!     "localEndpoints": 1,
+//!     "serviceProxyHealthy": true
 //! }
 //! ```
 
@@ -23,7 +23,7 @@ use http_body_util::Full;
 use hyper::body::Bytes;
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
-use tokio_util::sync::{CancellationToken, DropGuard};
+use tokio_util::sync::CancellationToken;
 
 use crate::Error;
 
@@ -35,23 +35,33 @@ pub(crate) struct HealthServer {
     /// The service's name.
     pub(crate) name: String,
     local: Arc<AtomicUsize>,
-    _stop: DropGuard,
+    listener: Arc<TcpListener>,
+    stop: CancellationToken,
+}
+
+impl Drop for HealthServer {
+    fn drop(&mut self) {
+        self.stop.cancel();
+        // Stop listening at once (new connections are refused), not when the task next runs.
+        let _ = rustix::net::shutdown(&*self.listener, rustix::net::Shutdown::Read);
+    }
 }
 
 impl HealthServer {
     /// Listens on `0.0.0.0:port` for service `namespace/name`.
     pub(crate) fn start(port: u16, namespace: &str, name: &str) -> Result<HealthServer, Error> {
         let addr = SocketAddr::from((Ipv4Addr::UNSPECIFIED, port));
-        let listener = super::bind_tcp(addr)?;
+        let listener = Arc::new(super::bind_tcp(addr)?);
         let local = Arc::new(AtomicUsize::new(0));
         let stop = CancellationToken::new();
         let body = Arc::new((namespace.to_string(), name.to_string()));
-        tokio::spawn(serve(listener, body, local.clone(), stop.clone()));
+        tokio::spawn(serve(listener.clone(), body, local.clone(), stop.clone()));
         Ok(HealthServer {
             namespace: namespace.into(),
             name: name.into(),
             local,
-            _stop: stop.drop_guard(),
+            listener,
+            stop,
         })
     }
 
@@ -71,7 +81,7 @@ pub(crate) fn body(namespace: &str, name: &str, local: usize, healthy: bool) -> 
 }
 
 async fn serve(
-    listener: TcpListener,
+    listener: Arc<TcpListener>,
     service: Arc<(String, String)>,
     local: Arc<AtomicUsize>,
     stop: CancellationToken,
@@ -82,7 +92,11 @@ async fn serve(
             r = listener.accept() => match r {
                 Ok((s, _)) => s,
                 Err(e) => {
+                    if stop.is_cancelled() {
+                        return;
+                    }
                     tracing::warn!(error = %e, "accepting a health check connection");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
                     continue;
                 }
             },
@@ -91,18 +105,19 @@ async fn serve(
         let local = local.clone();
         let stop = stop.clone();
         tokio::spawn(async move {
-            let svc = hyper::service::service_fn(move |_req: hyper::Request<hyper::body::Incoming>| {
-                let n = local.load(Ordering::Relaxed);
-                let status = if n > 0 { 200 } else { 503 };
-                let text = body(&service.0, &service.1, n, true);
-                async move {
-                    hyper::Response::builder()
-                        .status(status)
-                        .header("content-type", "application/json")
-                        .header("x-content-type-options", "nosniff")
-                        .body(Full::new(Bytes::from(text)))
-                }
-            });
+            let svc =
+                hyper::service::service_fn(move |_req: hyper::Request<hyper::body::Incoming>| {
+                    let n = local.load(Ordering::Relaxed);
+                    let status = if n > 0 { 200 } else { 503 };
+                    let text = body(&service.0, &service.1, n, true);
+                    async move {
+                        hyper::Response::builder()
+                            .status(status)
+                            .header("content-type", "application/json")
+                            .header("x-content-type-options", "nosniff")
+                            .body(Full::new(Bytes::from(text)))
+                    }
+                });
             let conn = hyper::server::conn::http1::Builder::new()
                 .serve_connection(TokioIo::new(stream), svc);
             tokio::select! {

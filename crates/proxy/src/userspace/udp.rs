@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
 
 use tokio::net::UdpSocket;
@@ -142,7 +142,11 @@ impl UdpProxy {
     /// Opens a flow for `client` to the endpoint the balancer picks.
     async fn open(self: &Arc<Self>, client: SocketAddr) -> Option<(Arc<UdpSocket>, SocketAddr)> {
         let counters = &self.backends.counters;
-        let Some(endpoint) = self.backends.pick(client.ip(), self.external).first().copied()
+        let Some(endpoint) = self
+            .backends
+            .pick(client.ip(), self.external)
+            .first()
+            .copied()
         else {
             ServiceCounters::inc(&counters.errors);
             return None;
@@ -167,9 +171,14 @@ impl UdpProxy {
         ServiceCounters::inc(&counters.connections);
         let upstream = Arc::new(upstream);
         let last = Arc::new(AtomicU64::new(self.now_ms()));
-        let task = self
-            .clone()
-            .replies(client, upstream.clone(), last.clone());
+        let task = UdpProxy::replies(
+            Arc::downgrade(self),
+            client,
+            upstream.clone(),
+            last.clone(),
+            self.epoch,
+            self.idle,
+        );
         let replies = tokio::spawn(task).abort_handle();
         let flow = Flow {
             upstream: upstream.clone(),
@@ -182,32 +191,37 @@ impl UdpProxy {
     }
 
     /// Sends the endpoint's replies to `client` from the service address, until the flow
-    /// has been idle for the timeout or the endpoint refuses.
+    /// has been idle for the timeout or the endpoint refuses. Holds the proxy weakly, so that
+    /// closing the listener closes its socket at once.
     async fn replies(
-        self: Arc<Self>,
+        proxy: Weak<Self>,
         client: SocketAddr,
         upstream: Arc<UdpSocket>,
         last: Arc<AtomicU64>,
+        epoch: Instant,
+        idle: Duration,
     ) {
-        let counters = &self.backends.counters;
+        let now_ms = || u64::try_from(epoch.elapsed().as_millis()).unwrap_or(u64::MAX);
         let mut buf = vec![0u8; MAX_DATAGRAM];
-        let idle_ms = u64::try_from(self.idle.as_millis()).unwrap_or(u64::MAX);
+        let idle_ms = u64::try_from(idle.as_millis()).unwrap_or(u64::MAX);
         loop {
             let deadline = last.load(Ordering::Relaxed).saturating_add(idle_ms);
-            let wait = Duration::from_millis(deadline.saturating_sub(self.now_ms()));
+            let wait = Duration::from_millis(deadline.saturating_sub(now_ms()));
             let received = tokio::select! {
                 r = upstream.recv(&mut buf) => r,
                 _ = tokio::time::sleep(wait) => {
-                    if self.now_ms() >= last.load(Ordering::Relaxed).saturating_add(idle_ms) {
+                    if now_ms() >= last.load(Ordering::Relaxed).saturating_add(idle_ms) {
                         break;
                     }
                     continue;
                 }
             };
+            let Some(p) = proxy.upgrade() else { return };
+            let counters = &p.backends.counters;
             match received {
                 Ok(n) => {
-                    last.store(self.now_ms(), Ordering::Relaxed);
-                    match self.socket.send_to(&buf[..n], client).await {
+                    last.store(now_ms(), Ordering::Relaxed);
+                    match p.socket.send_to(&buf[..n], client).await {
                         Ok(n) => ServiceCounters::add(&counters.bytes_to_client, n as u64),
                         Err(e) => {
                             ServiceCounters::inc(&counters.errors);
@@ -224,9 +238,10 @@ impl UdpProxy {
                 }
             }
         }
+        let Some(p) = proxy.upgrade() else { return };
         // Removing the flow aborts this task through its handle: harmless, an abort only
         // takes effect at an await point and none is left.
-        let mut flows = self.flows();
+        let mut flows = p.flows();
         if flows
             .get(&client)
             .is_some_and(|f| Arc::ptr_eq(&f.upstream, &upstream))
