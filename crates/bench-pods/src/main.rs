@@ -170,7 +170,8 @@ async fn run(args: Args) -> Result<(), Error> {
     let timeout = Duration::from_secs(args.timeout);
     println!("## Portico pods benchmark\n");
     println!(
-        "{}; portico {}; R={} startup runs; {} replicas per Deployment.\n",
+        "{}; portico {}; R={} startup runs; {} replicas per Deployment. Not pinned: the driver \
+         shares the cores with the cluster.\n",
         machine(),
         args.portico.display(),
         args.runs,

@@ -33,6 +33,9 @@ pub struct Proc {
     /// Proportional set size, KiB (`Pss` of `smaps_rollup`): shared pages divided among
     /// the processes sharing them, so sums are not inflated by the shared binary.
     pub pss_kib: u64,
+    /// Unique set size, KiB (`Private_Clean` + `Private_Dirty` of `smaps_rollup`): what
+    /// exiting the process would free.
+    pub uss_kib: u64,
     /// CPU clock ticks used by it and its reaped children (utime + stime + cutime + cstime).
     pub ticks: u64,
 }
@@ -140,13 +143,14 @@ pub fn scan(root: u32, portico_name: &str) -> Vec<Proc> {
         let Some(kind) = classify(&cmdline, portico_name) else {
             continue;
         };
-        let read = |file: &str, key: &str| {
-            std::fs::read_to_string(format!("{base}/{file}"))
-                .ok()
-                .and_then(|t| parse_kib(&t, key))
-        };
-        let (Some(rss_kib), Some(pss_kib)) = (read("status", "VmRSS"), read("smaps_rollup", "Pss"))
-        else {
+        let status = std::fs::read_to_string(format!("{base}/status")).unwrap_or_default();
+        let rollup = std::fs::read_to_string(format!("{base}/smaps_rollup")).unwrap_or_default();
+        let (Some(rss_kib), Some(pss_kib), Some(clean), Some(dirty)) = (
+            parse_kib(&status, "VmRSS"),
+            parse_kib(&rollup, "Pss"),
+            parse_kib(&rollup, "Private_Clean"),
+            parse_kib(&rollup, "Private_Dirty"),
+        ) else {
             continue;
         };
         out.push(Proc {
@@ -154,6 +158,7 @@ pub fn scan(root: u32, portico_name: &str) -> Vec<Proc> {
             kind,
             rss_kib,
             pss_kib,
+            uss_kib: clean + dirty,
             ticks: ticks.get(&pid).copied().unwrap_or(0),
         });
     }
@@ -169,6 +174,8 @@ pub struct Totals {
     pub rss_kib: u64,
     /// Summed PSS, KiB.
     pub pss_kib: u64,
+    /// Summed USS, KiB.
+    pub uss_kib: u64,
 }
 
 impl Totals {
@@ -176,6 +183,7 @@ impl Totals {
         self.count += 1;
         self.rss_kib += p.rss_kib;
         self.pss_kib += p.pss_kib;
+        self.uss_kib += p.uss_kib;
     }
 }
 
@@ -232,9 +240,10 @@ mod tests {
         assert_eq!(parse_kib(status, "VmRSS"), Some(10644));
         assert_eq!(parse_kib(status, "VmHWM"), Some(20000));
         assert_eq!(parse_kib(status, "Threads"), None);
-        let rollup = "55d0-7ffd ---p 00000000 00:00 0  [rollup]\nRss:  5120 kB\nPss:  2312 kB\nPss_Anon: 1000 kB\n";
+        let rollup = "55d0-7ffd ---p 00000000 00:00 0  [rollup]\nRss:  5120 kB\nPss:  2312 kB\nPss_Anon: 1000 kB\nPrivate_Clean: 12 kB\n";
         assert_eq!(parse_kib(rollup, "Pss"), Some(2312));
         assert_eq!(parse_kib(rollup, "Pss_Anon"), Some(1000));
+        assert_eq!(parse_kib(rollup, "Private_Clean"), Some(12));
         assert_eq!(parse_kib(rollup, "Swap"), None);
     }
 
@@ -280,6 +289,7 @@ mod tests {
             kind,
             rss_kib: kib * 2,
             pss_kib: kib,
+            uss_kib: kib / 2,
             ticks: 100,
         };
         let procs = vec![
@@ -294,7 +304,8 @@ mod tests {
             Totals {
                 count: 3,
                 rss_kib: 81_000,
-                pss_kib: 40_500
+                pss_kib: 40_500,
+                uss_kib: 20_250,
             }
         );
         assert_eq!(m.containers.count, 1);
@@ -310,7 +321,8 @@ mod tests {
         let me = std::process::id();
         let procs = scan(me, "no-such-binary");
         let mine = procs.iter().find(|p| p.pid == me).unwrap();
-        assert!(mine.rss_kib > 0 && mine.pss_kib > 0);
+        assert!(mine.rss_kib > 0 && mine.pss_kib > 0 && mine.uss_kib > 0);
+        assert!(mine.uss_kib <= mine.pss_kib && mine.pss_kib <= mine.rss_kib);
         assert!(matches!(mine.kind, Kind::Container(_)));
     }
 }

@@ -34,7 +34,7 @@ pub fn spread(v: &[Duration]) -> Option<(Duration, Duration, Duration)> {
     s.sort_unstable();
     let (first, last) = (*s.first()?, *s.last()?);
     let mid = s.len() / 2;
-    let median = if s.len() % 2 == 0 {
+    let median = if s.len().is_multiple_of(2) {
         (s[mid - 1] + s[mid]) / 2
     } else {
         s[mid]
@@ -145,6 +145,14 @@ pub fn deployments(clusters: &[ClusterResult]) -> String {
         out,
         "### 2. Deployment: create → all pods Ready (client clock, pod watch)\n"
     );
+    // The first cluster's time to all Ready for the same image: the ratio's baseline.
+    let first = clusters.first();
+    let base = |image| {
+        first
+            .and_then(|c| c.runs.iter().find(|r| r.image == image))
+            .and_then(|r| r.all_ready)
+    };
+    let vs = format!("vs {} node(s)", first.map_or(0, |c| c.nodes));
     let mut rows = Vec::new();
     for c in clusters {
         for r in &c.runs {
@@ -155,6 +163,10 @@ pub fn deployments(clusters: &[ClusterResult]) -> String {
                 format!("{}/{}", r.ready, r.replicas),
                 r.all_created.map_or("–".into(), secs),
                 r.all_ready.map_or("not all Ready".into(), secs),
+                match (r.all_ready, base(r.image)) {
+                    (Some(a), Some(b)) => ratio(a.as_secs_f64(), b.as_secs_f64()),
+                    _ => "–".into(),
+                },
                 r.all_ready.map_or("–".into(), |d| {
                     format!("{:.0}", r.replicas as f64 / d.as_secs_f64().max(1e-9))
                 }),
@@ -172,6 +184,7 @@ pub fn deployments(clusters: &[ClusterResult]) -> String {
             "Ready",
             "→ all created s",
             "→ all Ready s",
+            &vs,
             "pods/s",
             "cluster CPU-s",
             "pods per node",

@@ -25,32 +25,50 @@ fn kind_name(k: &Kind) -> String {
     }
 }
 
-fn state_row(nodes: u32, state: &str, m: &Memory, idle: &Memory, pods: usize) -> Vec<String> {
-    let t = |x: &Totals| format!("{} / {} / {}", x.count, mib(x.pss_kib), mib(x.rss_kib));
+fn totals_row(nodes: u32, state: &str, m: &Memory) -> Vec<String> {
+    let mut row = vec![nodes.to_string(), state.to_string()];
+    for t in [&m.portico, &m.containers] {
+        row.extend([
+            t.count.to_string(),
+            mib(t.pss_kib),
+            mib(t.uss_kib),
+            mib(t.rss_kib),
+        ]);
+    }
+    row
+}
+
+fn per_pod_row(nodes: u32, state: &str, m: &Memory, idle: &Memory, pods: usize) -> Vec<String> {
+    let (p, i, c) = (&m.portico, &idle.portico, &m.containers);
+    let all = |t: &Memory| t.portico.pss_kib + t.containers.pss_kib;
     vec![
         nodes.to_string(),
-        state.into(),
-        t(&m.portico),
-        t(&m.containers),
-        per_pod(m.portico.pss_kib, idle.portico.pss_kib, pods),
-        per_pod(m.portico.rss_kib, idle.portico.rss_kib, pods),
-        per_pod(m.containers.pss_kib, idle.containers.pss_kib, pods),
+        state.to_string(),
+        per_pod(p.pss_kib, i.pss_kib, pods),
+        per_pod(p.uss_kib, i.uss_kib, pods),
+        per_pod(p.rss_kib, i.rss_kib, pods),
+        per_pod(c.pss_kib, idle.containers.pss_kib, pods),
+        per_pod(c.uss_kib, idle.containers.uss_kib, pods),
+        per_pod(all(m), all(idle), pods),
     ]
 }
 
-/// Section 4: memory with no pods and with the pods of each run, and per process kind.
+/// Section 4: memory with no pods and with the pods of each run, per pod, and per
+/// process kind.
 pub fn memory(clusters: &[ClusterResult]) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "### 4. Memory: every process of the cluster, after the pods are Ready and idle\n"
+        "### 4. Memory of the cluster's processes, with no pods and with the pods Ready and idle\n"
     );
-    let mut rows = Vec::new();
+    let mut totals = Vec::new();
+    let mut deltas = Vec::new();
     for c in clusters {
-        rows.push(state_row(c.nodes, "0 pods", &c.idle, &c.idle, 0));
+        totals.push(totals_row(c.nodes, "0 pods", &c.idle));
         for r in &c.runs {
             let state = format!("{} {} pods", r.ready, r.image.name());
-            rows.push(state_row(c.nodes, &state, &r.memory, &c.idle, r.ready));
+            totals.push(totals_row(c.nodes, &state, &r.memory));
+            deltas.push(per_pod_row(c.nodes, &state, &r.memory, &c.idle, r.ready));
         }
     }
     table(
@@ -58,21 +76,41 @@ pub fn memory(clusters: &[ClusterResult]) -> String {
         &[
             "nodes",
             "state",
-            "Portico procs / PSS MiB / RSS MiB",
-            "container procs / PSS MiB / RSS MiB",
-            "Portico Δ PSS per pod KiB",
-            "Portico Δ RSS per pod KiB",
-            "container PSS per pod KiB",
+            "Portico procs",
+            "PSS MiB",
+            "USS MiB",
+            "RSS MiB",
+            "container procs",
+            "PSS MiB",
+            "USS MiB",
+            "RSS MiB",
         ],
-        &rows,
+        &totals,
+    );
+    let _ = writeln!(out, "\nPer pod, KiB: (with pods − 0 pods) / pods\n");
+    table(
+        &mut out,
+        &[
+            "nodes",
+            "state",
+            "Portico Δ PSS",
+            "Portico Δ USS",
+            "Portico Δ RSS",
+            "container PSS",
+            "container USS",
+            "all Δ PSS",
+        ],
+        &deltas,
     );
     let _ = writeln!(
         out,
         "\nPortico's processes: everything below `portico up` running the portico binary except \
          `__image` (host side, `__sandbox`, `__init`, `__cluster` = API server + controllers, `node` agents, \
-         one `__pod-sandbox` per pod). Containers: `portico __image NAME` (built-in images). PSS divides \
-         pages shared between processes (the one binary) among them, so PSS sums are the real total; RSS \
-         sums count shared pages once per process.\n"
+         one `__pod-sandbox` per pod). Containers: `portico __image NAME` (built-in images, the same \
+         binary). PSS divides shared pages (the one binary) among the processes sharing them, so PSS sums \
+         are the real total and \"all Δ PSS\" is the memory one more pod costs; USS counts only private \
+         pages (what the processes would free on exit); RSS counts shared pages once per process, so its \
+         sums overstate.\n"
     );
     for c in clusters {
         let pause = c.runs.iter().find(|r| r.image == Image::Pause);
@@ -81,7 +119,7 @@ pub fn memory(clusters: &[ClusterResult]) -> String {
         };
         let _ = writeln!(
             out,
-            "Per process kind, {} node(s): 0 pods vs {} {} pods (PSS)\n",
+            "Per process kind, {} node(s): 0 pods vs {} {} pods\n",
             c.nodes,
             r.ready,
             r.image.name()
@@ -97,15 +135,17 @@ pub fn memory(clusters: &[ClusterResult]) -> String {
         let rows: Vec<Vec<String>> = kinds
             .into_iter()
             .map(|k| {
-                let a = c.idle.by_kind.get(k).copied().unwrap_or_default();
-                let b = r.memory.by_kind.get(k).copied().unwrap_or_default();
+                let a: Totals = c.idle.by_kind.get(k).copied().unwrap_or_default();
+                let b: Totals = r.memory.by_kind.get(k).copied().unwrap_or_default();
                 vec![
                     kind_name(k),
                     a.count.to_string(),
                     mib(a.pss_kib),
                     b.count.to_string(),
                     mib(b.pss_kib),
+                    mib(b.uss_kib),
                     per_pod(b.pss_kib, a.pss_kib, r.ready),
+                    per_pod(b.uss_kib, a.uss_kib, r.ready),
                 ]
             })
             .collect();
@@ -117,7 +157,9 @@ pub fn memory(clusters: &[ClusterResult]) -> String {
                 "PSS MiB",
                 "procs (pods)",
                 "PSS MiB",
-                "Δ per pod KiB",
+                "USS MiB",
+                "Δ PSS per pod KiB",
+                "Δ USS per pod KiB",
             ],
             &rows,
         );

@@ -53,16 +53,20 @@ fn the_startup_table_compares_up_with_server_and_cites_peers() {
 }
 
 fn run(image: Image, ready: usize, portico_pss: u64, containers_pss: u64) -> DeployRun {
-    let mut memory = Memory::default();
-    memory.portico = Totals {
-        count: 6 + ready,
-        rss_kib: portico_pss * 2,
-        pss_kib: portico_pss,
+    let mut memory = Memory {
+        portico: Totals {
+            count: 6 + ready,
+            rss_kib: portico_pss * 2,
+            pss_kib: portico_pss,
+            uss_kib: portico_pss / 2,
+        },
+        ..Memory::default()
     };
     memory.containers = Totals {
         count: ready,
         rss_kib: containers_pss * 3,
         pss_kib: containers_pss,
+        uss_kib: containers_pss / 4,
     };
     memory
         .by_kind
@@ -98,7 +102,7 @@ fn deployment_and_latency_tables_show_each_run() {
         .find(|l| l.contains("registry.k8s.io/pause"))
         .unwrap();
     assert!(
-        pause.contains("| 100/100 | 0.500 | 2.000 | 50 | 1.50 | 60 + 40 | 3.000 |"),
+        pause.contains("| 100/100 | 0.500 | 2.000 | 1.00× | 50 | 1.50 | 60 + 40 | 3.000 |"),
         "{pause}"
     );
     let kubia = text.lines().find(|l| l.contains("luksa/kubia")).unwrap();
@@ -120,11 +124,14 @@ fn deployment_and_latency_tables_show_each_run() {
 
 #[test]
 fn memory_per_pod_is_the_growth_divided_by_the_pods() {
-    let mut idle = Memory::default();
-    idle.portico = Totals {
-        count: 6,
-        rss_kib: 100_000,
-        pss_kib: 60_000,
+    let idle = Memory {
+        portico: Totals {
+            count: 6,
+            rss_kib: 100_000,
+            pss_kib: 60_000,
+            uss_kib: 20_000,
+        },
+        ..Memory::default()
     };
     let clusters = vec![ClusterResult {
         nodes: 1,
@@ -134,13 +141,58 @@ fn memory_per_pod_is_the_growth_divided_by_the_pods() {
         runs: vec![run(Image::Pause, 100, 110_000, 30_000)],
     }];
     let text = memory(&clusters);
-    let row = text.lines().find(|l| l.contains("100 pause pods")).unwrap();
-    // Δ PSS 500 KiB per pod, Δ RSS (220 000 - 100 000) / 100 = 1200, containers 300.
-    assert!(row.ends_with("| 500 | 1200 | 300 |"), "{row}");
-    assert!(row.contains("| 106 / 107.4 / 214.8 |"), "{row}");
+    let totals = text
+        .lines()
+        .find(|l| l.starts_with("| 1 | 100 pause pods | 106 |"))
+        .unwrap();
+    assert!(
+        totals.ends_with("| 106 | 107.4 | 53.7 | 214.8 | 100 | 29.3 | 7.3 | 87.9 |"),
+        "{totals}"
+    );
+    // Δ PSS (110 000 - 60 000) / 100 = 500, Δ USS (55 000 - 20 000) / 100 = 350,
+    // Δ RSS (220 000 - 100 000) / 100 = 1200; containers 300 PSS, 75 USS; all 800.
+    let per_pod = text
+        .lines()
+        .find(|l| l.starts_with("| 1 | 100 pause pods | 500 |"))
+        .unwrap();
+    assert!(
+        per_pod.ends_with("| 500 | 350 | 1200 | 300 | 75 | 800 |"),
+        "{per_pod}"
+    );
     let kinds = text
         .lines()
         .find(|l| l.starts_with("| container pause"))
         .unwrap();
-    assert!(kinds.ends_with("| 0 | 0.0 | 100 | 29.3 | 300 |"), "{kinds}");
+    assert!(
+        kinds.ends_with("| 0 | 0.0 | 100 | 29.3 | 7.3 | 300 | 75 |"),
+        "{kinds}"
+    );
+}
+
+#[test]
+fn the_second_cluster_is_compared_with_the_first() {
+    let mut slow = run(Image::Pause, 100, 0, 0);
+    slow.all_ready = Some(ms(4000));
+    let clusters = vec![
+        ClusterResult {
+            nodes: 1,
+            ready_after: ms(200),
+            idle: Memory::default(),
+            runs: vec![slow],
+        },
+        ClusterResult {
+            nodes: 2,
+            ready_after: ms(300),
+            idle: Memory::default(),
+            runs: vec![run(Image::Pause, 100, 0, 0)],
+        },
+    ];
+    let text = deployments(&clusters);
+    assert!(text.contains("| vs 1 node(s) |"), "{text}");
+    let second = text.lines().find(|l| l.starts_with("| 2 |")).unwrap();
+    assert!(second.contains("| 2.000 | 0.50× |"), "{second}");
+    assert!(
+        text.contains("1 node(s) 0.200 s, 2 node(s) 0.300 s"),
+        "{text}"
+    );
 }
