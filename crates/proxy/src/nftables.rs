@@ -40,19 +40,16 @@
 mod names;
 mod render;
 mod ruleset;
+mod sync;
 
 use std::collections::BTreeSet;
 use std::fmt;
 use std::net::Ipv4Addr;
 use std::path::PathBuf;
-use std::process::Stdio;
 use std::str::FromStr;
-use std::time::Instant;
-
-use tokio::io::AsyncWriteExt;
 
 use crate::model::ProxyState;
-use crate::{Datapath, Error};
+use crate::Error;
 use ruleset::Ruleset;
 
 /// An IPv4 network, `address/prefix`, with the host bits cleared.
@@ -176,15 +173,22 @@ pub struct Nftables {
     config: NftConfig,
     /// What the kernel holds, as far as we know; `None` before the first apply and after a
     /// failure (the next apply then rewrites the table).
-    committed: Option<Ruleset>,
+    committed: Option<Committed>,
     /// Chains flushed but not yet deleted.
     pending_delete: BTreeSet<String>,
     last_transaction: String,
 }
 
+/// A state the kernel holds, with the objects that serve it.
+#[derive(Debug)]
+struct Committed {
+    state: ProxyState,
+    rules: Ruleset,
+}
+
 impl Nftables {
     /// A datapath that will program `config.table`. Touches nothing until the first
-    /// [`Datapath::apply`].
+    /// [`Datapath::apply`](crate::Datapath::apply).
     pub fn new(config: NftConfig) -> Result<Nftables, Error> {
         config.validate()?;
         Ok(Nftables {
@@ -200,17 +204,26 @@ impl Nftables {
         &self.config
     }
 
-    /// The script of the last transaction sent (empty if the last apply changed nothing).
+    /// The script(s) the last `apply` sent, in order (empty if it changed nothing).
     pub fn last_transaction(&self) -> &str {
         &self.last_transaction
     }
 
-    /// The script `apply(state)` would send now, without sending it.
+    /// The script `apply(state)` would send now (as one transaction), without sending it.
     pub fn transaction(&self, state: &ProxyState) -> String {
         let desired = Ruleset::build(state, &self.config);
         match &self.committed {
             None => self.replace_script(&desired),
-            Some(old) => render::diff(old, &desired, &self.pending_delete, true, &self.config).text,
+            Some(old) => {
+                render::diff(
+                    &old.rules,
+                    &desired,
+                    &self.pending_delete,
+                    true,
+                    &self.config,
+                )
+                .text
+            }
         }
     }
 
@@ -219,8 +232,8 @@ impl Nftables {
         let t = &self.config.table;
         self.committed = None;
         self.pending_delete.clear();
-        self.run(format!("add table ip {t}\ndelete table ip {t}\n"))
-            .await
+        let script = format!("add table ip {t}\ndelete table ip {t}\n");
+        sync::run_nft(&self.config.nft, &script).await
     }
 
     fn replace_script(&self, desired: &Ruleset) -> String {
@@ -230,87 +243,6 @@ impl Nftables {
             render::full(desired, &self.config)
         )
     }
-
-    /// Runs one transaction with `nft -f -` and records it as the last one.
-    async fn run(&mut self, script: String) -> Result<(), Error> {
-        let started = Instant::now();
-        let result = run_nft(&self.config.nft, &script).await;
-        tracing::debug!(
-            lines = script.lines().count(),
-            elapsed_ms = started.elapsed().as_secs_f64() * 1e3,
-            ok = result.is_ok(),
-            "nftables transaction"
-        );
-        self.last_transaction = script;
-        result
-    }
-}
-
-impl Datapath for Nftables {
-    async fn apply(&mut self, state: &ProxyState) -> Result<(), Error> {
-        let desired = Ruleset::build(state, &self.config);
-        let Some(old) = self.committed.take() else {
-            let script = self.replace_script(&desired);
-            self.run(script).await?;
-            self.committed = Some(desired);
-            self.pending_delete.clear();
-            return Ok(());
-        };
-        let tx = render::diff(&old, &desired, &self.pending_delete, true, &self.config);
-        if tx.text.is_empty() {
-            self.last_transaction.clear();
-            self.committed = Some(old);
-            return Ok(());
-        }
-        match self.run(tx.text).await {
-            Ok(()) => {
-                self.pending_delete.clear();
-                self.committed = Some(desired);
-                Ok(())
-            }
-            Err(first) if !tx.stale_chains.is_empty() => {
-                tracing::info!(error = %first, "retrying the transaction without deleting chains");
-                let tx = render::diff(&old, &desired, &self.pending_delete, false, &self.config);
-                self.run(tx.text).await?;
-                self.pending_delete = tx.stale_chains.into_iter().collect();
-                self.committed = Some(desired);
-                Ok(())
-            }
-            Err(e) => Err(e),
-        }
-    }
-}
-
-/// Feeds `script` to `nft -f -` and waits for it; nft's messages become the error.
-async fn run_nft(nft: &std::path::Path, script: &str) -> Result<(), Error> {
-    let io = |what: &str| {
-        let what = format!("{what} {}", nft.display());
-        move |source| Error::Io { what, source }
-    };
-    let mut child = tokio::process::Command::new(nft)
-        .args(["-f", "-"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .map_err(io("starting"))?;
-    if let Some(mut stdin) = child.stdin.take() {
-        stdin
-            .write_all(script.as_bytes())
-            .await
-            .map_err(io("writing to"))?;
-    }
-    let out = child.wait_with_output().await.map_err(io("waiting for"))?;
-    if out.status.success() {
-        return Ok(());
-    }
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    Err(Error::Nftables(format!(
-        "nft -f - failed ({}): {}",
-        out.status,
-        stderr.trim()
-    )))
 }
 
 #[cfg(test)]
