@@ -155,6 +155,14 @@ fn machine() -> String {
     )
 }
 
+/// The 1, 5 and 15 minute load averages: other work on the machine skews the figures.
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|| "unknown".into())
+}
+
 /// Every phase; sections are printed as they finish.
 async fn run(args: Args) -> Result<(), Error> {
     let images: Vec<deploy::Image> = args
@@ -171,11 +179,12 @@ async fn run(args: Args) -> Result<(), Error> {
     println!("## Portico pods benchmark\n");
     println!(
         "{}; portico {}; R={} startup runs; {} replicas per Deployment. Not pinned: the driver \
-         shares the cores with the cluster.\n",
+         shares the cores with the cluster. Load average at the start: {}.\n",
         machine(),
         args.portico.display(),
         args.runs,
-        args.replicas
+        args.replicas,
+        load_average(),
     );
 
     if args.runs > 0 {
@@ -201,6 +210,7 @@ async fn run(args: Args) -> Result<(), Error> {
         print!("{}", report::latencies(&clusters));
         print!("{}", report::memory(&clusters));
     }
+    println!("Load average at the end: {}.", load_average());
     Ok(())
 }
 
