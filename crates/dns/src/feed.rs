@@ -75,12 +75,20 @@ pub async fn run(client: Client, config: Config, shutdown: CancellationToken) ->
     tracing::info!(listen = %server.local_addr()?, domain = %config.domain, upstream = ?config.upstream, "cluster DNS bound");
     let ready = Arc::new(AtomicBool::new(false));
     if let Some(addr) = config.health {
-        let listener = TcpListener::bind(addr).await.map_err(|source| Error::Bind { addr, source })?;
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|source| Error::Bind { addr, source })?;
         tokio::spawn(health::serve(listener, Probe::Health, shutdown.clone()));
     }
     if let Some(addr) = config.ready {
-        let listener = TcpListener::bind(addr).await.map_err(|source| Error::Bind { addr, source })?;
-        tokio::spawn(health::serve(listener, Probe::Ready(ready.clone()), shutdown.clone()));
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|source| Error::Bind { addr, source })?;
+        tokio::spawn(health::serve(
+            listener,
+            Probe::Ready(ready.clone()),
+            shutdown.clone(),
+        ));
     }
 
     let changed = Arc::new(Notify::new());
@@ -102,21 +110,38 @@ pub async fn run(client: Client, config: Config, shutdown: CancellationToken) ->
     zone.store(caches.zone(&config)?);
     let serving = tokio::spawn(server.serve(shutdown.clone()));
 
-    let mut announced = false;
+    let caches = Arc::new(caches);
+    {
+        // Ready once every cache has its first full list (CoreDNS' ready plugin).
+        let (caches, ready, changed, shutdown) = (
+            caches.clone(),
+            ready.clone(),
+            changed.clone(),
+            shutdown.clone(),
+        );
+        tokio::spawn(async move {
+            tokio::select! {
+                () = shutdown.cancelled() => {}
+                synced = caches.synced() => if synced {
+                    ready.store(true, Ordering::Release);
+                    changed.notify_one();
+                    tracing::info!("caches synced; ready");
+                }
+            }
+        });
+    }
     loop {
-        if !announced && caches.synced().await {
-            ready.store(true, Ordering::Release);
-            announced = true;
-            let current = zone.load();
-            tracing::info!(services = current.service_count(), "caches synced; ready");
-        }
         tokio::select! {
             () = shutdown.cancelled() => break,
             () = changed.notified() => {}
         }
         tokio::time::sleep(DEBOUNCE).await;
         let next = caches.zone(&config)?;
-        tracing::debug!(services = next.service_count(), serial = next.serial(), "zone rebuilt");
+        tracing::debug!(
+            services = next.service_count(),
+            serial = next.serial(),
+            "zone rebuilt"
+        );
         zone.store(next);
     }
     match serving.await {
@@ -132,7 +157,10 @@ where
     K::DynamicType: Default + Eq + Hash + Clone,
 {
     let (reader, writer) = reflector::store();
-    let stream = reflector::reflector(writer, watcher(api, watcher::Config::default()).default_backoff());
+    let stream = reflector::reflector(
+        writer,
+        watcher(api, watcher::Config::default()).default_backoff(),
+    );
     let (changed, shutdown) = (changed.clone(), shutdown.clone());
     tokio::spawn(async move {
         let mut stream = std::pin::pin!(stream);
@@ -151,4 +179,79 @@ where
         }
     });
     reader
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_objects::*;
+    use crate::Lookup;
+    use hickory_proto::rr::{Name, RecordType};
+    use kube::runtime::reflector::store::Writer;
+
+    fn apply<K>(writer: &mut Writer<K>, object: K)
+    where
+        K: Resource + Clone + 'static,
+        K::DynamicType: Default + Eq + Hash + Clone,
+    {
+        writer.apply_watcher_event(&watcher::Event::Apply(object));
+    }
+
+    #[test]
+    fn caches_become_a_zone() {
+        let (services, mut sw) = reflector::store();
+        let (slices, mut ew) = reflector::store();
+        let (pods, mut pw) = reflector::store();
+        let (namespaces, mut nw) = reflector::store();
+        apply(
+            &mut sw,
+            headless("db", "mysql", &[("mysql", "TCP", 3306)], false),
+        );
+        apply(
+            &mut ew,
+            slice(
+                "db",
+                "mysql",
+                "x",
+                "IPv4",
+                &[("mysql", "TCP", 3306)],
+                &[Ep {
+                    ip: "10.244.3.3",
+                    ready: true,
+                    hostname: None,
+                    pod: Some("mysql-0"),
+                }],
+            ),
+        );
+        apply(
+            &mut pw,
+            pod("db", "mysql-0", Some("mysql-0"), Some("mysql")),
+        );
+        apply(&mut nw, namespace("quiet"));
+        let caches = Caches {
+            services,
+            slices,
+            pods,
+            namespaces,
+        };
+        let config = Config {
+            ttl: 7,
+            ..Config::default()
+        };
+        let zone = caches.zone(&config).unwrap();
+        let ask = |name: &str| zone.lookup(&Name::from_ascii(name).unwrap(), RecordType::A);
+        let Lookup::Authoritative(a) = ask("mysql-0.mysql.db.svc.cluster.local.") else {
+            panic!("not in zone")
+        };
+        assert_eq!(a.answers.len(), 1);
+        assert_eq!(a.answers[0].ttl(), 7);
+        let Lookup::Authoritative(a) = ask("quiet.svc.cluster.local.") else {
+            panic!()
+        };
+        assert_eq!(a.rcode, hickory_proto::op::ResponseCode::NoError);
+        assert!(
+            zone.serial() > 1_700_000_000,
+            "serial is the time of the rebuild"
+        );
+    }
 }

@@ -56,7 +56,10 @@ pub struct Forwarder {
 impl Forwarder {
     /// A forwarder to `upstreams` (none: every question fails).
     pub fn new(upstreams: Vec<SocketAddr>) -> Self {
-        Self { upstreams, cache: Mutex::new(HashMap::new()) }
+        Self {
+            upstreams,
+            cache: Mutex::new(HashMap::new()),
+        }
     }
 
     /// The answer to `question`, from the cache or from an upstream.
@@ -110,15 +113,26 @@ impl Forwarder {
     }
 
     fn remember(&self, key: CacheKey, resolved: &Resolved) {
-        let Some(ttl) = cache_ttl(resolved) else { return };
-        let Ok(mut cache) = self.cache.lock() else { return };
+        let Some(ttl) = cache_ttl(resolved) else {
+            return;
+        };
+        let Ok(mut cache) = self.cache.lock() else {
+            return;
+        };
         if cache.len() >= CACHE_CAPACITY {
             cache.retain(|_, e| e.stored.elapsed().as_secs() < u64::from(e.ttl));
             if cache.len() >= CACHE_CAPACITY {
                 cache.clear();
             }
         }
-        cache.insert(key, CacheEntry { resolved: resolved.clone(), stored: Instant::now(), ttl });
+        cache.insert(
+            key,
+            CacheEntry {
+                resolved: resolved.clone(),
+                stored: Instant::now(),
+                ttl,
+            },
+        );
     }
 }
 
@@ -126,9 +140,12 @@ impl Forwarder {
 /// NXDOMAIN/NODATA the SOA's negative TTL; `None` when it must not be.
 fn cache_ttl(resolved: &Resolved) -> Option<u32> {
     let ttl = match resolved.rcode {
-        ResponseCode::NoError if !resolved.answers.is_empty() => {
-            resolved.answers.iter().map(Record::ttl).min()?.min(MAX_SUCCESS_TTL)
-        }
+        ResponseCode::NoError if !resolved.answers.is_empty() => resolved
+            .answers
+            .iter()
+            .map(Record::ttl)
+            .min()?
+            .min(MAX_SUCCESS_TTL),
         ResponseCode::NoError | ResponseCode::NXDomain => resolved
             .authority
             .iter()
@@ -154,7 +171,9 @@ async fn ask(upstream: SocketAddr, question: &Query) -> Result<Resolved, Error> 
     let mut edns = Edns::new();
     edns.set_max_payload(1232);
     request.set_edns(edns);
-    let bytes = request.to_vec().map_err(|e| Error::Upstream(e.to_string()))?;
+    let bytes = request
+        .to_vec()
+        .map_err(|e| Error::Upstream(e.to_string()))?;
     let reply = tokio::time::timeout(UPSTREAM_TIMEOUT, ask_udp(upstream, &bytes, id, question))
         .await
         .map_err(|_| Error::Upstream(format!("{upstream}: timed out")))??;
@@ -227,7 +246,9 @@ async fn ask_tcp(
     if matches(&reply, id, question) {
         Ok(reply)
     } else {
-        Err(Error::Upstream(format!("{upstream}: mismatched answer over TCP")))
+        Err(Error::Upstream(format!(
+            "{upstream}: mismatched answer over TCP"
+        )))
     }
 }
 
@@ -238,33 +259,77 @@ mod tests {
     use hickory_proto::rr::Name;
 
     fn a(ttl: u32) -> Record {
-        Record::from_rdata(Name::from_ascii("example.com.").unwrap(), ttl, RData::A(A::new(1, 2, 3, 4)))
+        Record::from_rdata(
+            Name::from_ascii("example.com.").unwrap(),
+            ttl,
+            RData::A(A::new(1, 2, 3, 4)),
+        )
     }
 
     fn soa(ttl: u32, minimum: u32) -> Record {
         let n = Name::from_ascii("com.").unwrap();
-        Record::from_rdata(n.clone(), ttl, RData::SOA(SOA::new(n.clone(), n, 1, 2, 3, 4, minimum)))
+        Record::from_rdata(
+            n.clone(),
+            ttl,
+            RData::SOA(SOA::new(n.clone(), n, 1, 2, 3, 4, minimum)),
+        )
     }
 
     fn resolved(rcode: ResponseCode, answers: Vec<Record>, authority: Vec<Record>) -> Resolved {
-        Resolved { rcode, answers, authority, additionals: Vec::new() }
+        Resolved {
+            rcode,
+            answers,
+            authority,
+            additionals: Vec::new(),
+        }
     }
 
     #[test]
     fn cache_ttls() {
-        assert_eq!(cache_ttl(&resolved(ResponseCode::NoError, vec![a(60), a(20)], vec![])), Some(20));
-        assert_eq!(cache_ttl(&resolved(ResponseCode::NoError, vec![a(0)], vec![])), None);
-        assert_eq!(cache_ttl(&resolved(ResponseCode::NoError, vec![a(90000)], vec![])), Some(3600));
-        assert_eq!(cache_ttl(&resolved(ResponseCode::NXDomain, vec![], vec![soa(900, 60)])), Some(60));
-        assert_eq!(cache_ttl(&resolved(ResponseCode::NoError, vec![], vec![soa(30, 60)])), Some(30));
-        assert_eq!(cache_ttl(&resolved(ResponseCode::NXDomain, vec![], vec![])), None);
-        assert_eq!(cache_ttl(&resolved(ResponseCode::ServFail, vec![a(60)], vec![])), None);
+        assert_eq!(
+            cache_ttl(&resolved(ResponseCode::NoError, vec![a(60), a(20)], vec![])),
+            Some(20)
+        );
+        assert_eq!(
+            cache_ttl(&resolved(ResponseCode::NoError, vec![a(0)], vec![])),
+            None
+        );
+        assert_eq!(
+            cache_ttl(&resolved(ResponseCode::NoError, vec![a(90000)], vec![])),
+            Some(3600)
+        );
+        assert_eq!(
+            cache_ttl(&resolved(
+                ResponseCode::NXDomain,
+                vec![],
+                vec![soa(900, 60)]
+            )),
+            Some(60)
+        );
+        assert_eq!(
+            cache_ttl(&resolved(ResponseCode::NoError, vec![], vec![soa(30, 60)])),
+            Some(30)
+        );
+        assert_eq!(
+            cache_ttl(&resolved(ResponseCode::NXDomain, vec![], vec![])),
+            None
+        );
+        assert_eq!(
+            cache_ttl(&resolved(ResponseCode::ServFail, vec![a(60)], vec![])),
+            None
+        );
     }
 
     #[tokio::test]
     async fn without_upstreams_every_question_fails() {
         let forwarder = Forwarder::new(Vec::new());
-        let q = Query::query(Name::from_ascii("example.com.").unwrap(), hickory_proto::rr::RecordType::A);
-        assert!(matches!(forwarder.resolve(&q).await, Err(Error::Upstream(_))));
+        let q = Query::query(
+            Name::from_ascii("example.com.").unwrap(),
+            hickory_proto::rr::RecordType::A,
+        );
+        assert!(matches!(
+            forwarder.resolve(&q).await,
+            Err(Error::Upstream(_))
+        ));
     }
 }

@@ -186,7 +186,13 @@ fn first_step(zone: &Zone, packet: &[u8]) -> Step {
             Step::Reply(request, response)
         }
         Lookup::Authoritative(answer) => {
-            let ZoneAnswer { rcode, answers, authority, additionals, chase } = answer;
+            let ZoneAnswer {
+                rcode,
+                answers,
+                authority,
+                additionals,
+                chase,
+            } = answer;
             response.set_authoritative(true);
             response.set_response_code(rcode);
             response.insert_answers(answers);
@@ -235,7 +241,7 @@ fn format_error(packet: &[u8]) -> Vec<u8> {
     out[0] = packet[0];
     out[1] = packet[1];
     out[2] = 0x80 | (packet[2] & 0x78) | (packet[2] & 0x01);
-    out[3] = 0x80 | u8::from(ResponseCode::FormErr.low());
+    out[3] = 0x80 | ResponseCode::FormErr.low();
     out
 }
 

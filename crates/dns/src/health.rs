@@ -76,7 +76,9 @@ async fn answer(mut stream: TcpStream, probe: &Probe) -> std::io::Result<()> {
         ("404 Not Found", "404 page not found\n")
     } else {
         match probe {
-            Probe::Ready(flag) if !flag.load(Ordering::Acquire) => ("503 Service Unavailable", "kubernetes\n"),
+            Probe::Ready(flag) if !flag.load(Ordering::Acquire) => {
+                ("503 Service Unavailable", "kubernetes\n")
+            }
             _ => ("200 OK", "OK"),
         }
     };
@@ -121,7 +123,10 @@ mod tests {
         assert!(r.starts_with("HTTP/1.1 503"), "{r}");
         flag.store(true, Ordering::Release);
         let r = get(ready_addr, "GET /ready HTTP/1.1\r\n\r\n").await;
-        assert!(r.starts_with("HTTP/1.1 200 OK\r\n") && r.ends_with("OK"), "{r}");
+        assert!(
+            r.starts_with("HTTP/1.1 200 OK\r\n") && r.ends_with("OK"),
+            "{r}"
+        );
         token.cancel();
     }
 }

@@ -16,10 +16,12 @@ pub mod names;
 pub mod server;
 pub mod zone;
 
+/// Kubernetes objects for tests, shared with the integration tests.
+#[cfg(test)]
+#[path = "../tests/fixtures/objects.rs"]
+mod test_objects;
+
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
-
-
-
 
 pub use handler::{respond_local, Handler, Transport, ZoneHandle};
 pub use server::Server;
@@ -107,7 +109,10 @@ mod tests {
         let text = "search default.svc.cluster.local\nnameserver 127.0.0.53\n# nameserver 1.1.1.1\nnameserver ::1\noptions ndots:5\n";
         assert_eq!(
             upstreams_from_resolv_conf(text),
-            vec!["127.0.0.53:53".parse().unwrap(), "[::1]:53".parse().unwrap()]
+            vec![
+                "127.0.0.53:53".parse().unwrap(),
+                "[::1]:53".parse().unwrap()
+            ]
         );
     }
 }

@@ -19,9 +19,17 @@ pub fn dashed(ip: IpAddr) -> String {
 /// IPv6 with dashes for colons. `None` when it is not an address.
 pub fn parse_dashed(label: &str) -> Option<IpAddr> {
     if label.matches('-').count() == 3 && !label.contains("--") {
-        label.replace('-', ".").parse::<Ipv4Addr>().ok().map(IpAddr::V4)
+        label
+            .replace('-', ".")
+            .parse::<Ipv4Addr>()
+            .ok()
+            .map(IpAddr::V4)
     } else {
-        label.replace('-', ":").parse::<Ipv6Addr>().ok().map(IpAddr::V6)
+        label
+            .replace('-', ":")
+            .parse::<Ipv6Addr>()
+            .ok()
+            .map(IpAddr::V6)
     }
 }
 
@@ -105,6 +113,8 @@ mod tests {
         assert_eq!(parse_reverse(&v6), Some("fd00::1".parse().unwrap()));
         let bad = Name::from_ascii("300.1.244.10.in-addr.arpa.").unwrap();
         assert_eq!(parse_reverse(&bad), None);
-        assert!(!is_reverse(&Name::from_ascii("kubernetes.default.").unwrap()));
+        assert!(!is_reverse(
+            &Name::from_ascii("kubernetes.default.").unwrap()
+        ));
     }
 }

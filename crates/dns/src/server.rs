@@ -39,7 +39,11 @@ impl Server {
     ) -> Result<Self, Error> {
         let (udp, tcp) = bind_pair(listen).await?;
         let handler = Arc::new(Handler::new(zone, Forwarder::new(upstream)));
-        Ok(Self { udp: Arc::new(udp), tcp, handler })
+        Ok(Self {
+            udp: Arc::new(udp),
+            tcp,
+            handler,
+        })
     }
 
     /// The address both listeners are bound to.
@@ -63,7 +67,12 @@ impl Server {
 async fn bind_pair(listen: SocketAddr) -> Result<(UdpSocket, TcpListener), Error> {
     let mut last = None;
     for _ in 0..16 {
-        let udp = UdpSocket::bind(listen).await.map_err(|source| Error::Bind { addr: listen, source })?;
+        let udp = UdpSocket::bind(listen)
+            .await
+            .map_err(|source| Error::Bind {
+                addr: listen,
+                source,
+            })?;
         let addr = udp.local_addr()?;
         match TcpListener::bind(addr).await {
             Ok(tcp) => return Ok((udp, tcp)),
@@ -157,7 +166,9 @@ async fn serve_connection(mut stream: TcpStream, handler: &Handler) -> std::io::
         let Some(answer) = handler.handle(&packet, Transport::Tcp).await else {
             continue;
         };
-        let Ok(answer_len) = u16::try_from(answer.len()) else { continue };
+        let Ok(answer_len) = u16::try_from(answer.len()) else {
+            continue;
+        };
         let mut framed = Vec::with_capacity(answer.len() + 2);
         framed.extend_from_slice(&answer_len.to_be_bytes());
         framed.extend_from_slice(&answer);

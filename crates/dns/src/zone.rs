@@ -109,7 +109,12 @@ pub struct ZoneAnswer {
 pub(crate) enum Rr {
     Addr(IpAddr),
     Cname(Name),
-    Srv { weight: u16, port: u16, target: Name, target_ip: IpAddr },
+    Srv {
+        weight: u16,
+        port: u16,
+        target: Name,
+        target_ip: IpAddr,
+    },
     Txt(String),
     Soa,
     Ns,
@@ -241,7 +246,12 @@ impl Zone {
                 Rr::Cname(target) => {
                     Record::from_rdata(owner.clone(), self.ttl, RData::CNAME(CNAME(target.clone())))
                 }
-                Rr::Srv { weight, port, target, target_ip } => {
+                Rr::Srv {
+                    weight,
+                    port,
+                    target,
+                    target_ip,
+                } => {
                     additionals.push(self.address(target.clone(), *target_ip));
                     let srv = SRV::new(0, *weight, *port, target.clone());
                     Record::from_rdata(owner.clone(), self.ttl, RData::SRV(srv))
@@ -289,7 +299,8 @@ impl Zone {
     pub(crate) fn child(&self, labels: &[&str]) -> Name {
         let mut all: Vec<&str> = labels.to_vec();
         all.extend(self.origin_labels.iter().map(String::as_str));
-        let mut name = Name::from_labels(all.iter().map(|l| l.as_bytes())).unwrap_or_else(|_| self.origin.clone());
+        let mut name = Name::from_labels(all.iter().map(|l| l.as_bytes()))
+            .unwrap_or_else(|_| self.origin.clone());
         name.set_fqdn(true);
         name
     }

@@ -22,12 +22,31 @@ use tokio_util::sync::CancellationToken;
 
 fn zone() -> Zone {
     let mut b = ZoneBuilder::new("cluster.local", 30).unwrap().serial(1);
-    b.add_service(&cluster_ip("default", "kubernetes", &["10.96.0.1"], &[("https", "TCP", 443)]));
-    b.add_service(&cluster_ip("kube-system", "kube-dns", &["10.96.0.10"], &[("dns", "UDP", 53), ("dns-tcp", "TCP", 53)]));
+    b.add_service(&cluster_ip(
+        "default",
+        "kubernetes",
+        &["10.96.0.1"],
+        &[("https", "TCP", 443)],
+    ));
+    b.add_service(&cluster_ip(
+        "kube-system",
+        "kube-dns",
+        &["10.96.0.10"],
+        &[("dns", "UDP", 53), ("dns-tcp", "TCP", 53)],
+    ));
     b.add_service(&headless("default", "big", &[("http", "TCP", 80)], false));
-    let ips: Vec<String> = (0..200).map(|i| format!("10.244.{}.{}", i / 100, i % 100 + 1)).collect();
+    let ips: Vec<String> = (0..200)
+        .map(|i| format!("10.244.{}.{}", i / 100, i % 100 + 1))
+        .collect();
     let eps: Vec<Ep<'_>> = ips.iter().map(|ip| ep(ip)).collect();
-    b.add_endpoint_slice(&slice("default", "big", "a", "IPv4", &[("http", "TCP", 8080)], &eps));
+    b.add_endpoint_slice(&slice(
+        "default",
+        "big",
+        "a",
+        "IPv4",
+        &[("http", "TCP", 8080)],
+        &eps,
+    ));
     b.add_service(&headless("default", "nginx", &[("web", "TCP", 80)], false));
     b.add_endpoint_slice(&slice(
         "default",
@@ -35,7 +54,12 @@ fn zone() -> Zone {
         "a",
         "IPv4",
         &[("web", "TCP", 80)],
-        &[Ep { ip: "10.244.2.7", ready: true, hostname: Some("web-0"), pod: Some("web-0") }],
+        &[Ep {
+            ip: "10.244.2.7",
+            ready: true,
+            hostname: Some("web-0"),
+            pod: Some("web-0"),
+        }],
     ));
     b.add_service(&external("default", "ext", "ext.interwebs.test"));
     b.build()
@@ -55,7 +79,9 @@ impl Drop for Running {
 
 async fn start(upstream: Vec<SocketAddr>) -> Running {
     let zone = ZoneHandle::new(zone());
-    let server = Server::bind("127.0.0.1:0".parse().unwrap(), zone.clone(), upstream).await.unwrap();
+    let server = Server::bind("127.0.0.1:0".parse().unwrap(), zone.clone(), upstream)
+        .await
+        .unwrap();
     let addr = server.local_addr().unwrap();
     let stop = CancellationToken::new();
     tokio::spawn(server.serve(stop.clone()));
@@ -76,7 +102,11 @@ async fn dig(addr: SocketAddr, args: &[&str]) -> String {
         .await
         .unwrap()
         .expect("dig (Debian package dnsutils) must be installed");
-    assert!(out.status.success(), "dig failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "dig failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout).unwrap()
 }
 
@@ -88,7 +118,9 @@ fn lines(text: &str) -> Vec<&str> {
 
 fn query(name: &str, qtype: RecordType, edns: Option<u16>) -> Vec<u8> {
     let mut m = Message::new();
-    m.set_id(99).set_message_type(MessageType::Query).set_recursion_desired(true);
+    m.set_id(99)
+        .set_message_type(MessageType::Query)
+        .set_recursion_desired(true);
     m.add_query(Query::query(Name::from_ascii(name).unwrap(), qtype));
     if let Some(size) = edns {
         let mut e = Edns::new();
@@ -110,7 +142,9 @@ async fn udp(addr: SocketAddr, packet: &[u8]) -> Option<Vec<u8>> {
 
 async fn tcp(addr: SocketAddr, packet: &[u8]) -> Vec<u8> {
     let mut s = TcpStream::connect(addr).await.unwrap();
-    s.write_all(&(packet.len() as u16).to_be_bytes()).await.unwrap();
+    s.write_all(&(packet.len() as u16).to_be_bytes())
+        .await
+        .unwrap();
     s.write_all(packet).await.unwrap();
     let len = s.read_u16().await.unwrap();
     let mut buf = vec![0u8; usize::from(len)];
@@ -121,20 +155,50 @@ async fn tcp(addr: SocketAddr, packet: &[u8]) -> Vec<u8> {
 #[tokio::test]
 async fn dig_a_srv_and_ptr() {
     let s = start(vec![]).await;
-    assert_eq!(dig(s.addr, &["+short", "kubernetes.default.svc.cluster.local"]).await, "10.96.0.1\n");
     assert_eq!(
-        dig(s.addr, &["+short", "SRV", "_https._tcp.kubernetes.default.svc.cluster.local"]).await,
+        dig(s.addr, &["+short", "kubernetes.default.svc.cluster.local"]).await,
+        "10.96.0.1\n"
+    );
+    assert_eq!(
+        dig(
+            s.addr,
+            &[
+                "+short",
+                "SRV",
+                "_https._tcp.kubernetes.default.svc.cluster.local"
+            ]
+        )
+        .await,
         "0 100 443 kubernetes.default.svc.cluster.local.\n"
     );
-    assert_eq!(dig(s.addr, &["+short", "-x", "10.96.0.1"]).await, "kubernetes.default.svc.cluster.local.\n");
-    assert_eq!(dig(s.addr, &["+short", "-x", "10.244.2.7"]).await, "web-0.nginx.default.svc.cluster.local.\n");
-    assert_eq!(dig(s.addr, &["+short", "web-0.nginx.default.svc.cluster.local"]).await, "10.244.2.7\n");
-    assert_eq!(dig(s.addr, &["+short", "10-244-9-9.default.pod.cluster.local"]).await, "10.244.9.9\n");
+    assert_eq!(
+        dig(s.addr, &["+short", "-x", "10.96.0.1"]).await,
+        "kubernetes.default.svc.cluster.local.\n"
+    );
+    assert_eq!(
+        dig(s.addr, &["+short", "-x", "10.244.2.7"]).await,
+        "web-0.nginx.default.svc.cluster.local.\n"
+    );
+    assert_eq!(
+        dig(s.addr, &["+short", "web-0.nginx.default.svc.cluster.local"]).await,
+        "10.244.2.7\n"
+    );
+    assert_eq!(
+        dig(s.addr, &["+short", "10-244-9-9.default.pod.cluster.local"]).await,
+        "10.244.9.9\n"
+    );
     let full = dig(s.addr, &["kubernetes.default.svc.cluster.local"]).await;
     assert!(full.contains("status: NOERROR"), "{full}");
     assert!(full.contains("flags: qr aa rd ra;"), "{full}");
-    assert!(full.contains("kubernetes.default.svc.cluster.local. 30 IN A\t10.96.0.1"), "{full}");
-    let tcp = dig(s.addr, &["+tcp", "+short", "kube-dns.kube-system.svc.cluster.local"]).await;
+    assert!(
+        full.contains("kubernetes.default.svc.cluster.local. 30 IN A\t10.96.0.1"),
+        "{full}"
+    );
+    let tcp = dig(
+        s.addr,
+        &["+tcp", "+short", "kube-dns.kube-system.svc.cluster.local"],
+    )
+    .await;
     assert_eq!(tcp, "10.96.0.10\n");
 }
 
@@ -152,7 +216,10 @@ async fn dig_nxdomain_versus_nodata() {
     assert!(nodata.contains("status: NOERROR"), "{nodata}");
     assert!(nodata.contains("ANSWER: 0, AUTHORITY: 1"), "{nodata}");
     let ns = dig(s.addr, &["default.svc.cluster.local"]).await;
-    assert!(ns.contains("status: NOERROR") && ns.contains("ANSWER: 0, AUTHORITY: 1"), "{ns}");
+    assert!(
+        ns.contains("status: NOERROR") && ns.contains("ANSWER: 0, AUTHORITY: 1"),
+        "{ns}"
+    );
     let no_ns = dig(s.addr, &["nosuchns.svc.cluster.local"]).await;
     assert!(no_ns.contains("status: NXDOMAIN"), "{no_ns}");
 }
@@ -161,14 +228,34 @@ async fn dig_nxdomain_versus_nodata() {
 async fn two_hundred_endpoints_truncate_over_udp_and_come_whole_over_tcp() {
     let s = start(vec![]).await;
     // Without EDNS: 512 bytes, TC set (dig +ignore shows the truncated answer).
-    let truncated = dig(s.addr, &["+ignore", "+noedns", "big.default.svc.cluster.local"]).await;
+    let truncated = dig(
+        s.addr,
+        &["+ignore", "+noedns", "big.default.svc.cluster.local"],
+    )
+    .await;
     assert!(truncated.contains("flags: qr aa tc rd ra;"), "{truncated}");
     // dig retries over TCP by itself on TC and gets all 200.
-    let all = dig(s.addr, &["+noedns", "+short", "big.default.svc.cluster.local"]).await;
+    let all = dig(
+        s.addr,
+        &["+noedns", "+short", "big.default.svc.cluster.local"],
+    )
+    .await;
     assert_eq!(lines(&all).len(), 200, "{all}");
-    let srv = dig(s.addr, &["+tcp", "+short", "SRV", "_http._tcp.big.default.svc.cluster.local"]).await;
+    let srv = dig(
+        s.addr,
+        &[
+            "+tcp",
+            "+short",
+            "SRV",
+            "_http._tcp.big.default.svc.cluster.local",
+        ],
+    )
+    .await;
     assert_eq!(lines(&srv).len(), 200);
-    assert!(srv.lines().all(|l| l.starts_with("0 0 8080 10-244-")), "{srv}");
+    assert!(
+        srv.lines().all(|l| l.starts_with("0 0 8080 10-244-")),
+        "{srv}"
+    );
 
     // The same with a raw client: UDP 512 truncates, TCP is whole.
     let q = query("big.default.svc.cluster.local.", RecordType::A, None);
@@ -191,7 +278,10 @@ async fn garbage_gets_formerr_or_nothing() {
     assert_eq!(udp(s.addr, &[1, 2, 3]).await, None);
     let m = Message::from_vec(&tcp(s.addr, &garbage).await).unwrap();
     assert_eq!(m.response_code(), ResponseCode::FormErr);
-    assert_eq!(dig(s.addr, &["+short", "kubernetes.default.svc.cluster.local"]).await, "10.96.0.1\n");
+    assert_eq!(
+        dig(s.addr, &["+short", "kubernetes.default.svc.cluster.local"]).await,
+        "10.96.0.1\n"
+    );
 }
 
 #[tokio::test]
@@ -200,9 +290,17 @@ async fn a_new_zone_is_served_at_once() {
     let nx = dig(s.addr, &["fresh.default.svc.cluster.local"]).await;
     assert!(nx.contains("status: NXDOMAIN"), "{nx}");
     let mut b = ZoneBuilder::new("cluster.local", 30).unwrap();
-    b.add_service(&cluster_ip("default", "fresh", &["10.96.7.7"], &[("http", "TCP", 80)]));
+    b.add_service(&cluster_ip(
+        "default",
+        "fresh",
+        &["10.96.7.7"],
+        &[("http", "TCP", 80)],
+    ));
     s.zone.store(b.build());
-    assert_eq!(dig(s.addr, &["+short", "fresh.default.svc.cluster.local"]).await, "10.96.7.7\n");
+    assert_eq!(
+        dig(s.addr, &["+short", "fresh.default.svc.cluster.local"]).await,
+        "10.96.7.7\n"
+    );
 }
 
 #[tokio::test]
@@ -212,14 +310,23 @@ async fn other_names_go_upstream_and_are_cached() {
     let out = dig(s.addr, &["example.test"]).await;
     assert!(out.contains("status: NOERROR"), "{out}");
     assert!(out.contains("flags: qr rd ra;"), "not authoritative: {out}");
-    assert!(out.contains("example.test.\t\t60\tIN\tA\t192.0.2.1"), "{out}");
+    assert!(
+        out.contains("example.test.\t\t60\tIN\tA\t192.0.2.1"),
+        "{out}"
+    );
     assert_eq!(up.questions.load(Ordering::SeqCst), 1);
     // From the cache: the upstream is not asked again.
-    assert_eq!(dig(s.addr, &["+short", "example.test"]).await, "192.0.2.1\n");
+    assert_eq!(
+        dig(s.addr, &["+short", "example.test"]).await,
+        "192.0.2.1\n"
+    );
     assert_eq!(up.questions.load(Ordering::SeqCst), 1);
     // NXDOMAIN passes through with the upstream's SOA.
     let nx = dig(s.addr, &["nothing.test"]).await;
-    assert!(nx.contains("status: NXDOMAIN") && nx.contains("AUTHORITY: 1"), "{nx}");
+    assert!(
+        nx.contains("status: NXDOMAIN") && nx.contains("AUTHORITY: 1"),
+        "{nx}"
+    );
     // A truncated upstream answer is fetched again over TCP.
     let many = dig(s.addr, &["+tcp", "+short", "many.example.test"]).await;
     assert_eq!(lines(&many).len(), 100);
@@ -237,7 +344,11 @@ async fn external_name_chains_cname_and_upstream_address() {
     let s = start(vec![up.addr]).await;
     let out = dig(s.addr, &["+short", "ext.default.svc.cluster.local"]).await;
     assert_eq!(out, "ext.interwebs.test.\n192.0.2.4\n");
-    let cname = dig(s.addr, &["+short", "CNAME", "ext.default.svc.cluster.local"]).await;
+    let cname = dig(
+        s.addr,
+        &["+short", "CNAME", "ext.default.svc.cluster.local"],
+    )
+    .await;
     assert_eq!(cname, "ext.interwebs.test.\n");
 }
 
@@ -247,7 +358,11 @@ async fn without_upstream_other_names_fail() {
     let out = dig(s.addr, &["example.test"]).await;
     assert!(out.contains("status: SERVFAIL"), "{out}");
     // A dead upstream (a closed port on 127.0.0.1) is a SERVFAIL too.
-    let dead = UdpSocket::bind("127.0.0.1:0").await.unwrap().local_addr().unwrap();
+    let dead = UdpSocket::bind("127.0.0.1:0")
+        .await
+        .unwrap()
+        .local_addr()
+        .unwrap();
     let s = start(vec![dead]).await;
     let out = dig(s.addr, &["+time=5", "example.test"]).await;
     assert!(out.contains("status: SERVFAIL"), "{out}");

@@ -1,12 +1,9 @@
 //! The handler on raw bytes: answers, FORMERR, NOTIMP, BADVERS, EDNS0 sizes,
 //! truncation, and random bytes that must never panic it.
 
-#[path = "../../tests/fixtures/objects.rs"]
-mod objects;
-
+use crate::test_objects::*;
 use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode};
 use hickory_proto::rr::{Name, RecordType};
-use objects::*;
 use proptest::prelude::*;
 
 use super::{respond_local, Transport};
@@ -19,17 +16,33 @@ fn zone() -> &'static Zone {
 
 fn build_zone() -> Zone {
     let mut b = ZoneBuilder::new("cluster.local", 30).unwrap();
-    b.add_service(&cluster_ip("default", "kubernetes", &["10.96.0.1"], &[("https", "TCP", 443)]));
+    b.add_service(&cluster_ip(
+        "default",
+        "kubernetes",
+        &["10.96.0.1"],
+        &[("https", "TCP", 443)],
+    ));
     b.add_service(&headless("default", "big", &[("http", "TCP", 80)], false));
-    let eps: Vec<String> = (0..200).map(|i| format!("10.244.{}.{}", i / 100, i % 100 + 1)).collect();
+    let eps: Vec<String> = (0..200)
+        .map(|i| format!("10.244.{}.{}", i / 100, i % 100 + 1))
+        .collect();
     let eps: Vec<Ep<'_>> = eps.iter().map(|ip| ep(ip)).collect();
-    b.add_endpoint_slice(&slice("default", "big", "a", "IPv4", &[("http", "TCP", 8080)], &eps));
+    b.add_endpoint_slice(&slice(
+        "default",
+        "big",
+        "a",
+        "IPv4",
+        &[("http", "TCP", 8080)],
+        &eps,
+    ));
     b.build()
 }
 
 fn query(name: &str, qtype: RecordType, edns: Option<u16>) -> Vec<u8> {
     let mut m = Message::new();
-    m.set_id(4242).set_message_type(MessageType::Query).set_recursion_desired(true);
+    m.set_id(4242)
+        .set_message_type(MessageType::Query)
+        .set_recursion_desired(true);
     m.add_query(Query::query(Name::from_ascii(name).unwrap(), qtype));
     if let Some(size) = edns {
         let mut e = Edns::new();
@@ -46,7 +59,10 @@ fn answer(packet: &[u8], transport: Transport) -> (Message, usize) {
 
 #[test]
 fn answers_a_query_from_the_zone() {
-    let (m, _) = answer(&query("kubernetes.default.svc.cluster.local.", RecordType::A, None), Transport::Udp);
+    let (m, _) = answer(
+        &query("kubernetes.default.svc.cluster.local.", RecordType::A, None),
+        Transport::Udp,
+    );
     assert_eq!(m.id(), 4242);
     assert_eq!(m.message_type(), MessageType::Response);
     assert!(m.authoritative());
@@ -54,14 +70,23 @@ fn answers_a_query_from_the_zone() {
     assert_eq!(m.response_code(), ResponseCode::NoError);
     assert_eq!(m.queries().len(), 1);
     assert_eq!(m.answers().len(), 1);
-    assert_eq!(m.answers()[0].to_string().split_whitespace().collect::<Vec<_>>().join(" "),
-        "kubernetes.default.svc.cluster.local. 30 IN A 10.96.0.1");
+    assert_eq!(
+        m.answers()[0]
+            .to_string()
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" "),
+        "kubernetes.default.svc.cluster.local. 30 IN A 10.96.0.1"
+    );
     assert!(m.extensions().is_none(), "no OPT without one in the query");
 }
 
 #[test]
 fn nxdomain_carries_the_soa() {
-    let (m, _) = answer(&query("nope.default.svc.cluster.local.", RecordType::A, Some(1232)), Transport::Udp);
+    let (m, _) = answer(
+        &query("nope.default.svc.cluster.local.", RecordType::A, Some(1232)),
+        Transport::Udp,
+    );
     assert_eq!(m.response_code(), ResponseCode::NXDomain);
     assert!(m.answers().is_empty());
     assert_eq!(m.name_servers().len(), 1);
@@ -88,7 +113,9 @@ fn short_packets_and_responses_are_dropped() {
 #[test]
 fn garbage_after_a_header_is_formerr() {
     // id 0xbeef, RD, one question, then a label running past the end.
-    let packet = [0xbe, 0xef, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0, 40, b'a', b'b'];
+    let packet = [
+        0xbe, 0xef, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0, 40, b'a', b'b',
+    ];
     let bytes = respond_local(zone(), &packet, Transport::Udp).unwrap();
     assert_eq!(bytes, vec![0xbe, 0xef, 0x81, 0x81, 0, 0, 0, 0, 0, 0, 0, 0]);
     let m = Message::from_vec(&bytes).unwrap();
@@ -99,8 +126,14 @@ fn garbage_after_a_header_is_formerr() {
 fn two_questions_are_formerr() {
     let mut m = Message::new();
     m.set_id(7);
-    m.add_query(Query::query(Name::from_ascii("a.cluster.local.").unwrap(), RecordType::A));
-    m.add_query(Query::query(Name::from_ascii("b.cluster.local.").unwrap(), RecordType::A));
+    m.add_query(Query::query(
+        Name::from_ascii("a.cluster.local.").unwrap(),
+        RecordType::A,
+    ));
+    m.add_query(Query::query(
+        Name::from_ascii("b.cluster.local.").unwrap(),
+        RecordType::A,
+    ));
     let (r, _) = answer(&m.to_vec().unwrap(), Transport::Udp);
     assert_eq!(r.response_code(), ResponseCode::FormErr);
     assert_eq!(r.id(), 7);
@@ -115,7 +148,10 @@ fn other_opcodes_are_notimp_and_edns1_is_badvers() {
 
     let mut m = Message::new();
     m.set_id(9);
-    m.add_query(Query::query(Name::from_ascii("kubernetes.default.svc.cluster.local.").unwrap(), RecordType::A));
+    m.add_query(Query::query(
+        Name::from_ascii("kubernetes.default.svc.cluster.local.").unwrap(),
+        RecordType::A,
+    ));
     let mut e = Edns::new();
     e.set_version(1);
     m.set_edns(e);
@@ -147,13 +183,21 @@ fn big_answers_are_truncated_over_udp_and_whole_over_tcp() {
     assert_eq!(m.answers().len(), 200);
 
     // 200 SRV records and their addresses do not fit in 4096 bytes.
-    let q = query("_http._tcp.big.default.svc.cluster.local.", RecordType::SRV, Some(4096));
+    let q = query(
+        "_http._tcp.big.default.svc.cluster.local.",
+        RecordType::SRV,
+        Some(4096),
+    );
     let (m, len) = answer(&q, Transport::Udp);
     assert!(m.truncated());
     assert!(len <= 4096, "{len}");
     assert!(m.additionals().is_empty());
 
-    let q = query("_http._tcp.big.default.svc.cluster.local.", RecordType::SRV, None);
+    let q = query(
+        "_http._tcp.big.default.svc.cluster.local.",
+        RecordType::SRV,
+        None,
+    );
     let (m, _) = answer(&q, Transport::Tcp);
     assert_eq!(m.answers().len(), 200);
     assert_eq!(m.additionals().len(), 200);
@@ -166,7 +210,11 @@ fn the_client_payload_size_is_honoured() {
     assert!(!m.truncated());
     assert_eq!(m.answers().len(), 200);
     // Sizes below 512 count as 512.
-    let q = query("kubernetes.default.svc.cluster.local.", RecordType::A, Some(100));
+    let q = query(
+        "kubernetes.default.svc.cluster.local.",
+        RecordType::A,
+        Some(100),
+    );
     let (m, _) = answer(&q, Transport::Udp);
     assert!(!m.truncated());
 }

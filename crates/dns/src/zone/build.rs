@@ -59,7 +59,9 @@ impl ZoneBuilder {
             .to_lowercase();
         origin.set_fqdn(true);
         if origin.is_root() {
-            return Err(Error::Domain("the cluster domain must not be the root".to_string()));
+            return Err(Error::Domain(
+                "the cluster domain must not be the root".to_string(),
+            ));
         }
         Ok(Self {
             origin_labels: names::labels(&origin),
@@ -135,8 +137,14 @@ impl ZoneBuilder {
 
     /// Adds an EndpointSlice (IPv4 and IPv6 slices; FQDN slices are ignored).
     pub fn add_endpoint_slice(&mut self, slice: &EndpointSlice) {
-        let Some(namespace) = &slice.metadata.namespace else { return };
-        let Some(service) = slice.metadata.labels.as_ref().and_then(|l| l.get(SERVICE_NAME_LABEL))
+        let Some(namespace) = &slice.metadata.namespace else {
+            return;
+        };
+        let Some(service) = slice
+            .metadata
+            .labels
+            .as_ref()
+            .and_then(|l| l.get(SERVICE_NAME_LABEL))
         else {
             return;
         };
@@ -161,7 +169,11 @@ impl ZoneBuilder {
             .or_default();
         for endpoint in &slice.endpoints {
             // A nil ready condition means "unknown", which consumers treat as ready.
-            let ready = endpoint.conditions.as_ref().and_then(|c| c.ready).unwrap_or(true);
+            let ready = endpoint
+                .conditions
+                .as_ref()
+                .and_then(|c| c.ready)
+                .unwrap_or(true);
             let hostname = endpoint.hostname.clone().filter(|h| !h.is_empty());
             let pod = endpoint
                 .target_ref
@@ -169,7 +181,9 @@ impl ZoneBuilder {
                 .filter(|r| r.kind.as_deref() == Some("Pod"))
                 .and_then(|r| r.name.clone());
             for address in &endpoint.addresses {
-                let Ok(ip) = address.parse::<IpAddr>() else { continue };
+                let Ok(ip) = address.parse::<IpAddr>() else {
+                    continue;
+                };
                 list.push(RawEndpoint {
                     ip,
                     ready,
@@ -193,7 +207,10 @@ impl ZoneBuilder {
         if let (Some(hostname), Some(subdomain)) = (&spec.hostname, &spec.subdomain) {
             self.pods.insert(
                 (namespace, name.clone()),
-                (hostname.to_ascii_lowercase(), subdomain.to_ascii_lowercase()),
+                (
+                    hostname.to_ascii_lowercase(),
+                    subdomain.to_ascii_lowercase(),
+                ),
             );
         }
     }
@@ -230,24 +247,37 @@ impl ZoneBuilder {
                     .map(|h| h.to_ascii_lowercase())
                     .or(from_pod)
                     .unwrap_or_else(|| names::dashed(endpoint.ip));
-                endpoints.push(EndpointEntry { label, ip: endpoint.ip, ports: endpoint.ports.clone() });
+                endpoints.push(EndpointEntry {
+                    label,
+                    ip: endpoint.ip,
+                    ports: endpoint.ports.clone(),
+                });
             }
-            let entry = ServiceEntry { name, namespace, kind: raw.kind, ports: raw.ports, endpoints };
+            let entry = ServiceEntry {
+                name,
+                namespace,
+                kind: raw.kind,
+                ports: raw.ports,
+                endpoints,
+            };
             let service_name = zone.service_name(&entry);
             if let ServiceKind::ClusterIp(ips) = &entry.kind {
                 for ip in ips {
-                    zone.reverse.entry(*ip).or_default().push(service_name.clone());
+                    zone.reverse
+                        .entry(*ip)
+                        .or_default()
+                        .push(service_name.clone());
                 }
                 if entry.namespace == "kube-system" && entry.name == "kube-dns" {
                     zone.nameservers = ips.clone();
                 }
             }
             for endpoint in &entry.endpoints {
-                let target =
-                    zone.child(&[&endpoint.label, &entry.name, &entry.namespace, "svc"]);
+                let target = zone.child(&[&endpoint.label, &entry.name, &entry.namespace, "svc"]);
                 zone.reverse.entry(endpoint.ip).or_default().push(target);
             }
-            zone.services.insert((entry.namespace.clone(), entry.name.clone()), entry);
+            zone.services
+                .insert((entry.namespace.clone(), entry.name.clone()), entry);
         }
         for targets in zone.reverse.values_mut() {
             targets.sort();

@@ -41,7 +41,8 @@ impl Zone {
     }
 
     fn service(&self, namespace: &str, name: &str) -> Option<&ServiceEntry> {
-        self.services.get(&(namespace.to_string(), name.to_string()))
+        self.services
+            .get(&(namespace.to_string(), name.to_string()))
     }
 
     /// `<svc>.<ns>.svc.<zone>`: cluster IPs (or ready endpoints when
@@ -124,8 +125,11 @@ impl Zone {
         let mut rrs = Vec::new();
         let mut pairs = Vec::new();
         for endpoint in endpoints {
-            let ports: Vec<&PortEntry> =
-                endpoint.ports.iter().filter(|p| filter.is_none_or(|f| f(p))).collect();
+            let ports: Vec<&PortEntry> = endpoint
+                .ports
+                .iter()
+                .filter(|p| filter.is_none_or(|f| f(p)))
+                .collect();
             if filter.is_some() && ports.is_empty() {
                 continue;
             }
@@ -159,6 +163,11 @@ fn srv_records(pairs: Vec<(u16, Name, IpAddr)>) -> Vec<Rr> {
 fn share(pairs: Vec<(u16, Name, IpAddr)>, weight: u16) -> Vec<Rr> {
     pairs
         .into_iter()
-        .map(|(port, target, target_ip)| Rr::Srv { weight, port, target, target_ip })
+        .map(|(port, target, target_ip)| Rr::Srv {
+            weight,
+            port,
+            target,
+            target_ip,
+        })
         .collect()
 }

@@ -1,12 +1,9 @@
 //! Exact answers of the zone for every kind of name, after CoreDNS'
 //! kubernetes plugin tests and the Kubernetes DNS specification.
 
-#[path = "../../tests/fixtures/objects.rs"]
-mod objects;
-
+use crate::test_objects::*;
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::{Name, Record, RecordType};
-use objects::*;
 
 use super::{Lookup, Zone, ZoneBuilder};
 
@@ -16,9 +13,24 @@ const SOA: &str =
 fn zone() -> Zone {
     let mut b = ZoneBuilder::new("cluster.local", 30).unwrap().serial(42);
     b.add_namespace(&namespace("emptyns"));
-    b.add_service(&cluster_ip("testns", "svc1", &["10.0.0.1"], &[("http", "TCP", 80)]));
-    b.add_service(&cluster_ip("testns", "svc6", &["1234:abcd::1"], &[("http", "TCP", 80)]));
-    b.add_service(&cluster_ip("testns", "dual", &["10.0.0.3", "10::3"], &[("http", "TCP", 80)]));
+    b.add_service(&cluster_ip(
+        "testns",
+        "svc1",
+        &["10.0.0.1"],
+        &[("http", "TCP", 80)],
+    ));
+    b.add_service(&cluster_ip(
+        "testns",
+        "svc6",
+        &["1234:abcd::1"],
+        &[("http", "TCP", 80)],
+    ));
+    b.add_service(&cluster_ip(
+        "testns",
+        "dual",
+        &["10.0.0.3", "10::3"],
+        &[("http", "TCP", 80)],
+    ));
     b.add_service(&cluster_ip(
         "testns",
         "multi",
@@ -35,9 +47,24 @@ fn zone() -> Zone {
         &[
             ep("172.0.0.2"),
             ep("172.0.0.3"),
-            Ep { ip: "172.0.0.4", ready: true, hostname: Some("dup-name"), pod: None },
-            Ep { ip: "172.0.0.5", ready: true, hostname: Some("dup-name"), pod: None },
-            Ep { ip: "172.0.0.9", ready: false, hostname: None, pod: None },
+            Ep {
+                ip: "172.0.0.4",
+                ready: true,
+                hostname: Some("dup-name"),
+                pod: None,
+            },
+            Ep {
+                ip: "172.0.0.5",
+                ready: true,
+                hostname: Some("dup-name"),
+                pod: None,
+            },
+            Ep {
+                ip: "172.0.0.9",
+                ready: false,
+                hostname: None,
+                pod: None,
+            },
         ],
     ));
     b.add_endpoint_slice(&slice(
@@ -55,7 +82,12 @@ fn zone() -> Zone {
         "a",
         "IPv4",
         &[],
-        &[Ep { ip: "172.0.0.30", ready: false, hostname: None, pod: None }],
+        &[Ep {
+            ip: "172.0.0.30",
+            ready: false,
+            hostname: None,
+            pod: None,
+        }],
     ));
     b.add_service(&headless("testns", "nginx", &[("web", "TCP", 80)], false));
     b.add_endpoint_slice(&slice(
@@ -65,16 +97,40 @@ fn zone() -> Zone {
         "IPv4",
         &[("web", "TCP", 8080)],
         &[
-            Ep { ip: "10.244.1.5", ready: true, hostname: None, pod: Some("web-0") },
-            Ep { ip: "10.244.1.6", ready: true, hostname: Some("web-1"), pod: Some("web-1") },
+            Ep {
+                ip: "10.244.1.5",
+                ready: true,
+                hostname: None,
+                pod: Some("web-0"),
+            },
+            Ep {
+                ip: "10.244.1.6",
+                ready: true,
+                hostname: Some("web-1"),
+                pod: Some("web-1"),
+            },
         ],
     ));
     b.add_pod(&pod("testns", "web-0", Some("web-0"), Some("nginx")));
-    b.add_service(&headless("testns", "empty-hdls", &[("http", "TCP", 80)], false));
+    b.add_service(&headless(
+        "testns",
+        "empty-hdls",
+        &[("http", "TCP", 80)],
+        false,
+    ));
     b.add_service(&external("testns", "external", "ext.interwebs.test"));
-    b.add_service(&external("testns", "external-to-service", "svc1.testns.svc.cluster.local"));
+    b.add_service(&external(
+        "testns",
+        "external-to-service",
+        "svc1.testns.svc.cluster.local",
+    ));
     b.add_service(&external("testns", "external-ip", "1.2.3.4"));
-    b.add_service(&cluster_ip("kube-system", "kube-dns", &["10.96.0.10"], &[("dns", "UDP", 53)]));
+    b.add_service(&cluster_ip(
+        "kube-system",
+        "kube-dns",
+        &["10.96.0.10"],
+        &[("dns", "UDP", 53)],
+    ));
     b.build()
 }
 
@@ -89,7 +145,12 @@ struct Got {
 fn render(records: &[Record]) -> Vec<String> {
     let mut out: Vec<String> = records
         .iter()
-        .map(|r| r.to_string().split_whitespace().collect::<Vec<_>>().join(" "))
+        .map(|r| {
+            r.to_string()
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
         .collect();
     out.sort();
     out
@@ -114,7 +175,11 @@ fn answers(name: &str, qtype: RecordType, expected: &[&str]) -> Got {
     let mut expected: Vec<String> = expected.iter().map(|s| s.to_string()).collect();
     expected.sort();
     assert_eq!(got.answers, expected, "{name} {qtype}");
-    assert!(got.authority.is_empty(), "{name} {qtype}: {:?}", got.authority);
+    assert!(
+        got.authority.is_empty(),
+        "{name} {qtype}: {:?}",
+        got.authority
+    );
     got
 }
 
@@ -134,16 +199,36 @@ fn nxdomain(name: &str, qtype: RecordType) {
 
 #[test]
 fn cluster_ip_service_a_and_aaaa() {
-    answers("svc1.testns.svc.cluster.local.", RecordType::A, &["svc1.testns.svc.cluster.local. 30 IN A 10.0.0.1"]);
+    answers(
+        "svc1.testns.svc.cluster.local.",
+        RecordType::A,
+        &["svc1.testns.svc.cluster.local. 30 IN A 10.0.0.1"],
+    );
     nodata("svc1.testns.svc.cluster.local.", RecordType::AAAA);
-    answers("svc6.testns.svc.cluster.local.", RecordType::AAAA, &["svc6.testns.svc.cluster.local. 30 IN AAAA 1234:abcd::1"]);
-    answers("dual.testns.svc.cluster.local.", RecordType::A, &["dual.testns.svc.cluster.local. 30 IN A 10.0.0.3"]);
-    answers("dual.testns.svc.cluster.local.", RecordType::AAAA, &["dual.testns.svc.cluster.local. 30 IN AAAA 10::3"]);
+    answers(
+        "svc6.testns.svc.cluster.local.",
+        RecordType::AAAA,
+        &["svc6.testns.svc.cluster.local. 30 IN AAAA 1234:abcd::1"],
+    );
+    answers(
+        "dual.testns.svc.cluster.local.",
+        RecordType::A,
+        &["dual.testns.svc.cluster.local. 30 IN A 10.0.0.3"],
+    );
+    answers(
+        "dual.testns.svc.cluster.local.",
+        RecordType::AAAA,
+        &["dual.testns.svc.cluster.local. 30 IN AAAA 10::3"],
+    );
 }
 
 #[test]
 fn names_are_case_insensitive_and_keep_the_question_case() {
-    answers("SVC1.TestNS.svc.Cluster.Local.", RecordType::A, &["SVC1.TestNS.svc.Cluster.Local. 30 IN A 10.0.0.1"]);
+    answers(
+        "SVC1.TestNS.svc.Cluster.Local.",
+        RecordType::A,
+        &["SVC1.TestNS.svc.Cluster.Local. 30 IN A 10.0.0.1"],
+    );
 }
 
 #[test]
@@ -153,7 +238,10 @@ fn service_srv_per_port() {
         RecordType::SRV,
         &["_http._tcp.svc1.testns.svc.cluster.local. 30 IN SRV 0 100 80 svc1.testns.svc.cluster.local."],
     );
-    assert_eq!(got.additionals, vec!["svc1.testns.svc.cluster.local. 30 IN A 10.0.0.1"]);
+    assert_eq!(
+        got.additionals,
+        vec!["svc1.testns.svc.cluster.local. 30 IN A 10.0.0.1"]
+    );
     let got = answers(
         "multi.testns.svc.cluster.local.",
         RecordType::SRV,
@@ -163,7 +251,10 @@ fn service_srv_per_port() {
             "multi.testns.svc.cluster.local. 30 IN SRV 0 33 8080 multi.testns.svc.cluster.local.",
         ],
     );
-    assert_eq!(got.additionals, vec!["multi.testns.svc.cluster.local. 30 IN A 10.0.0.4"]);
+    assert_eq!(
+        got.additionals,
+        vec!["multi.testns.svc.cluster.local. 30 IN A 10.0.0.4"]
+    );
     answers(
         "_dns._udp.multi.testns.svc.cluster.local.",
         RecordType::SRV,
@@ -171,7 +262,10 @@ fn service_srv_per_port() {
     );
     // Wrong protocol, unknown port name, missing underscores.
     nxdomain("_dns._tcp.multi.testns.svc.cluster.local.", RecordType::SRV);
-    nxdomain("_nope._tcp.multi.testns.svc.cluster.local.", RecordType::SRV);
+    nxdomain(
+        "_nope._tcp.multi.testns.svc.cluster.local.",
+        RecordType::SRV,
+    );
     nxdomain("http.tcp.multi.testns.svc.cluster.local.", RecordType::SRV);
     // Dual stack: one SRV (weight shared before merging), both addresses.
     let got = answers(
@@ -181,7 +275,10 @@ fn service_srv_per_port() {
     );
     assert_eq!(
         got.additionals,
-        vec!["dual.testns.svc.cluster.local. 30 IN A 10.0.0.3", "dual.testns.svc.cluster.local. 30 IN AAAA 10::3"]
+        vec![
+            "dual.testns.svc.cluster.local. 30 IN A 10.0.0.3",
+            "dual.testns.svc.cluster.local. 30 IN AAAA 10::3"
+        ]
     );
 }
 
@@ -200,10 +297,17 @@ fn headless_service_answers_ready_endpoints() {
     answers(
         "hdls1.testns.svc.cluster.local.",
         RecordType::AAAA,
-        &["hdls1.testns.svc.cluster.local. 30 IN AAAA 5678:abcd::1", "hdls1.testns.svc.cluster.local. 30 IN AAAA 5678:abcd::2"],
+        &[
+            "hdls1.testns.svc.cluster.local. 30 IN AAAA 5678:abcd::1",
+            "hdls1.testns.svc.cluster.local. 30 IN AAAA 5678:abcd::2",
+        ],
     );
     // publishNotReadyAddresses publishes the unready endpoint.
-    answers("pnr.testns.svc.cluster.local.", RecordType::A, &["pnr.testns.svc.cluster.local. 30 IN A 172.0.0.30"]);
+    answers(
+        "pnr.testns.svc.cluster.local.",
+        RecordType::A,
+        &["pnr.testns.svc.cluster.local. 30 IN A 172.0.0.30"],
+    );
     // No ready endpoint: NXDOMAIN, as CoreDNS answers.
     nxdomain("empty-hdls.testns.svc.cluster.local.", RecordType::A);
 }
@@ -245,22 +349,50 @@ fn headless_srv_points_at_each_endpoint() {
 
 #[test]
 fn per_endpoint_names() {
-    answers("172-0-0-2.hdls1.testns.svc.cluster.local.", RecordType::A, &["172-0-0-2.hdls1.testns.svc.cluster.local. 30 IN A 172.0.0.2"]);
+    answers(
+        "172-0-0-2.hdls1.testns.svc.cluster.local.",
+        RecordType::A,
+        &["172-0-0-2.hdls1.testns.svc.cluster.local. 30 IN A 172.0.0.2"],
+    );
     answers(
         "dup-name.hdls1.testns.svc.cluster.local.",
         RecordType::A,
-        &["dup-name.hdls1.testns.svc.cluster.local. 30 IN A 172.0.0.4", "dup-name.hdls1.testns.svc.cluster.local. 30 IN A 172.0.0.5"],
+        &[
+            "dup-name.hdls1.testns.svc.cluster.local. 30 IN A 172.0.0.4",
+            "dup-name.hdls1.testns.svc.cluster.local. 30 IN A 172.0.0.5",
+        ],
     );
-    answers("5678-abcd--2.hdls1.testns.svc.cluster.local.", RecordType::AAAA, &["5678-abcd--2.hdls1.testns.svc.cluster.local. 30 IN AAAA 5678:abcd::2"]);
+    answers(
+        "5678-abcd--2.hdls1.testns.svc.cluster.local.",
+        RecordType::AAAA,
+        &["5678-abcd--2.hdls1.testns.svc.cluster.local. 30 IN AAAA 5678:abcd::2"],
+    );
     // StatefulSet pods: hostname from the slice, or from the Pod's spec.hostname + subdomain.
-    answers("web-0.nginx.testns.svc.cluster.local.", RecordType::A, &["web-0.nginx.testns.svc.cluster.local. 30 IN A 10.244.1.5"]);
-    answers("web-1.nginx.testns.svc.cluster.local.", RecordType::A, &["web-1.nginx.testns.svc.cluster.local. 30 IN A 10.244.1.6"]);
+    answers(
+        "web-0.nginx.testns.svc.cluster.local.",
+        RecordType::A,
+        &["web-0.nginx.testns.svc.cluster.local. 30 IN A 10.244.1.5"],
+    );
+    answers(
+        "web-1.nginx.testns.svc.cluster.local.",
+        RecordType::A,
+        &["web-1.nginx.testns.svc.cluster.local. 30 IN A 10.244.1.6"],
+    );
     nodata("web-1.nginx.testns.svc.cluster.local.", RecordType::AAAA);
     // The unready endpoint and unknown endpoints do not exist.
     nxdomain("172-0-0-9.hdls1.testns.svc.cluster.local.", RecordType::A);
-    nxdomain("bogusendpoint.hdls1.testns.svc.cluster.local.", RecordType::A);
-    nxdomain("bogusendpoint.svc0.testns.svc.cluster.local.", RecordType::A);
-    nxdomain("endpoint.external.testns.svc.cluster.local.", RecordType::CNAME);
+    nxdomain(
+        "bogusendpoint.hdls1.testns.svc.cluster.local.",
+        RecordType::A,
+    );
+    nxdomain(
+        "bogusendpoint.svc0.testns.svc.cluster.local.",
+        RecordType::A,
+    );
+    nxdomain(
+        "endpoint.external.testns.svc.cluster.local.",
+        RecordType::CNAME,
+    );
 }
 
 #[test]
@@ -276,7 +408,10 @@ fn external_name_services() {
         RecordType::A,
         &["external.testns.svc.cluster.local. 30 IN CNAME ext.interwebs.test."],
     );
-    assert_eq!(got.chase, Some(Name::from_ascii("ext.interwebs.test.").unwrap()));
+    assert_eq!(
+        got.chase,
+        Some(Name::from_ascii("ext.interwebs.test.").unwrap())
+    );
     let got = answers(
         "external-to-service.testns.svc.cluster.local.",
         RecordType::A,
@@ -292,8 +427,16 @@ fn external_name_services() {
 
 #[test]
 fn pod_names_in_insecure_mode() {
-    answers("10-244-0-1.testns.pod.cluster.local.", RecordType::A, &["10-244-0-1.testns.pod.cluster.local. 30 IN A 10.244.0.1"]);
-    answers("fd00--5.emptyns.pod.cluster.local.", RecordType::AAAA, &["fd00--5.emptyns.pod.cluster.local. 30 IN AAAA fd00::5"]);
+    answers(
+        "10-244-0-1.testns.pod.cluster.local.",
+        RecordType::A,
+        &["10-244-0-1.testns.pod.cluster.local. 30 IN A 10.244.0.1"],
+    );
+    answers(
+        "fd00--5.emptyns.pod.cluster.local.",
+        RecordType::AAAA,
+        &["fd00--5.emptyns.pod.cluster.local. 30 IN AAAA fd00::5"],
+    );
     nodata("10-244-0-1.testns.pod.cluster.local.", RecordType::AAAA);
     nxdomain("blah.testns.pod.cluster.local.", RecordType::A);
     nxdomain("10-244-0-1.nosuchns.pod.cluster.local.", RecordType::A);
@@ -316,23 +459,53 @@ fn nodata_versus_nxdomain() {
     nxdomain("svc0.svc-nons.svc.cluster.local.", RecordType::A);
     nxdomain("foo.cluster.local.", RecordType::NS);
     nxdomain("foo.svc.cluster.local.", RecordType::NS);
-    nxdomain("a.b.c._http._tcp.svc1.testns.svc.cluster.local.", RecordType::A);
+    nxdomain(
+        "a.b.c._http._tcp.svc1.testns.svc.cluster.local.",
+        RecordType::A,
+    );
 }
 
 #[test]
 fn apex_soa_ns_and_schema_version() {
     answers("cluster.local.", RecordType::SOA, &[SOA]);
-    let got = answers("cluster.local.", RecordType::NS, &["cluster.local. 30 IN NS ns.dns.cluster.local."]);
-    assert_eq!(got.additionals, vec!["ns.dns.cluster.local. 30 IN A 10.96.0.10"]);
-    answers("ns.dns.cluster.local.", RecordType::A, &["ns.dns.cluster.local. 30 IN A 10.96.0.10"]);
-    answers("dns-version.cluster.local.", RecordType::TXT, &["dns-version.cluster.local. 28800 IN TXT 1.1.0"]);
+    let got = answers(
+        "cluster.local.",
+        RecordType::NS,
+        &["cluster.local. 30 IN NS ns.dns.cluster.local."],
+    );
+    assert_eq!(
+        got.additionals,
+        vec!["ns.dns.cluster.local. 30 IN A 10.96.0.10"]
+    );
+    answers(
+        "ns.dns.cluster.local.",
+        RecordType::A,
+        &["ns.dns.cluster.local. 30 IN A 10.96.0.10"],
+    );
+    answers(
+        "dns-version.cluster.local.",
+        RecordType::TXT,
+        &["dns-version.cluster.local. 28800 IN TXT 1.1.0"],
+    );
 }
 
 #[test]
 fn ptr_for_cluster_ips_and_endpoints() {
-    answers("1.0.0.10.in-addr.arpa.", RecordType::PTR, &["1.0.0.10.in-addr.arpa. 30 IN PTR svc1.testns.svc.cluster.local."]);
-    answers("2.0.0.172.in-addr.arpa.", RecordType::PTR, &["2.0.0.172.in-addr.arpa. 30 IN PTR 172-0-0-2.hdls1.testns.svc.cluster.local."]);
-    answers("5.1.244.10.in-addr.arpa.", RecordType::PTR, &["5.1.244.10.in-addr.arpa. 30 IN PTR web-0.nginx.testns.svc.cluster.local."]);
+    answers(
+        "1.0.0.10.in-addr.arpa.",
+        RecordType::PTR,
+        &["1.0.0.10.in-addr.arpa. 30 IN PTR svc1.testns.svc.cluster.local."],
+    );
+    answers(
+        "2.0.0.172.in-addr.arpa.",
+        RecordType::PTR,
+        &["2.0.0.172.in-addr.arpa. 30 IN PTR 172-0-0-2.hdls1.testns.svc.cluster.local."],
+    );
+    answers(
+        "5.1.244.10.in-addr.arpa.",
+        RecordType::PTR,
+        &["5.1.244.10.in-addr.arpa. 30 IN PTR web-0.nginx.testns.svc.cluster.local."],
+    );
     answers(
         "1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.d.c.b.a.4.3.2.1.ip6.arpa.",
         RecordType::PTR,
@@ -340,27 +513,66 @@ fn ptr_for_cluster_ips_and_endpoints() {
     );
     let z = zone();
     // Unknown addresses and partial reverse names go upstream.
-    assert_eq!(z.lookup(&Name::from_ascii("9.9.9.9.in-addr.arpa.").unwrap(), RecordType::PTR), Lookup::NotInZone);
-    assert_eq!(z.lookup(&Name::from_ascii("10.in-addr.arpa.").unwrap(), RecordType::PTR), Lookup::NotInZone);
+    assert_eq!(
+        z.lookup(
+            &Name::from_ascii("9.9.9.9.in-addr.arpa.").unwrap(),
+            RecordType::PTR
+        ),
+        Lookup::NotInZone
+    );
+    assert_eq!(
+        z.lookup(
+            &Name::from_ascii("10.in-addr.arpa.").unwrap(),
+            RecordType::PTR
+        ),
+        Lookup::NotInZone
+    );
     // The unready endpoint has no PTR.
-    assert_eq!(z.lookup(&Name::from_ascii("9.0.0.172.in-addr.arpa.").unwrap(), RecordType::PTR), Lookup::NotInZone);
+    assert_eq!(
+        z.lookup(
+            &Name::from_ascii("9.0.0.172.in-addr.arpa.").unwrap(),
+            RecordType::PTR
+        ),
+        Lookup::NotInZone
+    );
 }
 
 #[test]
 fn names_outside_the_zone_are_not_answered() {
     let z = zone();
-    assert_eq!(z.lookup(&Name::from_ascii("example.com.").unwrap(), RecordType::A), Lookup::NotInZone);
-    assert_eq!(z.lookup(&Name::from_ascii("local.").unwrap(), RecordType::A), Lookup::NotInZone);
-    assert_eq!(z.lookup(&Name::from_ascii("xcluster.local.").unwrap(), RecordType::A), Lookup::NotInZone);
+    assert_eq!(
+        z.lookup(&Name::from_ascii("example.com.").unwrap(), RecordType::A),
+        Lookup::NotInZone
+    );
+    assert_eq!(
+        z.lookup(&Name::from_ascii("local.").unwrap(), RecordType::A),
+        Lookup::NotInZone
+    );
+    assert_eq!(
+        z.lookup(&Name::from_ascii("xcluster.local.").unwrap(), RecordType::A),
+        Lookup::NotInZone
+    );
 }
 
 #[test]
 fn ttl_and_domain_are_configurable() {
     let mut b = ZoneBuilder::new("example.internal.", 5).unwrap().serial(7);
-    b.add_service(&cluster_ip("default", "kubernetes", &["10.96.0.1"], &[("https", "TCP", 443)]));
+    b.add_service(&cluster_ip(
+        "default",
+        "kubernetes",
+        &["10.96.0.1"],
+        &[("https", "TCP", 443)],
+    ));
     let z = b.build();
-    let got = ask(&z, "kubernetes.default.svc.example.internal.", RecordType::A);
-    assert_eq!(got.answers, vec!["kubernetes.default.svc.example.internal. 5 IN A 10.96.0.1"]);
+    let got = ask(
+        &z,
+        "kubernetes.default.svc.example.internal.",
+        RecordType::A,
+    );
+    assert_eq!(
+        got.answers,
+        vec!["kubernetes.default.svc.example.internal. 5 IN A 10.96.0.1"]
+    );
     let got = ask(&z, "nope.default.svc.example.internal.", RecordType::A);
     assert_eq!(
         got.authority,
