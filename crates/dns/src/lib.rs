@@ -47,14 +47,6 @@ pub enum Error {
     /// No upstream server answered a forwarded question.
     #[error("upstream: {0}")]
     Upstream(String),
-    /// Watching the Kubernetes API failed for good.
-    #[error("watching {kind} failed: {message}")]
-    Watch {
-        /// The resource kind.
-        kind: &'static str,
-        /// What went wrong.
-        message: String,
-    },
 }
 
 /// How to run the DNS server.
