@@ -10,6 +10,7 @@
 //! sandbox's run tmpfs (see [`crate::userns::InitMounts::run_dir`]).
 
 mod apply;
+mod root;
 
 use std::path::PathBuf;
 
@@ -48,6 +49,10 @@ pub struct PodMounts {
     /// Files to write in the pod (path in the pod, content), e.g. `/etc/resolv.conf`,
     /// `/etc/hosts`, `/etc/hostname`. A symlink at that path is replaced by the file.
     pub files: Vec<(PathBuf, Vec<u8>)>,
+    /// Give the pod a root of its own (see `root.rs`): every top-level directory overlaid and
+    /// `pivot_root` into it, so mount points and files can go anywhere; `overlay` is then
+    /// unused. Without it only the `overlay` directories are private.
+    pub private_root: bool,
 }
 
 impl PodMounts {
@@ -59,6 +64,7 @@ impl PodMounts {
             tmpfs: DEFAULT_TMPFS.iter().map(PathBuf::from).collect(),
             binds: Vec::new(),
             files: Vec::new(),
+            private_root: true,
         }
     }
 

@@ -408,13 +408,13 @@ spec:
   initContainers:
   - name: prepare
     image: busybox
-    command: [sh, -c, 'echo prepared-by-init > /work/ready.txt']
-    volumeMounts: [{name: scratch, mountPath: /work}]
+    command: [sh, -c, 'echo prepared-by-init > /data/work/ready.txt']
+    volumeMounts: [{name: scratch, mountPath: /data/work}]
   containers:
   - name: web
     image: registry.k8s.io/e2e-test-images/agnhost:2.53
     args: [netexec, --http-port=8080]
-    workingDir: /work
+    workingDir: /data/work
     ports: [{name: http, containerPort: 8080}]
     readinessProbe:
       httpGet: {path: /healthz, port: http}
@@ -423,13 +423,13 @@ spec:
     - name: GREETING
       valueFrom: {configMapKeyRef: {name: settings, key: greeting}}
     volumeMounts:
-    - {name: scratch, mountPath: /work}
+    - {name: scratch, mountPath: /data/work}
     - {name: config, mountPath: /etc/settings}
     - {name: secret, mountPath: /etc/creds, readOnly: true}
   - name: sidecar
     image: busybox
-    command: [sh, -c, 'echo from-sidecar > /work/sidecar.txt; sleep 3600']
-    volumeMounts: [{name: scratch, mountPath: /work}]
+    command: [sh, -c, 'echo from-sidecar > /data/work/sidecar.txt; sleep 3600']
+    volumeMounts: [{name: scratch, mountPath: /data/work}]
   volumes:
   - {name: scratch, emptyDir: {}}
   - {name: config, configMap: {name: settings}}
@@ -454,9 +454,9 @@ spec:
         "{table}"
     );
     let exec = |cmd: &str| c.ok(&["exec", "vols", "-c", "web", "--", "sh", "-c", cmd]);
-    assert_eq!(exec("cat /work/ready.txt"), "prepared-by-init\n");
-    assert_eq!(exec("cat /work/sidecar.txt"), "from-sidecar\n");
-    assert_eq!(exec("pwd"), "/work\n");
+    assert_eq!(exec("cat /data/work/ready.txt"), "prepared-by-init\n");
+    assert_eq!(exec("cat /data/work/sidecar.txt"), "from-sidecar\n");
+    assert_eq!(exec("pwd"), "/data/work\n");
     assert_eq!(exec("cat /etc/settings/greeting"), "hello from a configmap");
     assert_eq!(exec("cat /etc/creds/password"), "s3cret");
     assert_eq!(exec("echo $GREETING"), "hello from a configmap\n");

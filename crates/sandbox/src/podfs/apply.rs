@@ -40,7 +40,7 @@ pub fn setup_pod_mounts(spec: &PodMounts) -> Result<(), Error> {
     }
 
     // Resolve bind sources before anything covers them.
-    let mut sources = Vec::with_capacity(spec.binds.len());
+    let mut sources: Vec<(File, bool)> = Vec::with_capacity(spec.binds.len());
     for (host, _, _) in &spec.binds {
         let file = OpenOptions::new()
             .read(true)
@@ -60,9 +60,22 @@ pub fn setup_pod_mounts(spec: &PodMounts) -> Result<(), Error> {
         File::open(&spec.layer_dir).map_err(|e| Error::file("opening", &spec.layer_dir, e))?;
     let layers_path = PathBuf::from(format!("/proc/self/fd/{}", layers.as_raw_fd()));
     let mut private: Vec<PathBuf> = Vec::new();
-    for (i, dir) in spec.overlay.iter().enumerate() {
-        if overlay_dir(&layers_path, i, dir)? {
-            private.push(canonical(dir)?);
+    if spec.private_root {
+        private = super::root::enter_private_root(&layers_path, &sources)?;
+        // The sources now live at STAGING/<i> in the pod's own tree.
+        for (i, (file, _)) in sources.iter_mut().enumerate() {
+            let at = Path::new(super::root::STAGING).join(i.to_string());
+            *file = OpenOptions::new()
+                .read(true)
+                .custom_flags(libc::O_PATH | libc::O_CLOEXEC)
+                .open(&at)
+                .map_err(|e| Error::file("opening staged bind source", &at, e))?;
+        }
+    } else {
+        for (i, dir) in spec.overlay.iter().enumerate() {
+            if overlay_dir(&layers_path, i, dir)? {
+                private.push(canonical(dir)?);
+            }
         }
     }
     for dir in &spec.tmpfs {
@@ -73,6 +86,10 @@ pub fn setup_pod_mounts(spec: &PodMounts) -> Result<(), Error> {
     for ((file, is_dir), (host, target, readonly)) in sources.iter().zip(&spec.binds) {
         bind(file, *is_dir, host, target, *readonly, &private)?;
     }
+    if spec.private_root {
+        drop(sources);
+        super::root::clear_staging(spec.binds.len());
+    }
     for (path, content) in &spec.files {
         write_file(path, content, &private)?;
     }
@@ -82,12 +99,25 @@ pub fn setup_pod_mounts(spec: &PodMounts) -> Result<(), Error> {
 /// Overlays `dir` with a writable layer under `layer_dir`; false if `dir` is missing or a
 /// symlink (nothing to overlay).
 fn overlay_dir(layer_dir: &Path, i: usize, dir: &Path) -> Result<bool, Error> {
-    let meta = match fs::symlink_metadata(dir) {
-        Ok(m) if m.is_dir() => m,
+    match fs::symlink_metadata(dir) {
+        Ok(m) if m.is_dir() => {}
         Ok(_) => return Ok(false),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
         Err(e) => return Err(Error::file("inspecting", dir, e)),
     };
+    overlay_onto(layer_dir, i, dir, dir)?;
+    Ok(true)
+}
+
+/// Mounts an overlay of the directory `dir` (lower) with a writable layer number `i` under
+/// `layer_dir` on `target` (`dir` itself, or its place in a new root).
+pub(super) fn overlay_onto(
+    layer_dir: &Path,
+    i: usize,
+    dir: &Path,
+    target: &Path,
+) -> Result<(), Error> {
+    let meta = fs::symlink_metadata(dir).map_err(|e| Error::file("inspecting", dir, e))?;
     let text = dir.to_string_lossy();
     let key: String = text
         .trim_start_matches('/')
@@ -121,18 +151,18 @@ fn overlay_dir(layer_dir: &Path, i: usize, dir: &Path) -> Result<bool, Error> {
     );
     mount(
         Some("overlay"),
-        dir,
+        target,
         Some("overlay"),
         MsFlags::empty(),
         Some(options.as_str()),
     )
     .map_err(|e| {
         Error::sys(
-            format!("mounting an overlay on {} ({options})", dir.display()),
+            format!("mounting an overlay on {} ({options})", target.display()),
             e,
         )
     })?;
-    Ok(true)
+    Ok(())
 }
 
 /// Mounts a fresh tmpfs on `dir`; false if `dir` is missing and cannot be created privately.

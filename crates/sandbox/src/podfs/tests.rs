@@ -25,7 +25,9 @@ fn pod_sandbox_role() {
     set_hostname(&name).unwrap();
     if std::env::var_os("POD_WRITE_HOST").is_some() {
         // Nothing outside the pod's private directories may be created or written.
-        let spec = PodMounts::new(var("POD_LAYER")).file("/usr/lib/portico-test", "x");
+        // (Without a private root: with one, every path is the pod's own.)
+        let mut spec = PodMounts::new(var("POD_LAYER")).file("/usr/lib/portico-test", "x");
+        spec.private_root = false;
         let err = setup_pod_mounts(&spec).unwrap_err();
         assert!(matches!(err, Error::Invalid(_)), "{err}");
         println!("POD-ERROR {err}");
