@@ -294,9 +294,14 @@ fn services_work_through_kernel_dnat() {
         }
         let mut dp = Nftables::new(config()).unwrap();
         dp.apply(&state()).await.unwrap();
-        assert!(dp
-            .last_transaction()
-            .starts_with("add table ip portico\ndelete table ip portico\n"));
+        // The first apply replaces the table with what `portico proxy rules` shows.
+        assert_eq!(
+            dp.last_transaction(),
+            format!(
+                "add table ip portico\ndelete table ip portico\n{}",
+                render_full(&state(), dp.config())
+            )
+        );
 
         // Cluster IP: both endpoints take connections; pods keep their address.
         let seen = tally(&net.client, "10.96.0.10:80", 40);

@@ -271,3 +271,110 @@ add rule ip portico service-6WHWAHDN-kube-system/kube-dns/udp/dns numgen random 
 delete set ip portico affinity-P3SG3GTU-kube-system/kube-dns/udp/dns__10.244.1.5/53
 delete set ip portico affinity-W37H562W-kube-system/kube-dns/udp/dns__10.244.0.5/53
 "#;
+
+#[test]
+fn no_endpoints_reject_everywhere_and_local_policies_drop() {
+    let mut s = ProxyState::default();
+    let mut web = cluster_ip("10.96.0.20", 80, vec![]);
+    web.node_port = Some(30080);
+    web.load_balancer_ips = vec![ip("127.240.0.1")];
+    s.services
+        .insert(key("default", "web", "", Protocol::Tcp), web.clone());
+    let text = render_full(&s, &config());
+    let service_part = &text[text.find("# default/web").unwrap()..];
+    assert_text(
+        service_part,
+        r#"# default/web (TCP)
+add element ip portico cluster-ips { 10.96.0.20 }
+add element ip portico no-endpoint-services { 10.96.0.20 . tcp . 80 comment "default/web" : goto reject-chain }
+add element ip portico no-endpoint-services { 127.240.0.1 . tcp . 80 comment "default/web" : goto reject-chain }
+add element ip portico no-endpoint-nodeports { tcp . 30080 comment "default/web" : goto reject-chain }
+"#,
+    );
+
+    // Only a remote endpoint, both policies Local: cluster IP and node port drop (outside
+    // clients), but pods and the node are short-circuited to the remote endpoint.
+    web.endpoints = vec![ep("10.244.1.5", 80, false)];
+    web.internal_local = true;
+    web.external_local = true;
+    s.services
+        .insert(key("default", "web", "", Protocol::Tcp), web);
+    let text = render_full(&s, &config());
+    assert!(
+        text.contains(
+            "no-endpoint-services { 10.96.0.20 . tcp . 80 comment \"default/web\" : drop }"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("no-endpoint-nodeports { tcp . 30080 comment \"default/web\" : drop }"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "service-ips { 127.240.0.1 . tcp . 80 comment \"default/web\" : goto external-"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("short-circuit pod traffic"), "{text}");
+    assert!(
+        !text.contains("add chain ip portico local-"),
+        "no local endpoints, no local chain:\n{text}"
+    );
+}
+
+#[test]
+fn terminating_endpoints_serve_only_when_none_is_ready() {
+    let mut s = dns_only();
+    for sp in s.services.values_mut() {
+        sp.endpoints[0].ready = false;
+        sp.endpoints[0].terminating = true;
+    }
+    let text = render_full(&s, &config());
+    assert!(
+        text.contains("numgen random mod 1 vmap { 0 : goto endpoint-LUSLH42O-"),
+        "{text}"
+    );
+    for sp in s.services.values_mut() {
+        sp.endpoints[1].ready = false;
+        sp.endpoints[1].terminating = true;
+    }
+    let text = render_full(&s, &config());
+    assert!(
+        text.contains("numgen random mod 2 vmap"),
+        "both serving-terminating: {text}"
+    );
+}
+
+#[test]
+fn an_unchanged_state_sends_nothing_and_pending_chains_are_deleted() {
+    assert_eq!(diff_text(&state(), &state()), "");
+    let c = config();
+    let rs = Ruleset::build(&state(), &c);
+    let pending: BTreeSet<String> = ["endpoint-OLD-default/x/tcp/__10.0.0.1/1".to_string()].into();
+    let tx = render::diff(&rs, &rs, &pending, true, &c);
+    assert_eq!(
+        tx.text,
+        "delete chain ip portico endpoint-OLD-default/x/tcp/__10.0.0.1/1\n"
+    );
+    let tx = render::diff(&rs, &Ruleset::default(), &BTreeSet::new(), false, &c);
+    assert!(!tx.text.contains("delete chain"), "{}", tx.text);
+    assert_eq!(tx.stale_chains.len(), 6);
+}
+
+#[test]
+fn config_is_checked() {
+    assert_eq!(
+        "10.244.1.7/16".parse::<Ipv4Cidr>().unwrap().to_string(),
+        "10.244.0.0/16"
+    );
+    assert!("10.244.0.0".parse::<Ipv4Cidr>().is_err());
+    assert!("10.244.0.0/33".parse::<Ipv4Cidr>().is_err());
+    let mut c = config();
+    c.table = "bad table; flush ruleset".into();
+    assert!(Nftables::new(c).is_err());
+    let mut c = config();
+    c.masquerade_bit = 32;
+    assert!(Nftables::new(c).is_err());
+    assert_eq!(config().mark(), "0x4000");
+}
