@@ -95,6 +95,21 @@ pub struct Config {
     pub ca_pem: Vec<u8>,
     /// Most pods this node takes (`capacity.pods`).
     pub max_pods: u32,
+    /// The service proxy to run on this node, if any.
+    pub proxy: Option<ProxyMode>,
+    /// The Service CIDR (network, prefix), for the proxy.
+    pub service_cidr: (Ipv4Addr, u8),
+    /// The whole cluster's pod network (every node's pod CIDR is inside it), for the proxy.
+    pub cluster_cidr: (Ipv4Addr, u8),
+}
+
+/// The service proxy's datapath.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProxyMode {
+    /// Connections accepted and relayed in userspace.
+    Userspace,
+    /// Kernel DNAT programmed with nftables.
+    Nftables,
 }
 
 impl Config {
@@ -102,6 +117,54 @@ impl Config {
     pub fn pod_cidr_string(&self) -> String {
         format!("{}/{}", self.pod_cidr.0, self.pod_cidr.1)
     }
+}
+
+async fn start_proxy(
+    client: &kube::Client,
+    config: &Config,
+    mode: ProxyMode,
+    shutdown: CancellationToken,
+) -> Result<(), Error> {
+    let proxy_config = portico_proxy::run::Config {
+        node_name: config.node_name.clone(),
+        metrics_addr: Some(std::net::SocketAddr::from((config.node_ip, 10249))),
+    };
+    let client = client.clone();
+    let (cidr, prefix) = config.service_cidr;
+    match mode {
+        ProxyMode::Userspace => {
+            portico_proxy::userspace::prepare_node(cidr, prefix)
+                .await
+                .map_err(|e| Error::Other(format!("preparing the userspace proxy: {e}")))?;
+            let datapath = portico_proxy::userspace::Userspace::new(
+                portico_proxy::userspace::Options::default(),
+            );
+            tokio::spawn(async move {
+                if let Err(e) =
+                    portico_proxy::run::run(client, proxy_config, datapath, shutdown).await
+                {
+                    tracing::error!(error = %e, "the service proxy stopped");
+                }
+            });
+        }
+        ProxyMode::Nftables => {
+            use portico_proxy::nftables::{Ipv4Cidr, NftConfig, Nftables};
+            let bad = |what: &str| Error::Other(format!("invalid {what} for the nftables proxy"));
+            let pods = Ipv4Cidr::new(config.cluster_cidr.0, config.cluster_cidr.1)
+                .ok_or_else(|| bad("cluster CIDR"))?;
+            let services = Ipv4Cidr::new(cidr, prefix).ok_or_else(|| bad("service CIDR"))?;
+            let datapath = Nftables::new(NftConfig::new(pods, services))
+                .map_err(|e| Error::Other(format!("preparing the nftables proxy: {e}")))?;
+            tokio::spawn(async move {
+                if let Err(e) =
+                    portico_proxy::run::run(client, proxy_config, datapath, shutdown).await
+                {
+                    tracing::error!(error = %e, "the service proxy stopped");
+                }
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Runs the node until `shutdown` fires: registers the Node, serves the node API, and runs
@@ -129,6 +192,9 @@ pub async fn run(
             )
         })?;
     tokio::spawn(server::serve(listener, manager.clone(), shutdown.clone()));
+    if let Some(mode) = config.proxy {
+        start_proxy(&client, &config, mode, shutdown.clone()).await?;
+    }
     register::register(&client, &config).await?;
     tokio::spawn(register::heartbeat(
         client.clone(),

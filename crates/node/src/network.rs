@@ -106,6 +106,22 @@ impl PodNetwork {
         self.netlink.add_veth(host_end, "eth0", &ns).await?;
         self.netlink.set_master(host_end, BRIDGE).await?;
         self.netlink.link_up(host_end).await?;
+        // A pod reaching itself through a Service (hairpin) comes back out of its own port.
+        let _ = tokio::process::Command::new("ip")
+            .args([
+                "link",
+                "set",
+                "dev",
+                host_end,
+                "type",
+                "bridge_slave",
+                "hairpin",
+                "on",
+            ])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .await;
         let inside = Netlink::in_netns(&ns)?;
         inside.link_up("lo").await?;
         inside.add_addr("eth0", IpAddr::V4(ip), self.prefix).await?;

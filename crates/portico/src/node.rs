@@ -43,6 +43,15 @@ pub struct NodeArgs {
     /// Wait for a line on stdin before starting (sent once the node's network is wired).
     #[arg(long)]
     pub wait_for_network: bool,
+    /// The service proxy's datapath: `userspace`, `nftables`, or `none`.
+    #[arg(long, default_value = "userspace")]
+    pub proxy_mode: String,
+    /// The Service CIDR the proxy serves.
+    #[arg(long, default_value = "10.96.0.0/12")]
+    pub service_cidr: String,
+    /// The whole cluster's pod network.
+    #[arg(long, default_value = "10.244.0.0/16")]
+    pub cluster_cidr: String,
 }
 
 fn parse_cidr(s: &str) -> Result<(Ipv4Addr, u8)> {
@@ -119,6 +128,14 @@ async fn run(args: NodeArgs) -> Result<()> {
         token,
         ca_pem,
         max_pods: 110,
+        proxy: match args.proxy_mode.as_str() {
+            "userspace" => Some(portico_node::ProxyMode::Userspace),
+            "nftables" => Some(portico_node::ProxyMode::Nftables),
+            "none" => None,
+            other => bail!("unknown --proxy-mode {other:?}: want userspace, nftables or none"),
+        },
+        service_cidr: parse_cidr(&args.service_cidr)?,
+        cluster_cidr: parse_cidr(&args.cluster_cidr)?,
     };
     let shutdown = CancellationToken::new();
     let stop = shutdown.clone();

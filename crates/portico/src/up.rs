@@ -50,6 +50,9 @@ pub struct UpArgs {
     /// LoadBalancer address pool: a CIDR (`127.240.0.0/24`) or a range (`A-B`).
     #[arg(long, default_value = "127.240.0.0/24")]
     pub lb_pool: String,
+    /// The service proxy's datapath on every node: `userspace` or `nftables`.
+    #[arg(long, default_value = "userspace")]
+    pub proxy_mode: String,
 }
 
 impl UpArgs {
@@ -84,6 +87,8 @@ impl UpArgs {
             self.api_port.to_string(),
             "--lb-pool".into(),
             self.lb_pool.clone(),
+            "--proxy-mode".into(),
+            self.proxy_mode.clone(),
         ]
     }
 }

@@ -147,6 +147,8 @@ async fn run(args: &UpArgs) -> Result<()> {
             .arg("--run-dir")
             .arg(run_dir.join("nodes").join(&name))
             .arg("--wait-for-network")
+            .arg("--proxy-mode")
+            .arg(&args.proxy_mode)
             .stdin(Stdio::piped())
             .stdout(Stdio::null());
         let images = home.join("images.yaml");

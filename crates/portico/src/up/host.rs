@@ -47,6 +47,12 @@ pub fn up(args: &UpArgs) -> Result<()> {
             home.display()
         );
     }
+    if !matches!(args.proxy_mode.as_str(), "userspace" | "nftables") {
+        bail!(
+            "unknown --proxy-mode {:?}: want userspace or nftables",
+            args.proxy_mode
+        );
+    }
     if args.nodes == 0 || args.nodes > 200 {
         bail!("--nodes must be between 1 and 200");
     }
@@ -210,6 +216,7 @@ pub fn down(home: Option<&Path>) -> Result<()> {
         listen_address: std::net::Ipv4Addr::LOCALHOST.into(),
         api_port: 0,
         lb_pool: String::new(),
+        proxy_mode: String::new(),
     };
     let home = args.home();
     let Some(pid) = running_pid(&home) else {
