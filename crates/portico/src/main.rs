@@ -13,6 +13,7 @@ use clap::{Parser, Subcommand};
 use portico_store::Store;
 use tokio_util::sync::CancellationToken;
 
+mod dns;
 mod node;
 mod up;
 
@@ -36,6 +37,8 @@ enum Command {
     },
     /// Run a node agent: registers a Node and runs the pods bound to it.
     Node(node::NodeArgs),
+    /// Run the cluster DNS server (the `portico/dns` image).
+    Dns(dns::DnsArgs),
     /// Run a built-in image's program (what a pod's container runs).
     #[command(name = "__image", hide = true)]
     Image {
@@ -149,6 +152,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Up(args) => up::up(&args),
         Command::Down { home } => up::down(home.as_deref()),
         Command::Node(args) => node::node(args),
+        Command::Dns(args) => dns::dns(args),
         Command::Cluster(args) => up::cluster(&args),
         Command::Image { .. }
         | Command::PodSandbox { .. }

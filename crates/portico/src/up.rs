@@ -17,6 +17,7 @@
 //! two channels: the cluster's stdout carries progress lines (`step TEXT`, `ready`,
 //! `error TEXT`), and a Unix socket (descriptor 3 inside) carries host-port requests.
 
+mod addons;
 mod cluster;
 mod forward;
 mod host;

@@ -120,6 +120,18 @@ pub(crate) fn entries() -> BTreeMap<String, Entry> {
         pause,
     );
 
+    // Portico's own add-ons: subcommands of the portico binary.
+    add(
+        &["portico/dns"],
+        Entry {
+            entrypoint: vec![SELF_EXE.to_string(), "dns".to_string()],
+            cmd: Vec::new(),
+            env: Vec::new(),
+            working_dir: None,
+            programs: Vec::new(),
+        },
+    );
+
     // Web servers' default pages.
     let nginx = with_programs(
         builtin("nginx", &["nginx", "-g", "daemon off;"]),

@@ -174,6 +174,12 @@ async fn run(args: &UpArgs) -> Result<()> {
         root.add_route(cidr, prefix, plan::node_ip(i)).await?;
     }
 
+    say("step starting the cluster DNS");
+    super::addons::apply_dns(&client)
+        .await
+        .context("creating the cluster DNS")?;
+    tokio::spawn(super::addons::forward_dns(ports.clone(), shutdown.clone()));
+
     say("step waiting for the nodes to be Ready");
     let node_api: Api<Node> = Api::all(client.clone());
     loop {

@@ -101,7 +101,17 @@ pub fn up(args: &UpArgs) -> Result<()> {
             let Ok(sock) = tokio::net::UnixStream::from_std(ours) else {
                 return;
             };
-            let policy = portico_sandbox::ports::allow_loopback_and(vec![listen]);
+            let loopback = portico_sandbox::ports::allow_loopback_and(vec![listen]);
+            // Also an unbound-port UDP socket on any address: the DNS forwarder's way out.
+            let policy = move |proto, addr: std::net::SocketAddr| {
+                if proto == portico_sandbox::ports::Proto::Udp
+                    && addr.port() == 0
+                    && addr.ip().is_unspecified()
+                {
+                    return Ok(());
+                }
+                loopback(proto, addr)
+            };
             if let Err(e) = portico_sandbox::ports::PortBroker::serve(sock, policy).await {
                 tracing::warn!(error = %e, "host-port channel closed");
             }
