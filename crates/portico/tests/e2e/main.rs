@@ -25,5 +25,6 @@ mod newer_kubectl;
 mod pods;
 mod pods_interactive;
 mod seeds_apply;
+mod services;
 mod tables;
 mod watch;

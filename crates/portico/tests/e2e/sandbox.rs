@@ -46,6 +46,14 @@ fn next_listen() -> String {
     )
 }
 
+/// A LoadBalancer pool of its own for the cluster on `listen`,
+/// so clusters side by side never bind the same address on the host.
+fn lb_pool(listen: &str) -> String {
+    let parts: Vec<u32> = listen.split('.').filter_map(|p| p.parse().ok()).collect();
+    let n = (parts[2] - 1) * 200 + (parts[3] - 2);
+    format!("127.{}.{}.0/24", 110 + std::process::id() % 100, n % 250)
+}
+
 fn free_port(ip: &str) -> u16 {
     std::net::TcpListener::bind((ip, 0))
         .and_then(|l| l.local_addr())
@@ -61,6 +69,11 @@ impl Up {
 
     /// Starts `portico up` as user `uid` (e.g. 65534, nobody) when given.
     pub fn start_as(nodes: u32, uid: Option<u32>) -> Up {
+        Up::start_with(nodes, uid, &[])
+    }
+
+    /// Starts `portico up` with extra arguments (e.g. `--proxy-mode nftables`).
+    pub fn start_with(nodes: u32, uid: Option<u32>, extra: &[&str]) -> Up {
         let dir = tempfile::tempdir().expect("temp dir");
         let home = dir.path().join("home");
         std::fs::create_dir_all(&home).expect("home");
@@ -92,6 +105,9 @@ impl Up {
             .arg(&listen)
             .arg("--api-port")
             .arg(api_port.to_string())
+            .arg("--lb-pool")
+            .arg(lb_pool(&listen))
+            .args(extra)
             .env("PORTICO_LOG", "info")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
