@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::api::core::v1::{Event, Pod};
 use kube::api::{Api, DeleteParams, ListParams, PostParams, WatchEvent, WatchParams};
 use tokio::sync::mpsc;
 
@@ -106,6 +106,8 @@ pub struct DeployRun {
     pub memory: Memory,
     /// Delete sent → the last pod's DELETED event (None if some remained).
     pub teardown: Option<Duration>,
+    /// Why not all pods got Ready, when they did not.
+    pub problem: Option<String>,
 }
 
 /// Options of a run.
@@ -121,6 +123,8 @@ pub struct Spec<'a> {
     pub portico_name: &'a str,
     /// How long pods may take to get Ready, and to go away.
     pub timeout: Duration,
+    /// Give up waiting for Ready pods when none got Ready for this long.
+    pub stall: Duration,
     /// Pause between all Ready and the memory sample.
     pub settle: Duration,
 }
@@ -175,6 +179,52 @@ async fn until(
     true
 }
 
+/// Waits until `spec.replicas` pods are Ready, giving up at `started + spec.timeout` or
+/// when no further pod got Ready for `spec.stall`; whether all got Ready.
+async fn wait_ready(
+    rx: &mut mpsc::UnboundedReceiver<(Instant, Pod, bool)>,
+    tracker: &mut Tracker,
+    started: Instant,
+    spec: &Spec<'_>,
+) -> bool {
+    let hard = started + spec.timeout;
+    let mut progress = (0, Instant::now());
+    loop {
+        let before = progress.0;
+        let deadline = (progress.1 + spec.stall).min(hard);
+        until(rx, tracker, deadline, |t| {
+            t.ready() >= spec.replicas || t.ready() > before
+        })
+        .await;
+        let now = tracker.ready();
+        if now >= spec.replicas {
+            return true;
+        }
+        if now == before {
+            return false;
+        }
+        progress = (now, Instant::now());
+    }
+}
+
+/// The reason and message of the last Warning event about pod `name`, if any.
+async fn last_warning(client: &kube::Client, name: &str) -> Option<String> {
+    let events: Api<Event> = Api::namespaced(client.clone(), NAMESPACE);
+    let list = events.list(&ListParams::default()).await.ok()?;
+    list.items
+        .iter()
+        .rfind(|e| {
+            e.involved_object.name.as_deref() == Some(name) && e.type_.as_deref() == Some("Warning")
+        })
+        .map(|e| {
+            format!(
+                "{}: {}",
+                e.reason.as_deref().unwrap_or(""),
+                e.message.as_deref().unwrap_or("")
+            )
+        })
+}
+
 /// Runs one Deployment of `spec.replicas` pods on the cluster `client` talks to.
 pub async fn run(client: &kube::Client, spec: &Spec<'_>, name: &str) -> Result<DeployRun, Error> {
     let pods: Api<Pod> = Api::namespaced(client.clone(), NAMESPACE);
@@ -199,20 +249,33 @@ pub async fn run(client: &kube::Client, spec: &Spec<'_>, name: &str) -> Result<D
         )
         .await?;
     let want = spec.replicas;
-    let all = until(&mut rx, &mut tracker, started + spec.timeout, |t| {
-        t.ready() >= want
-    })
-    .await;
+    let all = wait_ready(&mut rx, &mut tracker, started, spec).await;
     let cpu_after = procs::cpu_seconds(&procs::scan(spec.root_pid, spec.portico_name));
     let (last_added, last_ready) = tracker.last_added_and_ready();
-    if !all {
-        eprintln!(
-            "  only {} of {want} pods Ready after {:?} ({} seen)",
+    let problem = if all {
+        None
+    } else {
+        let stuck = tracker
+            .pods
+            .iter()
+            .find(|(_, p)| p.ready.is_none())
+            .map(|(name, _)| name.clone());
+        let why = match &stuck {
+            Some(pod) => last_warning(client, pod).await.map_or_else(
+                || format!("{pod}: no Warning event"),
+                |w| format!("{pod}: {w}"),
+            ),
+            None => "no pod created".into(),
+        };
+        let problem = format!(
+            "{} of {want} pods Ready ({} seen) when the benchmark gave up after {:.0} s; {why}",
             tracker.ready(),
-            spec.timeout,
-            tracker.seen()
+            tracker.seen(),
+            started.elapsed().as_secs_f64()
         );
-    }
+        eprintln!("  {problem}");
+        Some(problem)
+    };
     // Let the pods idle, still following events, then sample memory.
     let settle_end = Instant::now() + spec.settle;
     until(&mut rx, &mut tracker, settle_end, |_| false).await;
@@ -258,6 +321,7 @@ pub async fn run(client: &kube::Client, spec: &Spec<'_>, name: &str) -> Result<D
         cpu_seconds: (cpu_after - cpu_before).max(0.0),
         memory,
         teardown,
+        problem,
     })
 }
 

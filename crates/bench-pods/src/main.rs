@@ -70,6 +70,9 @@ struct Args {
     /// Seconds to wait for a ready line, for all pods Ready, and for all pods gone.
     #[arg(long, env = "TIMEOUT", default_value_t = 120)]
     timeout: u64,
+    /// Seconds without a further pod getting Ready after which a Deployment run gives up.
+    #[arg(long, env = "STALL", default_value_t = 30)]
+    stall: u64,
 }
 
 fn main() -> std::process::ExitCode {
@@ -246,6 +249,7 @@ async fn cluster_runs(
             root_pid: running.pid,
             portico_name: &portico_name,
             timeout,
+            stall: Duration::from_secs(args.stall),
             settle,
         };
         let name = format!("bench-{}-n{nodes}", image.name());

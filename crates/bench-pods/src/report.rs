@@ -192,6 +192,18 @@ pub fn deployments(clusters: &[ClusterResult]) -> String {
         ],
         &rows,
     );
+    for c in clusters {
+        for r in &c.runs {
+            if let Some(problem) = &r.problem {
+                let _ = writeln!(
+                    out,
+                    "\n**Not all Ready** ({} node(s), {}): {problem}",
+                    c.nodes,
+                    r.image.name()
+                );
+            }
+        }
+    }
     let ready: Vec<String> = clusters
         .iter()
         .map(|c| format!("{} node(s) {} s", c.nodes, secs(c.ready_after)))

@@ -85,6 +85,7 @@ fn run(image: Image, ready: usize, portico_pss: u64, containers_pss: u64) -> Dep
         cpu_seconds: 1.5,
         memory,
         teardown: Some(ms(3000)),
+        problem: (ready < 100).then(|| "bench-kubia-n2-x: FailedCreatePodSandBox: boom".into()),
     }
 }
 
