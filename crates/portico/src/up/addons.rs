@@ -17,6 +17,9 @@ use tokio_util::sync::CancellationToken;
 
 use super::plan;
 
+/// Queries in flight upstream: the id sent → (client, its own id, when).
+type Pending = HashMap<u16, (SocketAddr, u16, Instant)>;
+
 /// The cluster DNS Service's address.
 pub const DNS_IP: &str = "10.96.0.10";
 
@@ -118,7 +121,7 @@ pub async fn forward_dns(ports: portico_sandbox::ports::PortClient, stop: Cancel
         }
     };
     // Query id sent upstream → (client, its own id, when).
-    let pending: Arc<std::sync::Mutex<HashMap<u16, (SocketAddr, u16, Instant)>>> = Arc::default();
+    let pending: Arc<std::sync::Mutex<Pending>> = Arc::default();
     let replies = {
         let (inside, outside, pending) = (inside.clone(), outside.clone(), pending.clone());
         async move {
