@@ -17,6 +17,7 @@
 #   PORTICO_BIN=/path/to/portico bench/pods.sh   # benchmark a prebuilt binary
 #   ADDRESS_PREFIX=127.78.0 API_PORT=18443 bench/pods.sh   # other host addresses / port
 #   TIMEOUT=120 STALL=30 bench/pods.sh   # give up on a Deployment after TIMEOUT s, or STALL s without a new Ready pod
+#   SA_TOKEN=false bench/pods.sh         # pods without the service account token volume
 #
 # Builds with --release, runs every cluster in a temporary directory on 127.77.0.x (one
 # address per cluster), stops each cluster after use, and removes everything on exit.

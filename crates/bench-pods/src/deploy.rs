@@ -56,8 +56,14 @@ impl Image {
     }
 }
 
-/// The Deployment of a run.
-pub fn deployment(name: &str, image: Image, replicas: usize) -> Result<Deployment, Error> {
+/// The Deployment of a run; `token`: whether its pods mount the service account token
+/// (the Kubernetes default).
+pub fn deployment(
+    name: &str,
+    image: Image,
+    replicas: usize,
+    token: bool,
+) -> Result<Deployment, Error> {
     let mut container = serde_json::json!({"name": "main"});
     match image {
         Image::Pause => container["image"] = "registry.k8s.io/pause".into(),
@@ -77,7 +83,7 @@ pub fn deployment(name: &str, image: Image, replicas: usize) -> Result<Deploymen
             "selector": {"matchLabels": {"app": name}},
             "template": {
                 "metadata": {"labels": {"app": name}},
-                "spec": {"containers": [container]},
+                "spec": {"containers": [container], "automountServiceAccountToken": token},
             },
         },
     }))?)
@@ -125,6 +131,8 @@ pub struct Spec<'a> {
     pub timeout: Duration,
     /// Give up waiting for Ready pods when none got Ready for this long.
     pub stall: Duration,
+    /// Whether the pods mount the service account token.
+    pub token: bool,
     /// Pause between all Ready and the memory sample.
     pub settle: Duration,
 }
@@ -245,7 +253,7 @@ pub async fn run(client: &kube::Client, spec: &Spec<'_>, name: &str) -> Result<D
     deployments
         .create(
             &PostParams::default(),
-            &deployment(name, spec.image, spec.replicas)?,
+            &deployment(name, spec.image, spec.replicas, spec.token)?,
         )
         .await?;
     let want = spec.replicas;
@@ -338,10 +346,10 @@ mod tests {
 
     #[test]
     fn the_kubia_deployment_has_a_readiness_probe_on_8080() {
-        let d = deployment("kubia-n1", Image::Kubia, 100).unwrap();
+        let d = deployment("kubia-n1", Image::Kubia, 100, true).unwrap();
         let spec = d.spec.unwrap();
         assert_eq!(spec.replicas, Some(100));
-        let c = &spec.template.spec.unwrap().containers[0];
+        let c = &spec.template.spec.as_ref().unwrap().containers[0];
         assert_eq!(c.image.as_deref(), Some("luksa/kubia"));
         let probe = c
             .readiness_probe
@@ -355,14 +363,24 @@ mod tests {
             probe.port,
             k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::Int(8080)
         );
+        assert_eq!(
+            spec.template
+                .spec
+                .as_ref()
+                .unwrap()
+                .automount_service_account_token,
+            Some(true)
+        );
         let selector = spec.selector.match_labels.unwrap();
         assert_eq!(selector["app"], "kubia-n1");
     }
 
     #[test]
     fn the_pause_deployment_has_no_probe_and_images_parse() {
-        let d = deployment("p", Image::Pause, 3).unwrap();
-        let c = &d.spec.unwrap().template.spec.unwrap().containers[0];
+        let d = deployment("p", Image::Pause, 3, false).unwrap();
+        let pod = d.spec.unwrap().template.spec.unwrap();
+        assert_eq!(pod.automount_service_account_token, Some(false));
+        let c = &pod.containers[0];
         assert_eq!(c.image.as_deref(), Some("registry.k8s.io/pause"));
         assert!(c.readiness_probe.is_none());
         assert_eq!(Image::parse(" kubia"), Some(Image::Kubia));

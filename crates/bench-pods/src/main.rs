@@ -70,6 +70,10 @@ struct Args {
     /// Seconds to wait for a ready line, for all pods Ready, and for all pods gone.
     #[arg(long, env = "TIMEOUT", default_value_t = 120)]
     timeout: u64,
+    /// Whether the benchmark's pods mount the service account token (the Kubernetes
+    /// default; `false` leaves the token volume out).
+    #[arg(long, env = "SA_TOKEN", default_value_t = true, action = clap::ArgAction::Set)]
+    sa_token: bool,
     /// Seconds without a further pod getting Ready after which a Deployment run gives up.
     #[arg(long, env = "STALL", default_value_t = 30)]
     stall: u64,
@@ -181,12 +185,17 @@ async fn run(args: Args) -> Result<(), Error> {
     let timeout = Duration::from_secs(args.timeout);
     println!("## Portico pods benchmark\n");
     println!(
-        "{}; portico {}; R={} startup runs; {} replicas per Deployment. Not pinned: the driver \
+        "{}; portico {}; R={} startup runs; {} replicas per Deployment{}. Not pinned: the driver \
          shares the cores with the cluster. Load average at the start: {}.\n",
         machine(),
         args.portico.display(),
         args.runs,
         args.replicas,
+        if args.sa_token {
+            ""
+        } else {
+            " (automountServiceAccountToken: false, SA_TOKEN=false)"
+        },
         load_average(),
     );
 
@@ -250,6 +259,7 @@ async fn cluster_runs(
             portico_name: &portico_name,
             timeout,
             stall: Duration::from_secs(args.stall),
+            token: args.sa_token,
             settle,
         };
         let name = format!("bench-{}-n{nodes}", image.name());

@@ -64,7 +64,7 @@ pub fn memory(clusters: &[ClusterResult]) -> String {
     let mut totals = Vec::new();
     let mut deltas = Vec::new();
     for c in clusters {
-        totals.push(totals_row(c.nodes, "0 pods", &c.idle));
+        totals.push(totals_row(c.nodes, "no benchmark pods", &c.idle));
         for r in &c.runs {
             let state = format!("{} {} pods", r.ready, r.image.name());
             totals.push(totals_row(c.nodes, &state, &r.memory));
@@ -87,7 +87,7 @@ pub fn memory(clusters: &[ClusterResult]) -> String {
         ],
         &totals,
     );
-    let _ = writeln!(out, "\nPer pod, KiB: (with pods − 0 pods) / pods\n");
+    let _ = writeln!(out, "\nPer pod, KiB: (with the pods − without) / pods\n");
     table(
         &mut out,
         &[
@@ -119,7 +119,7 @@ pub fn memory(clusters: &[ClusterResult]) -> String {
         };
         let _ = writeln!(
             out,
-            "Per process kind, {} node(s): 0 pods vs {} {} pods\n",
+            "Per process kind, {} node(s): no benchmark pods vs {} {} pods\n",
             c.nodes,
             r.ready,
             r.image.name()
@@ -153,7 +153,7 @@ pub fn memory(clusters: &[ClusterResult]) -> String {
             &mut out,
             &[
                 "process",
-                "procs (0 pods)",
+                "procs (none)",
                 "PSS MiB",
                 "procs (pods)",
                 "PSS MiB",
