@@ -3,11 +3,12 @@
 //! namespace are visible from the host's `/proc` with host pids and host parent pids, so
 //! the tree is followed by parent pid.
 //!
-//! Each process is classed by its command line: the portico binary running `__image NAME`
-//! is a container (a built-in image such as `pause`); every other portico process (the
-//! host side of `up`, `__sandbox`, `__init`, `__cluster`, `node`, `__pod-sandbox`,
-//! `server`) is Portico's own; anything else (a container running another program) is a
-//! container too.
+//! Each process is classed by its command line and its place in the tree (see
+//! [`classify`]): containers are the node agents' children other than `__pod-sandbox`
+//! (a built-in image such as `portico __image pause`, or an image that is a portico
+//! subcommand such as the cluster DNS `portico dns`) and everything below them; every
+//! other portico process (the host side of `up`, `__sandbox`, `__init`, `__cluster`,
+//! `node`, `__pod-sandbox`, `server`) is Portico's own.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
@@ -66,31 +67,63 @@ pub fn parse_kib(text: &str, key: &str) -> Option<u64> {
     })
 }
 
-/// Classes a command line (the NUL-separated `/proc/PID/cmdline`) given the portico
-/// binary's file name; `None` for an empty command line (a zombie or a kernel thread).
-pub fn classify(cmdline: &[u8], portico_name: &str) -> Option<Kind> {
-    let argv: Vec<String> = cmdline
+/// What a command line says about a process.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Command {
+    /// The program's file name.
+    pub program: String,
+    /// Whether the program is the portico binary.
+    pub portico: bool,
+    /// The first argument (portico's subcommand).
+    pub sub: Option<String>,
+    /// The second argument (the image of `__image NAME`).
+    pub arg: Option<String>,
+}
+
+/// Reads a command line (the NUL-separated `/proc/PID/cmdline`) given the portico binary's
+/// file name; `None` for an empty command line (a zombie or a kernel thread).
+pub fn parse_cmdline(cmdline: &[u8], portico_name: &str) -> Option<Command> {
+    let mut argv = cmdline
         .split(|b| *b == 0)
         .filter(|a| !a.is_empty())
-        .map(|a| String::from_utf8_lossy(a).into_owned())
-        .collect();
-    let program = Path::new(argv.first()?)
+        .map(|a| String::from_utf8_lossy(a).into_owned());
+    let first = argv.next()?;
+    let program = Path::new(&first)
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    if program != portico_name {
-        return Some(Kind::Container(program));
-    }
-    match argv.get(1).map(String::as_str) {
-        Some("__image") => Some(Kind::Container(
-            argv.get(2).cloned().unwrap_or_else(|| "?".into()),
-        )),
-        Some(sub) => Some(Kind::Portico(sub.to_string())),
-        None => Some(Kind::Portico(program)),
+    Some(Command {
+        portico: program == portico_name,
+        program,
+        sub: argv.next(),
+        arg: argv.next(),
+    })
+}
+
+/// Classes a process by its command and its parent's kind. A node agent's children are
+/// containers, except its `__pod-sandbox` processes; so is everything below a container
+/// (a built-in image run as `portico __image NAME`, another portico subcommand run as an
+/// image such as `portico dns`, or any other program). Every other portico process is
+/// Portico's own.
+pub fn classify(cmd: &Command, parent: Option<&Kind>) -> Kind {
+    let sub = cmd.sub.as_deref();
+    let container = || {
+        Kind::Container(match (cmd.portico, sub) {
+            (true, Some("__image")) => cmd.arg.clone().unwrap_or_else(|| "?".into()),
+            (true, Some(s)) => s.to_string(),
+            _ => cmd.program.clone(),
+        })
+    };
+    match parent {
+        Some(Kind::Container(_)) => container(),
+        Some(Kind::Portico(role)) if role == "node" && sub != Some("__pod-sandbox") => container(),
+        _ if !cmd.portico || sub == Some("__image") => container(),
+        _ => Kind::Portico(sub.map_or_else(|| cmd.program.clone(), str::to_string)),
     }
 }
 
-/// `root` and every process below it, given each process's parent.
+/// `root` and every process below it, given each process's parent; parents come before
+/// their children.
 pub fn descendants(root: u32, parents: &HashMap<u32, u32>) -> Vec<u32> {
     let mut children: HashMap<u32, Vec<u32>> = HashMap::new();
     for (pid, ppid) in parents {
@@ -106,7 +139,6 @@ pub fn descendants(root: u32, parents: &HashMap<u32, u32>) -> Vec<u32> {
             stack.extend(kids.iter().copied());
         }
     }
-    out.sort_unstable();
     out
 }
 
@@ -135,14 +167,18 @@ pub fn scan(root: u32, portico_name: &str) -> Vec<Proc> {
         }
     }
     let mut out = Vec::new();
+    let mut kinds: HashMap<u32, Kind> = HashMap::new();
     for pid in descendants(root, &parents) {
         let base = format!("/proc/{pid}");
         let Ok(cmdline) = std::fs::read(format!("{base}/cmdline")) else {
             continue;
         };
-        let Some(kind) = classify(&cmdline, portico_name) else {
+        let Some(cmd) = parse_cmdline(&cmdline, portico_name) else {
             continue;
         };
+        let parent = parents.get(&pid).and_then(|pp| kinds.get(pp));
+        let kind = classify(&cmd, if pid == root { None } else { parent });
+        kinds.insert(pid, kind.clone());
         let status = std::fs::read_to_string(format!("{base}/status")).unwrap_or_default();
         let rollup = std::fs::read_to_string(format!("{base}/smaps_rollup")).unwrap_or_default();
         let (Some(rss_kib), Some(pss_kib), Some(clean), Some(dirty)) = (
@@ -248,36 +284,56 @@ mod tests {
     }
 
     #[test]
-    fn command_lines_are_classed_by_subcommand() {
-        let name = "portico";
-        let cmd = |s: &str| s.replace(' ', "\0").into_bytes();
+    fn processes_are_classed_by_command_and_place_in_the_tree() {
+        let kind = |line: &str, parent: Option<Kind>| {
+            let cmd = parse_cmdline(&line.replace(' ', "\0").into_bytes(), "portico").unwrap();
+            classify(&cmd, parent.as_ref())
+        };
+        let node = || Some(Kind::Portico("node".into()));
         assert_eq!(
-            classify(&cmd("/w/target/release/portico __image pause"), name),
-            Some(Kind::Container("pause".into()))
+            kind("/w/target/release/portico __image pause", node()),
+            Kind::Container("pause".into())
         );
         assert_eq!(
-            classify(
-                &cmd("/w/portico __pod-sandbox /h/pods/x/sandbox.json"),
-                name
+            kind("/w/portico __pod-sandbox /h/pods/x/sandbox.json", node()),
+            Kind::Portico("__pod-sandbox".into())
+        );
+        // An image that is a portico subcommand (the cluster DNS) is still a container.
+        assert_eq!(
+            kind("/w/portico dns --upstream 172.18.0.1:53", node()),
+            Kind::Container("dns".into())
+        );
+        assert_eq!(
+            kind("/bin/sh -c sleep", Some(Kind::Container("dns".into()))),
+            Kind::Container("sh".into())
+        );
+        assert_eq!(
+            kind(
+                "./portico node --name n1",
+                Some(Kind::Portico("__cluster".into()))
             ),
-            Some(Kind::Portico("__pod-sandbox".into()))
+            Kind::Portico("node".into())
         );
         assert_eq!(
-            classify(&cmd("./portico node --name n1"), name),
-            Some(Kind::Portico("node".into()))
+            kind("./portico up --nodes 1", None),
+            Kind::Portico("up".into())
         );
-        assert_eq!(
-            classify(&cmd("/bin/sh -c sleep"), name),
-            Some(Kind::Container("sh".into()))
-        );
-        assert_eq!(classify(b"", name), None);
+        assert_eq!(kind("./portico", None), Kind::Portico("portico".into()));
+        assert_eq!(kind("/bin/sleep 5", None), Kind::Container("sleep".into()));
+        assert_eq!(parse_cmdline(b"", "portico"), None);
+        assert_eq!(parse_cmdline(b"\0\0", "portico"), None);
     }
 
     #[test]
     fn descendants_follow_parent_pids_and_leave_others_out() {
         let parents: HashMap<u32, u32> =
             [(10, 1), (11, 10), (12, 11), (13, 11), (20, 1), (21, 20)].into();
-        assert_eq!(descendants(10, &parents), vec![10, 11, 12, 13]);
+        let mut all = descendants(10, &parents);
+        // Parents come before their children.
+        let at = |pid| all.iter().position(|p| *p == pid).unwrap();
+        assert!(at(10) < at(11) && at(11) < at(12) && at(11) < at(13));
+        all.sort_unstable();
+        assert_eq!(all, vec![10, 11, 12, 13]);
         assert_eq!(descendants(12, &parents), vec![12]);
         assert_eq!(descendants(99, &parents), vec![99]);
     }

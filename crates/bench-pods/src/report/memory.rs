@@ -106,8 +106,9 @@ pub fn memory(clusters: &[ClusterResult]) -> String {
         out,
         "\nPortico's processes: everything below `portico up` running the portico binary except \
          `__image` (host side, `__sandbox`, `__init`, `__cluster` = API server + controllers, `node` agents, \
-         one `__pod-sandbox` per pod). Containers: `portico __image NAME` (built-in images, the same \
-         binary). PSS divides shared pages (the one binary) among the processes sharing them, so PSS sums \
+         one `__pod-sandbox` per pod, the system pods' included). Containers: the node agents' other \
+         children (`portico __image NAME` for built-in images, `portico dns` for the cluster DNS pods; \
+         the same binary). PSS divides shared pages (the one binary) among the processes sharing them, so PSS sums \
          are the real total and \"all Δ PSS\" is the memory one more pod costs; USS counts only private \
          pages (what the processes would free on exit); RSS counts shared pages once per process, so its \
          sums overstate.\n"
