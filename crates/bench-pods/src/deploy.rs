@@ -108,6 +108,9 @@ pub struct DeployRun {
     pub per_node: std::collections::BTreeMap<String, usize>,
     /// CPU seconds the cluster's processes used from the create to all Ready.
     pub cpu_seconds: f64,
+    /// CPU seconds every other process of the machine (not the cluster, not the driver)
+    /// used meanwhile: other work disturbing the run.
+    pub other_cpu_seconds: f64,
     /// The cluster's memory with the pods Ready and idle.
     pub memory: Memory,
     /// Delete sent → the last pod's DELETED event (None if some remained).
@@ -248,6 +251,7 @@ pub async fn run(client: &kube::Client, spec: &Spec<'_>, name: &str) -> Result<D
     let watch = tokio::spawn(follow(pods.clone(), selector, from, tx));
     let mut tracker = Tracker::new();
     let cpu_before = procs::cpu_seconds(&procs::scan(spec.root_pid, spec.portico_name));
+    let (machine_before, driver_before) = procs::machine_and_self_seconds();
 
     let started = Instant::now();
     deployments
@@ -259,6 +263,10 @@ pub async fn run(client: &kube::Client, spec: &Spec<'_>, name: &str) -> Result<D
     let want = spec.replicas;
     let all = wait_ready(&mut rx, &mut tracker, started, spec).await;
     let cpu_after = procs::cpu_seconds(&procs::scan(spec.root_pid, spec.portico_name));
+    let (machine_after, driver_after) = procs::machine_and_self_seconds();
+    let cpu_seconds = (cpu_after - cpu_before).max(0.0);
+    let other_cpu_seconds =
+        (machine_after - machine_before - cpu_seconds - (driver_after - driver_before)).max(0.0);
     let (last_added, last_ready) = tracker.last_added_and_ready();
     let problem = if all {
         None
@@ -326,7 +334,8 @@ pub async fn run(client: &kube::Client, spec: &Spec<'_>, name: &str) -> Result<D
         ready: tracker.ready(),
         latencies: tracker.latencies(),
         per_node: tracker.per_node(),
-        cpu_seconds: (cpu_after - cpu_before).max(0.0),
+        cpu_seconds,
+        other_cpu_seconds,
         memory,
         teardown,
         problem,

@@ -257,6 +257,36 @@ pub fn cpu_seconds(procs: &[Proc]) -> f64 {
     procs.iter().map(|p| p.ticks).sum::<u64>() as f64 / TICKS_PER_SECOND
 }
 
+/// Busy CPU ticks of the whole machine so far, all CPUs together: user, nice, system, irq,
+/// softirq and steal of the `cpu` line of `/proc/stat`.
+pub fn parse_machine_busy(stat: &str) -> Option<u64> {
+    let fields: Vec<u64> = stat
+        .lines()
+        .next()?
+        .strip_prefix("cpu ")?
+        .split_whitespace()
+        .map(|f| f.parse().ok())
+        .collect::<Option<_>>()?;
+    let at = |i: usize| fields.get(i).copied().unwrap_or(0);
+    Some(at(0) + at(1) + at(2) + at(5) + at(6) + at(7))
+}
+
+/// CPU seconds the whole machine and this process have used so far.
+pub fn machine_and_self_seconds() -> (f64, f64) {
+    let machine = std::fs::read_to_string("/proc/stat")
+        .ok()
+        .and_then(|s| parse_machine_busy(&s))
+        .unwrap_or(0);
+    let me = std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|s| parse_stat(&s))
+        .map_or(0, |(_, t)| t);
+    (
+        machine as f64 / TICKS_PER_SECOND,
+        me as f64 / TICKS_PER_SECOND,
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -370,6 +400,18 @@ mod tests {
             500
         );
         assert_eq!(cpu_seconds(&procs), 4.0);
+    }
+
+    #[test]
+    fn machine_busy_counts_everything_but_idle_and_iowait() {
+        let stat = "cpu  861728 5 133003 163533 3325 7 2824 8001 0 0\ncpu0 1 2 3 4 5 6 7 8 0 0\n";
+        assert_eq!(
+            parse_machine_busy(stat),
+            Some(861728 + 5 + 133003 + 7 + 2824 + 8001)
+        );
+        assert_eq!(parse_machine_busy("cpu0 1 2 3\n"), None);
+        let (machine, me) = machine_and_self_seconds();
+        assert!(machine > 0.0 && machine >= me);
     }
 
     #[test]

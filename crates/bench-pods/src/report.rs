@@ -171,6 +171,7 @@ pub fn deployments(clusters: &[ClusterResult]) -> String {
                     format!("{:.0}", r.replicas as f64 / d.as_secs_f64().max(1e-9))
                 }),
                 format!("{:.2}", r.cpu_seconds),
+                format!("{:.2}", r.other_cpu_seconds),
                 per_node.join(" + "),
                 r.teardown.map_or("not all gone".into(), secs),
             ]);
@@ -187,6 +188,7 @@ pub fn deployments(clusters: &[ClusterResult]) -> String {
             &vs,
             "pods/s",
             "cluster CPU-s",
+            "other CPU-s",
             "pods per node",
             "delete → all gone s",
         ],
@@ -215,7 +217,8 @@ pub fn deployments(clusters: &[ClusterResult]) -> String {
     );
     let _ = writeln!(
         out,
-        "\"cluster CPU-s\": CPU seconds of every process of the cluster (Portico's and the containers) from the create to all Ready.\n"
+        "\"cluster CPU-s\": CPU seconds of every process of the cluster (Portico's and the containers) from the create to all Ready; \
+         \"other CPU-s\": CPU seconds of the rest of the machine meanwhile (not the cluster, not the driver), work that disturbed the run.\n"
     );
     out
 }

@@ -58,8 +58,16 @@ impl Recorder {
         self.record(about, "Warning", reason, message).await
     }
 
-    /// Records an event of `type_` (`Normal` or `Warning`) about `about`.
+    /// Records an event of `type_` (`Normal` or `Warning`) about `about`, giving up after
+    /// 10 s without an answer (events are best effort; the caller's work must go on).
     pub async fn record(&self, about: &ObjectReference, type_: &str, reason: &str, message: &str) {
+        let work = self.record_now(about, type_, reason, message);
+        if tokio::time::timeout(std::time::Duration::from_secs(10), work).await.is_err() {
+            tracing::warn!(reason, "recording an event got no answer in 10 s");
+        }
+    }
+
+    async fn record_now(&self, about: &ObjectReference, type_: &str, reason: &str, message: &str) {
         let ns = about.namespace.clone().unwrap_or_else(|| "default".into());
         let key = (
             ns.clone(),

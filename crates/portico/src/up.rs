@@ -51,8 +51,8 @@ pub struct UpArgs {
     /// LoadBalancer address pool: a CIDR (`127.240.0.0/24`) or a range (`A-B`).
     #[arg(long, default_value = "127.240.0.0/24")]
     pub lb_pool: String,
-    /// The service proxy's datapath on every node: `userspace` or `nftables`.
-    #[arg(long, default_value = "userspace")]
+    /// The service proxy's datapath on every node: `nftables` or `userspace`.
+    #[arg(long, default_value = "nftables")]
     pub proxy_mode: String,
 }
 

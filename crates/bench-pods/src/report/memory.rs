@@ -104,8 +104,7 @@ pub fn memory(clusters: &[ClusterResult]) -> String {
     );
     let _ = writeln!(
         out,
-        "\nPortico's processes: everything below `portico up` running the portico binary except \
-         `__image` (host side, `__sandbox`, `__init`, `__cluster` = API server + controllers, `node` agents, \
+        "\nPortico's processes: every process below `portico up` that is not a container (host side, `__sandbox`, `__init`, `__cluster` = API server + controllers, `node` agents, \
          one `__pod-sandbox` per pod, the system pods' included). Containers: the node agents' other \
          children (`portico __image NAME` for built-in images, `portico dns` for the cluster DNS pods; \
          the same binary). PSS divides shared pages (the one binary) among the processes sharing them, so PSS sums \

@@ -83,6 +83,7 @@ fn run(image: Image, ready: usize, portico_pss: u64, containers_pss: u64) -> Dep
         },
         per_node: BTreeMap::from([("portico-node".into(), 60), ("portico-node2".into(), 40)]),
         cpu_seconds: 1.5,
+        other_cpu_seconds: 0.25,
         memory,
         teardown: Some(ms(3000)),
         problem: (ready < 100).then(|| "bench-kubia-n2-x: FailedCreatePodSandBox: boom".into()),
@@ -103,7 +104,7 @@ fn deployment_and_latency_tables_show_each_run() {
         .find(|l| l.contains("registry.k8s.io/pause"))
         .unwrap();
     assert!(
-        pause.contains("| 100/100 | 0.500 | 2.000 | 1.00× | 50 | 1.50 | 60 + 40 | 3.000 |"),
+        pause.contains("| 100/100 | 0.500 | 2.000 | 1.00× | 50 | 1.50 | 0.25 | 60 + 40 | 3.000 |"),
         "{pause}"
     );
     let kubia = text.lines().find(|l| l.contains("luksa/kubia")).unwrap();

@@ -46,6 +46,7 @@ pub(crate) struct Worker {
     pub(crate) events: mpsc::Sender<Ev>,
     pub(crate) deleting: bool,
     pub(crate) stopping: bool,
+    pub(crate) unpublished: bool,
 }
 
 /// Time the worker waits between attempts to set up a pod that failed to start.
@@ -102,6 +103,7 @@ pub(crate) async fn run(m: Arc<Manager>, mut rx: watch::Receiver<Pod>, stop: Can
         events,
         deleting: false,
         stopping: false,
+        unpublished: false,
     };
     if matches!(phase.as_str(), "Succeeded" | "Failed") {
         // Finished before (e.g. on an earlier run of this node): keep it, never rerun it.
@@ -214,9 +216,15 @@ impl Worker {
         }
         self.update_phase();
         self.publish().await;
+        let mut retry = tokio::time::interval(Duration::from_secs(3));
         loop {
             tokio::select! {
                 _ = stop.cancelled() => return,
+                _ = retry.tick() => {
+                    if self.unpublished {
+                        self.publish().await;
+                    }
+                }
                 changed = rx.changed() => {
                     if changed.is_err() { return }
                     self.pod = rx.borrow_and_update().clone();
