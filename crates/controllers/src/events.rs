@@ -62,7 +62,10 @@ impl Recorder {
     /// 10 s without an answer (events are best effort; the caller's work must go on).
     pub async fn record(&self, about: &ObjectReference, type_: &str, reason: &str, message: &str) {
         let work = self.record_now(about, type_, reason, message);
-        if tokio::time::timeout(std::time::Duration::from_secs(10), work).await.is_err() {
+        if tokio::time::timeout(std::time::Duration::from_secs(10), work)
+            .await
+            .is_err()
+        {
             tracing::warn!(reason, "recording an event got no answer in 10 s");
         }
     }
