@@ -62,7 +62,10 @@ pub async fn pump(
         }
         if !out.is_empty() {
             let mut f = file.lock().await;
+            // tokio's File hands writes to a background thread: flush so that readers
+            // (`kubectl logs`) see each line as soon as it is written.
             let _ = f.write_all(&out).await;
+            let _ = f.flush().await;
         }
     }
     if !pending.is_empty() {
@@ -70,6 +73,7 @@ pub async fn pump(
         record(&mut out, stream, 'F', &pending);
         let mut f = file.lock().await;
         let _ = f.write_all(&out).await;
+        let _ = f.flush().await;
     }
 }
 
