@@ -742,27 +742,28 @@ impl Worker {
             }
             runtime::signal_group(*pid, Signal::SIGTERM);
         }
-        let deadline = tokio::time::Instant::now() + grace;
-        while self.runs.values().any(|r| r.alive) {
-            match tokio::time::timeout_at(deadline, events_rx.recv()).await {
-                Ok(Some(Ev::Exited {
-                    name,
-                    restart,
-                    code,
-                    signal,
-                })) => {
-                    self.exited(&name, restart, code, signal).await;
-                }
-                Ok(Some(_)) => {}
-                Ok(None) | Err(_) => break,
-            }
-        }
+        self.reap_until(tokio::time::Instant::now() + grace, events_rx)
+            .await;
         for run in self.runs.values() {
             if run.alive {
                 runtime::signal_group(run.pid, Signal::SIGKILL);
             }
         }
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        self.reap_until(
+            tokio::time::Instant::now() + Duration::from_secs(5),
+            events_rx,
+        )
+        .await;
+    }
+}
+
+impl Worker {
+    /// Takes container exits from `events_rx` until none is alive or `deadline` passes.
+    async fn reap_until(
+        &mut self,
+        deadline: tokio::time::Instant,
+        events_rx: &mut mpsc::Receiver<Ev>,
+    ) {
         while self.runs.values().any(|r| r.alive) {
             match tokio::time::timeout_at(deadline, events_rx.recv()).await {
                 Ok(Some(Ev::Exited {
@@ -770,9 +771,7 @@ impl Worker {
                     restart,
                     code,
                     signal,
-                })) => {
-                    self.exited(&name, restart, code, signal).await;
-                }
+                })) => self.exited(&name, restart, code, signal).await,
                 Ok(Some(_)) => {}
                 Ok(None) | Err(_) => break,
             }
