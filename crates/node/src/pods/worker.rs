@@ -2,6 +2,7 @@
 //! restarts and back-off, probes, status, and termination when the pod is deleted.
 
 mod containers;
+mod exits;
 
 use std::collections::HashMap;
 use std::net::Ipv4Addr;
