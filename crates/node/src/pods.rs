@@ -21,7 +21,7 @@ use portico_sandbox::spawn::PodNamespaces;
 use tokio::sync::{broadcast, mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
-pub use status::{ContainerStatus, PodStatus, State};
+pub use status::{now as status_now, ContainerStatus, PodStatus, State};
 pub use volumes::{hosts_file, resolv_conf};
 
 use crate::logs::Stream;

@@ -14,6 +14,7 @@ use kube::api::{Api, Patch, PatchParams, PostParams};
 use serde_json::{json, Value};
 use tokio_util::sync::CancellationToken;
 
+use crate::pods::status_now as now;
 use crate::{Config, Error};
 
 /// How often the Lease is renewed (the kubelet's default).
@@ -22,13 +23,6 @@ const LEASE_RENEW: Duration = Duration::from_secs(10);
 const STATUS_EVERY: Duration = Duration::from_secs(60);
 /// The Lease duration the kubelet asks for.
 const LEASE_SECONDS: i32 = 40;
-
-fn now() -> String {
-    jiff::Timestamp::now()
-        .round(jiff::Unit::Second)
-        .map(|t| t.to_string())
-        .unwrap_or_default()
-}
 
 fn read_first_line(path: &str) -> String {
     std::fs::read_to_string(path)

@@ -61,25 +61,30 @@ fn keys_to_files(
     Ok(())
 }
 
+/// The keys of a ConfigMap or Secret as bytes: text values, then binary ones over them.
+fn merged(
+    text: BTreeMap<String, String>,
+    binary: impl IntoIterator<Item = (String, Vec<u8>)>,
+) -> BTreeMap<String, Vec<u8>> {
+    let mut out: BTreeMap<String, Vec<u8>> =
+        text.into_iter().map(|(k, v)| (k, v.into_bytes())).collect();
+    out.extend(binary);
+    out
+}
+
 async fn config_map_data(
     client: &kube::Client,
     ns: &str,
     name: &str,
 ) -> Result<Option<BTreeMap<String, Vec<u8>>>, Error> {
     let api: Api<ConfigMap> = Api::namespaced(client.clone(), ns);
-    let Some(cm) = api.get_opt(name).await? else {
-        return Ok(None);
-    };
-    let mut out: BTreeMap<String, Vec<u8>> = cm
-        .data
-        .unwrap_or_default()
-        .into_iter()
-        .map(|(k, v)| (k, v.into_bytes()))
-        .collect();
-    for (k, v) in cm.binary_data.unwrap_or_default() {
-        out.insert(k, v.0);
-    }
-    Ok(Some(out))
+    Ok(api.get_opt(name).await?.map(|cm| {
+        let binary = cm.binary_data.unwrap_or_default();
+        merged(
+            cm.data.unwrap_or_default(),
+            binary.into_iter().map(|(k, v)| (k, v.0)),
+        )
+    }))
 }
 
 async fn secret_data(
@@ -88,19 +93,15 @@ async fn secret_data(
     name: &str,
 ) -> Result<Option<BTreeMap<String, Vec<u8>>>, Error> {
     let api: Api<Secret> = Api::namespaced(client.clone(), ns);
-    let Some(s) = api.get_opt(name).await? else {
-        return Ok(None);
-    };
-    let mut out: BTreeMap<String, Vec<u8>> = s
-        .data
-        .unwrap_or_default()
-        .into_iter()
-        .map(|(k, v)| (k, v.0))
-        .collect();
-    for (k, v) in s.string_data.unwrap_or_default() {
-        out.insert(k, v.into_bytes());
-    }
-    Ok(Some(out))
+    // `stringData` is write-only in the API; where present it wins over `data`, as on write.
+    Ok(api.get_opt(name).await?.map(|s| {
+        let data = s.data.unwrap_or_default();
+        let mut out = merged(s.string_data.unwrap_or_default(), Vec::new());
+        for (k, v) in data {
+            out.entry(k).or_insert(v.0);
+        }
+        out
+    }))
 }
 
 fn field_value(pod: &Pod, path: &str) -> String {
