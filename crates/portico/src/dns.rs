@@ -40,15 +40,7 @@ pub fn dns(args: DnsArgs) -> Result<()> {
         .build()
         .context("building the async runtime")?;
     runtime.block_on(async move {
-        let config = match &args.kubeconfig {
-            Some(path) => {
-                let kc = kube::config::Kubeconfig::read_from(path)
-                    .with_context(|| format!("reading {}", path.display()))?;
-                kube::Config::from_custom_kubeconfig(kc, &Default::default()).await?
-            }
-            None => kube::Config::incluster().context("reading the pod's service account")?,
-        };
-        let client = kube::Client::try_from(config)?;
+        let client = kube_client(args.kubeconfig.as_deref()).await?;
         let shutdown = CancellationToken::new();
         let stop = shutdown.clone();
         tokio::spawn(async move {
@@ -66,4 +58,17 @@ pub fn dns(args: DnsArgs) -> Result<()> {
         portico_dns::feed::run(client, config, shutdown).await?;
         Ok(())
     })
+}
+
+/// A client from `kubeconfig`, or from the pod's service account when there is none.
+pub async fn kube_client(kubeconfig: Option<&std::path::Path>) -> Result<kube::Client> {
+    let config = match kubeconfig {
+        Some(path) => {
+            let kc = kube::config::Kubeconfig::read_from(path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            kube::Config::from_custom_kubeconfig(kc, &Default::default()).await?
+        }
+        None => kube::Config::incluster().context("reading the pod's service account")?,
+    };
+    Ok(kube::Client::try_from(config)?)
 }

@@ -14,6 +14,7 @@ use portico_store::Store;
 use tokio_util::sync::CancellationToken;
 
 mod dns;
+mod ingress;
 mod node;
 mod up;
 
@@ -39,6 +40,9 @@ enum Command {
     Node(node::NodeArgs),
     /// Run the cluster DNS server (the `portico/dns` image).
     Dns(dns::DnsArgs),
+    /// Run the ingress controller (the `portico/ingress-controller` image).
+    #[command(name = "ingress-controller")]
+    IngressController(ingress::IngressArgs),
     /// Run a built-in image's program (what a pod's container runs).
     #[command(name = "__image", hide = true)]
     Image {
@@ -153,6 +157,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Down { home } => up::down(home.as_deref()),
         Command::Node(args) => node::node(args),
         Command::Dns(args) => dns::dns(args),
+        Command::IngressController(args) => ingress::ingress_controller(args),
         Command::Cluster(args) => up::cluster(&args),
         Command::Image { .. }
         | Command::PodSandbox { .. }

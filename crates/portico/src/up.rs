@@ -21,6 +21,7 @@ mod addons;
 mod cluster;
 mod forward;
 mod host;
+mod ingress;
 mod init;
 
 use std::net::IpAddr;
@@ -54,6 +55,12 @@ pub struct UpArgs {
     /// The service proxy's datapath on every node: `nftables` or `userspace`.
     #[arg(long, default_value = "nftables")]
     pub proxy_mode: String,
+    /// Host port (on the listen address) of the ingress controller's HTTP listener.
+    #[arg(long, default_value_t = 8080)]
+    pub http_port: u16,
+    /// Host port (on the listen address) of the ingress controller's HTTPS listener.
+    #[arg(long, default_value_t = 8443)]
+    pub https_port: u16,
 }
 
 impl UpArgs {
@@ -90,6 +97,10 @@ impl UpArgs {
             self.lb_pool.clone(),
             "--proxy-mode".into(),
             self.proxy_mode.clone(),
+            "--http-port".into(),
+            self.http_port.to_string(),
+            "--https-port".into(),
+            self.https_port.to_string(),
         ]
     }
 }

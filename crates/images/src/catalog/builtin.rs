@@ -121,16 +121,21 @@ pub(crate) fn entries() -> BTreeMap<String, Entry> {
     );
 
     // Portico's own add-ons: subcommands of the portico binary.
-    add(
-        &["portico/dns"],
-        Entry {
-            entrypoint: vec![SELF_EXE.to_string(), "dns".to_string()],
-            cmd: Vec::new(),
-            env: Vec::new(),
-            working_dir: None,
-            programs: Vec::new(),
-        },
-    );
+    for (image, sub) in [
+        ("portico/dns", "dns"),
+        ("portico/ingress-controller", "ingress-controller"),
+    ] {
+        add(
+            &[image],
+            Entry {
+                entrypoint: vec![SELF_EXE.to_string(), sub.to_string()],
+                cmd: Vec::new(),
+                env: Vec::new(),
+                working_dir: None,
+                programs: Vec::new(),
+            },
+        );
+    }
 
     // Web servers' default pages.
     let nginx = with_programs(

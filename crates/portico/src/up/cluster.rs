@@ -179,6 +179,10 @@ async fn run(args: &UpArgs) -> Result<()> {
         .await
         .context("creating the cluster DNS")?;
     tokio::spawn(super::addons::forward_dns(ports.clone(), shutdown.clone()));
+    say("step starting the ingress controller");
+    super::ingress::apply(&client)
+        .await
+        .context("creating the ingress controller")?;
 
     say("step waiting for the nodes to be Ready");
     let node_api: Api<Node> = Api::all(client.clone());
@@ -213,7 +217,15 @@ async fn run(args: &UpArgs) -> Result<()> {
     tokio::spawn(super::forward::run(
         client.clone(),
         ports.clone(),
-        args.listen_address,
+        super::forward::Listen {
+            address: args.listen_address,
+            ingress: (
+                super::ingress::NAMESPACE,
+                super::ingress::NAME,
+                args.http_port,
+                args.https_port,
+            ),
+        },
         args.nodes,
         shutdown.clone(),
     ));

@@ -1,7 +1,8 @@
 //! Host ports of a `portico up` cluster: every NodePort on `LISTEN:nodePort` and every
 //! LoadBalancer address on `EXTERNAL-IP:port`, opened on the host (through the host side's
 //! port broker) as Services appear and closed as they go. Connections are relayed to a node's
-//! `NodeIP:nodePort`, where the node's proxy takes over.
+//! `NodeIP:nodePort`, where the node's proxy takes over. The ingress controller's Service
+//! also gets `LISTEN:--http-port` and `LISTEN:--https-port`.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -21,10 +22,23 @@ struct Target {
     node_port: u16,
 }
 
+/// Where the host side listens.
+#[derive(Debug, Clone, Copy)]
+pub struct Listen {
+    /// `--listen-address`: NodePorts (and the ingress ports) open here.
+    pub address: IpAddr,
+    /// The ingress controller's Service (namespace, name) and the host ports of its `http`
+    /// and `https` ports.
+    pub ingress: (&'static str, &'static str, u16, u16),
+}
+
 /// The host addresses the Services ask for, and where each leads.
-fn desired(services: &[Arc<Service>], listen: IpAddr) -> HashMap<SocketAddr, Target> {
+fn desired(services: &[Arc<Service>], listen: &Listen) -> HashMap<SocketAddr, Target> {
     let mut out = HashMap::new();
+    let (ingress_ns, ingress_name, http_port, https_port) = listen.ingress;
     for svc in services {
+        let is_ingress = svc.metadata.namespace.as_deref() == Some(ingress_ns)
+            && svc.metadata.name.as_deref() == Some(ingress_name);
         let Some(spec) = &svc.spec else { continue };
         let ty = spec.type_.as_deref().unwrap_or("ClusterIP");
         if ty != "NodePort" && ty != "LoadBalancer" {
@@ -47,7 +61,17 @@ fn desired(services: &[Arc<Service>], listen: IpAddr) -> HashMap<SocketAddr, Tar
                 continue;
             };
             let target = Target { node_port };
-            out.insert(SocketAddr::new(listen, node_port), target.clone());
+            out.insert(SocketAddr::new(listen.address, node_port), target.clone());
+            if is_ingress {
+                let host_port = match port.name.as_deref() {
+                    Some("http") => Some(http_port),
+                    Some("https") => Some(https_port),
+                    _ => None,
+                };
+                if let Some(p) = host_port {
+                    out.insert(SocketAddr::new(listen.address, p), target.clone());
+                }
+            }
             if let Ok(p) = u16::try_from(port.port) {
                 for ip in &lb_ips {
                     out.insert(SocketAddr::new(*ip, p), target.clone());
@@ -62,7 +86,7 @@ fn desired(services: &[Arc<Service>], listen: IpAddr) -> HashMap<SocketAddr, Tar
 pub async fn run(
     client: kube::Client,
     ports: portico_sandbox::ports::PortClient,
-    listen: IpAddr,
+    listen: Listen,
     nodes: u32,
     shutdown: CancellationToken,
 ) {
@@ -84,7 +108,7 @@ pub async fn run(
         while let Ok(Some(_)) =
             tokio::time::timeout(std::time::Duration::from_millis(5), stream.next()).await
         {}
-        let want = desired(&store.state(), listen);
+        let want = desired(&store.state(), &listen);
         open.retain(|addr, (target, stop)| {
             let keep = want.get(addr) == Some(target);
             if !keep {

@@ -227,6 +227,8 @@ pub fn down(home: Option<&Path>) -> Result<()> {
         api_port: 0,
         lb_pool: String::new(),
         proxy_mode: String::new(),
+        http_port: 0,
+        https_port: 0,
     };
     let home = args.home();
     let Some(pid) = running_pid(&home) else {
