@@ -20,6 +20,7 @@ mod ctl_workloads;
 mod deletion;
 mod edit_patch;
 mod expose;
+mod ingress;
 mod invalid;
 mod newer_kubectl;
 mod pods;
