@@ -7,7 +7,10 @@
 //! * [`defaults`] and [`validation`]: what the API server fills in and what it rejects, with
 //!   Kubernetes' field paths and messages ([`Cause`]).
 //! * [`strict`]: unknown and duplicate field detection for `fieldValidation=Strict|Warn`.
+//! * [`convert`]: older served versions (Ingress `extensions/v1beta1`,
+//!   `networking.k8s.io/v1beta1`) to and from the stored version.
 
+pub mod convert;
 pub mod defaults;
 pub mod registry;
 pub mod selector;

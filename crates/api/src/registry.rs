@@ -3,6 +3,15 @@
 //! One row per resource, in the shape of aggregated discovery. Everything that needs to know
 //! about a resource (discovery documents, URL routing, storage keys, OpenAPI stubs, Table
 //! printers) reads it from here, so adding a resource is one row.
+//!
+//! [`RESOURCES`] holds the version each resource is stored in. Older versions that are still
+//! served (Ingress in `extensions/v1beta1` and `networking.k8s.io/v1beta1`) are rows of their
+//! own in [`legacy::LEGACY`]: they share their storage row's keys ([`storage_of`]) and are
+//! converted by [`crate::convert`] on the way in and out.
+
+pub mod legacy;
+
+pub use legacy::{deprecation_warning, is_legacy, storage_of, LEGACY};
 
 /// A group, version and kind, as in `apiVersion` + `kind`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -66,11 +75,13 @@ impl ResourceInfo {
     }
 
     /// The prefix of storage keys: `/registry/<group>/<plural>/` (core: `/registry/<plural>/`).
+    /// An older served version shares the keys of the version it is stored in.
     pub fn key_prefix(&self) -> String {
-        if self.gvk.group.is_empty() {
+        let group = storage_of(self).gvk.group;
+        if group.is_empty() {
             format!("/registry/{}/", self.plural)
         } else {
-            format!("/registry/{}/{}/", self.gvk.group, self.plural)
+            format!("/registry/{}/{}/", group, self.plural)
         }
     }
 
@@ -281,10 +292,24 @@ pub static RESOURCES: &[ResourceInfo] = &[
     ),
 ];
 
-/// The API groups served, in discovery order (core first, as `""`).
+/// Every row served: the stored versions, then (with `legacy`) the older served versions.
+pub fn served(legacy: bool) -> impl Iterator<Item = &'static ResourceInfo> {
+    let old: &'static [ResourceInfo] = if legacy { LEGACY } else { &[] };
+    RESOURCES.iter().chain(old.iter())
+}
+
+/// The API groups served, in discovery order (core first, as `""`), without the groups that
+/// only hold older versions.
 pub fn groups() -> Vec<&'static str> {
+    served_groups(false)
+}
+
+/// The API groups served, in discovery order (core first, as `""`). With `legacy`, groups
+/// that only hold older versions (`extensions`) come last, so clients that pick the first
+/// group serving a resource name (kubectl's `get ingress`) pick the stored version.
+pub fn served_groups(legacy: bool) -> Vec<&'static str> {
     let mut out: Vec<&'static str> = Vec::new();
-    for r in RESOURCES {
+    for r in served(legacy) {
         if !out.contains(&r.gvk.group) {
             out.push(r.gvk.group);
         }
@@ -292,22 +317,40 @@ pub fn groups() -> Vec<&'static str> {
     out
 }
 
-/// Finds a resource by group, version and plural name.
-pub fn by_plural(group: &str, version: &str, plural: &str) -> Option<&'static ResourceInfo> {
-    RESOURCES
-        .iter()
-        .find(|r| r.gvk.group == group && r.gvk.version == version && r.plural == plural)
+/// The versions served of a group, preferred (stored) version first.
+pub fn group_versions(group: &str, legacy: bool) -> Vec<&'static str> {
+    let mut out: Vec<&'static str> = Vec::new();
+    for r in served(legacy).filter(|r| r.gvk.group == group) {
+        if !out.contains(&r.gvk.version) {
+            out.push(r.gvk.version);
+        }
+    }
+    out
 }
 
-/// Finds a resource by `apiVersion` and `kind`.
+/// Finds a stored resource by group, version and plural name.
+pub fn by_plural(group: &str, version: &str, plural: &str) -> Option<&'static ResourceInfo> {
+    by_plural_served(group, version, plural, false)
+}
+
+/// Finds a served resource by group, version and plural name; with `legacy`, older served
+/// versions too.
+pub fn by_plural_served(
+    group: &str,
+    version: &str,
+    plural: &str,
+    legacy: bool,
+) -> Option<&'static ResourceInfo> {
+    served(legacy).find(|r| r.gvk.group == group && r.gvk.version == version && r.plural == plural)
+}
+
+/// Finds a resource by `apiVersion` and `kind`, older served versions included.
 pub fn by_kind(api_version: &str, kind: &str) -> Option<&'static ResourceInfo> {
     let (group, version) = match api_version.split_once('/') {
         Some((g, v)) => (g, v),
         None => ("", api_version),
     };
-    RESOURCES
-        .iter()
-        .find(|r| r.gvk.group == group && r.gvk.version == version && r.gvk.kind == kind)
+    served(true).find(|r| r.gvk.group == group && r.gvk.version == version && r.gvk.kind == kind)
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@
 //! `strict decoding error: ` and these joined by `, `; with `Warn` each becomes a warning.
 
 mod dup;
+mod legacy;
 
 use serde::de::DeserializeOwned;
 
@@ -45,6 +46,9 @@ fn unknown_fields<T: DeserializeOwned>(body: &[u8]) -> Vec<String> {
 
 fn unknown_for_kind(res: &ResourceInfo, body: &[u8]) -> Vec<String> {
     use k8s_openapi::api::{apps, coordination, core, discovery, networking};
+    if crate::registry::is_legacy(res) && res.gvk.kind == "Ingress" {
+        return unknown_fields::<legacy::Ingress>(body);
+    }
     match (res.gvk.group, res.gvk.kind) {
         ("", "Namespace") => unknown_fields::<core::v1::Namespace>(body),
         ("", "Node") => unknown_fields::<core::v1::Node>(body),
@@ -116,6 +120,28 @@ mod tests {
                 "unknown field \"foo\"".to_string(),
                 "unknown field \"spec.bar\"".to_string(),
                 "unknown field \"spec.ports[0].nodeport\"".to_string(),
+            ]
+        );
+    }
+
+    #[test]
+    fn old_ingress_versions_have_their_own_schema() {
+        let body = r#"{"apiVersion":"extensions/v1beta1","kind":"Ingress","metadata":{"name":"kubia"},
+            "spec":{"rules":[{"host":"kubia.example.com","http":null,"paths":[{"path":"/"}]}],
+            "backend":{"serviceName":"a","servicePort":80},"defaultBackend":{}}}"#;
+        assert_eq!(
+            problems("extensions/v1beta1", "Ingress", body),
+            vec![
+                "unknown field \"spec.rules[0].paths\"".to_string(),
+                "unknown field \"spec.defaultBackend\"".to_string(),
+            ]
+        );
+        let v1 = body.replace("extensions/v1beta1", "networking.k8s.io/v1");
+        assert_eq!(
+            problems("networking.k8s.io/v1", "Ingress", &v1),
+            vec![
+                "unknown field \"spec.rules[0].paths\"".to_string(),
+                "unknown field \"spec.backend\"".to_string(),
             ]
         );
     }

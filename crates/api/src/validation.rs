@@ -40,6 +40,9 @@ pub struct Cause {
 
 /// Validates `obj` as a `res` on create (`old` is `None`) or update (`old` is the stored
 /// version). Returns no causes when the object is valid.
+///
+/// `obj` and `old` are in the stored version's shape; when `res` is an older served version
+/// ([`crate::registry::LEGACY`]) the causes name the fields as that version spells them.
 pub fn validate(
     res: &ResourceInfo,
     obj: &serde_json::Value,
@@ -54,7 +57,10 @@ pub fn validate(
         "ReplicationController" => apps::replication_controller(obj, old),
         "Endpoints" => endpoints::endpoints(obj, old),
         "EndpointSlice" => endpoints::endpoint_slice(obj, old),
-        "Ingress" => networking::ingress(obj, old),
+        "Ingress" if crate::registry::is_legacy(res) => {
+            networking::ingress(obj, old, networking::Version::Beta)
+        }
+        "Ingress" => networking::ingress(obj, old, networking::Version::V1),
         "IngressClass" => networking::ingress_class(obj, old),
         "Secret" => misc::secret(obj, old),
         "ConfigMap" => misc::config_map(obj, old),
@@ -154,3 +160,7 @@ mod tests_core;
 #[cfg(test)]
 #[path = "validation/tests_more.rs"]
 mod tests_more;
+
+#[cfg(test)]
+#[path = "validation/tests_legacy.rs"]
+mod tests_legacy;

@@ -1,4 +1,10 @@
 //! Ingress and IngressClass validation (networking.k8s.io/v1).
+//!
+//! Ingress objects are validated in the stored (v1) shape whatever version the request used,
+//! as Kubernetes validated its internal type; for the old versions ([`Version::Beta`]) the
+//! field paths and messages name the fields as that version spells them (`backend`,
+//! `serviceName`, `servicePort`) and the leniencies Kubernetes kept for them apply (any TLS
+//! secret name, rules under wildcard hosts unchecked, class annotation and field exclusive).
 
 use serde_json::Value;
 
@@ -23,7 +29,39 @@ fn host_errors(host: &str, p: &Path) -> Vec<Cause> {
         .collect()
 }
 
-fn backend(b: &Value, p: &Path) -> Vec<Cause> {
+/// The Ingress version a request was made in, which decides how fields are named.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Version {
+    /// `networking.k8s.io/v1`.
+    V1,
+    /// `extensions/v1beta1` or `networking.k8s.io/v1beta1`.
+    Beta,
+}
+
+impl Version {
+    fn default_backend(self) -> &'static str {
+        match self {
+            Version::V1 => "defaultBackend",
+            Version::Beta => "backend",
+        }
+    }
+
+    fn service_name(self, p: &Path) -> Path {
+        match self {
+            Version::V1 => p.child("service").child("name"),
+            Version::Beta => p.child("serviceName"),
+        }
+    }
+
+    fn service_port(self, p: &Path, field: &str) -> Path {
+        match self {
+            Version::V1 => p.child("service").child("port").child(field),
+            Version::Beta => p.child("servicePort"),
+        }
+    }
+}
+
+fn backend(b: &Value, p: &Path, v: Version) -> Vec<Cause> {
     let mut errs = Vec::new();
     match (b.field("resource"), b.field("service")) {
         (Some(_), Some(_)) => errs.push(Cause::invalid(
@@ -53,7 +91,7 @@ fn backend(b: &Value, p: &Path) -> Vec<Cause> {
         }
         (None, Some(svc)) => {
             let name = svc.s("name");
-            let np = p.child("service").child("name");
+            let np = v.service_name(p);
             if name.is_empty() {
                 errs.push(Cause::required(&np, ""));
             } else {
@@ -64,7 +102,6 @@ fn backend(b: &Value, p: &Path) -> Vec<Cause> {
             let port = sub(svc, "port");
             let port_name = port.s("name");
             let number = port.i("number").unwrap_or(0);
-            let pp = p.child("service").child("port");
             match (port_name.is_empty(), number == 0) {
                 (false, false) => errs.push(Cause::invalid(
                     p,
@@ -74,7 +111,7 @@ fn backend(b: &Value, p: &Path) -> Vec<Cause> {
                 (false, true) => {
                     for m in names::port_name(port_name) {
                         errs.push(Cause::invalid(
-                            &pp.child("name"),
+                            &v.service_port(p, "name"),
                             BadValue::str(port_name),
                             &m,
                         ));
@@ -83,7 +120,7 @@ fn backend(b: &Value, p: &Path) -> Vec<Cause> {
                 (true, false) => {
                     for m in names::port_num(number) {
                         errs.push(Cause::invalid(
-                            &pp.child("number"),
+                            &v.service_port(p, "number"),
                             BadValue::Int(number),
                             &m,
                         ));
@@ -122,7 +159,7 @@ fn path_segment(v: &str, p: &Path) -> Vec<Cause> {
     errs
 }
 
-fn http_path(hp: &Value, p: &Path) -> Vec<Cause> {
+fn http_path(hp: &Value, p: &Path, v: Version) -> Vec<Cause> {
     let mut errs = Vec::new();
     let Some(pt) = hp.opt_s("pathType") else {
         return vec![Cause::required(
@@ -176,12 +213,13 @@ fn http_path(hp: &Value, p: &Path) -> Vec<Cause> {
             PATH_TYPES,
         )),
     }
-    errs.extend(backend(sub(hp, "backend"), &p.child("backend")));
+    errs.extend(backend(sub(hp, "backend"), &p.child("backend"), v));
     errs
 }
 
-/// Ingress: rules, hosts (wildcards allowed), paths, backends, TLS, class name.
-pub fn ingress(obj: &Value, old: Option<&Value>) -> Vec<Cause> {
+/// Ingress: rules, hosts (wildcards allowed), paths, backends, TLS, class name. `obj` and
+/// `old` are in the v1 shape; `v` is the version the request was made in.
+pub fn ingress(obj: &Value, old: Option<&Value>, v: Version) -> Vec<Cause> {
     let mut errs = match old {
         Some(old) => meta::object_meta_update(obj, old),
         None => Vec::new(),
@@ -199,15 +237,23 @@ pub fn ingress(obj: &Value, old: Option<&Value>) -> Vec<Cause> {
         errs.push(Cause::invalid(
             &sp,
             BadValue::Raw(shown.into()),
-            "either `defaultBackend` or `rules` must be specified",
+            &format!(
+                "either `{}` or `rules` must be specified",
+                v.default_backend()
+            ),
         ));
     }
     if let Some(db) = spec.field("defaultBackend") {
-        errs.extend(backend(db, &sp.child("defaultBackend")));
+        errs.extend(backend(db, &sp.child(v.default_backend()), v));
     }
     for (i, rule) in rules.iter().enumerate() {
         let rp = sp.child("rules").index(i);
         let host = rule.s("host");
+        // The old versions never checked the rules under a wildcard host.
+        if host.contains('*') && v == Version::Beta {
+            errs.extend(host_errors(host, &rp.child("host")));
+            continue;
+        }
         if !host.is_empty() {
             if names::parse_ip(host).is_some() {
                 errs.push(Cause::invalid(
@@ -225,7 +271,7 @@ pub fn ingress(obj: &Value, old: Option<&Value>) -> Vec<Cause> {
                 errs.push(Cause::required(&hp.child("paths"), ""));
             }
             for (j, path) in paths.iter().enumerate() {
-                errs.extend(http_path(path, &hp.child("paths").index(j)));
+                errs.extend(http_path(path, &hp.child("paths").index(j), v));
             }
         }
     }
@@ -238,7 +284,8 @@ pub fn ingress(obj: &Value, old: Option<&Value>) -> Vec<Cause> {
             ));
         }
         let secret = tls.s("secretName");
-        if !secret.is_empty() {
+        // The old versions accepted any secret name.
+        if !secret.is_empty() && v == Version::V1 {
             for m in names::dns1123_subdomain(secret) {
                 errs.push(Cause::invalid(
                     &tp.child("secretName"),
@@ -261,11 +308,20 @@ pub fn ingress(obj: &Value, old: Option<&Value>) -> Vec<Cause> {
         let annotation =
             sub(sub(obj, "metadata"), "annotations").opt_s("kubernetes.io/ingress.class");
         if let (Some(a), Some(class)) = (annotation, spec.opt_s("ingressClassName")) {
-            if a != class {
+            // Kubernetes 1.21 allowed only one of the two in the old versions; v1 now
+            // accepts both when they agree.
+            let message = match v {
+                Version::Beta => Some("can not be set when the class field is also set"),
+                Version::V1 if a != class => {
+                    Some("must match `ingressClassName` when both are specified")
+                }
+                Version::V1 => None,
+            };
+            if let Some(message) = message {
                 errs.push(Cause::invalid(
                     &Path::new("annotations").child("kubernetes.io/ingress.class"),
                     BadValue::str(a),
-                    "must match `ingressClassName` when both are specified",
+                    message,
                 ));
             }
         }
