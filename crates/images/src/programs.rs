@@ -1,6 +1,7 @@
 //! The built-in programs, dispatched by name.
 
 mod agnhost;
+mod echo;
 mod kubia;
 mod pause;
 mod web;
@@ -21,6 +22,7 @@ pub(crate) async fn dispatch(name: &str, args: &[String], ctx: &RunContext) -> O
         "kubia-pet" => kubia::run_pet(ctx).await,
         "takytaky-hostname" => web::takytaky_hostname(ctx).await,
         "go-myweb" => web::go_myweb(ctx).await,
+        "echo-server" => echo::run(ctx).await,
         "network-multitool" => web::network_multitool(args, ctx).await,
         "nginx" => web::nginx(args, ctx).await,
         "httpd" => web::httpd(args, ctx).await,

@@ -10,6 +10,7 @@ use std::process::ExitCode;
 /// The built-in programs, as named after `portico __image`.
 pub const PROGRAMS: &[&str] = &[
     "agnhost",
+    "echo-server",
     "go-myweb",
     "httpd",
     "kubia",

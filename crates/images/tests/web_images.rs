@@ -220,3 +220,36 @@ async fn an_unknown_program_fails_with_the_list_of_programs() {
     );
     assert!(logs[0].contains("kubia"), "{logs:?}");
 }
+
+#[tokio::test]
+async fn echo_server_echoes_requests_and_websocket_messages() {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+
+    let ctx = RunContext::loopback().with_hostname("echo-abc");
+    let handle = start_image("jmalloc/echo-server", &ctx);
+    let addr = bound(&ctx, Protocol::Tcp, 8080).await;
+    let reply = get(addr, "/some/path?x=1").await;
+    assert_eq!(reply.status, 200);
+    assert!(
+        reply
+            .body
+            .starts_with("Request served by echo-abc\n\nGET /some/path?x=1 HTTP/1.1\n"),
+        "{}",
+        reply.body
+    );
+
+    let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/ws"))
+        .await
+        .unwrap();
+    let hello = ws.next().await.unwrap().unwrap();
+    assert_eq!(hello, Message::text("Request served by echo-abc"));
+    ws.send(Message::text("ping over websocket")).await.unwrap();
+    assert_eq!(
+        ws.next().await.unwrap().unwrap(),
+        Message::text("ping over websocket")
+    );
+    ws.close(None).await.unwrap();
+    ctx.signal(Signal::Terminate);
+    assert_eq!(exit_code(handle).await, 0);
+}

@@ -76,6 +76,7 @@ pub(crate) fn entries() -> BTreeMap<String, Entry> {
     // Course images of the notes.
     add(&["takytaky/hostname"], builtin("takytaky-hostname", &[]));
     add(&["ghcr.io/c1t1d0s7/go-myweb"], builtin("go-myweb", &[]));
+    add(&["jmalloc/echo-server"], builtin("echo-server", &[]));
     add(
         &[
             "ghcr.io/c1t1d0s7/network-multitool",
