@@ -378,6 +378,35 @@ spec:
     http:
       paths:
       - {path: /, pathType: Prefix, backend: {service: {name: kubia, port: {number: 80}}}}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: echo}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: echo}}
+  template:
+    metadata: {labels: {app: echo}}
+    spec:
+      containers:
+      - {name: echo, image: jmalloc/echo-server, ports: [{containerPort: 8080}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: echo}
+spec:
+  selector: {app: echo}
+  ports: [{port: 80, targetPort: 8080}]
+---
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata: {name: echo}
+spec:
+  rules:
+  - host: echo.example.com
+    http:
+      paths:
+      - {path: /, pathType: Prefix, backend: {service: {name: echo, port: {number: 80}}}}
 ",
     );
     let kubia: BTreeSet<String> = c
@@ -438,4 +467,71 @@ spec:
         spread.insert(r.body.trim().to_string());
     }
     assert!(spread.len() > 1, "clients without the cookie spread: {spread:?}");
+
+    // What the backend receives: the forwarding headers ingress-nginx adds.
+    let echo = c.ready_pods("app=echo", 1)[0].0.clone();
+    let r = until(
+        &c,
+        "echo",
+        || curl_host(&c, "http", "echo.example.com", "/hello?a=b", &[]),
+        |r| r.code == "200",
+    );
+    assert!(r.body.starts_with(&format!("Request served by {echo}")), "{}", r.body);
+    for header in [
+        "X-Forwarded-For: ",
+        "X-Forwarded-Host: echo.example.com",
+        "X-Forwarded-Proto: http",
+        "X-Request-Id: ",
+        "X-Real-Ip: ",
+    ] {
+        assert!(r.body.contains(header), "{header} missing:\n{}", r.body);
+    }
+    // A WebSocket round trip through the ingress.
+    let (hello, echoed) = websocket_round_trip(&c.listen, "echo.example.com", "hi there");
+    assert_eq!(hello, format!("Request served by {echo}"));
+    assert_eq!(echoed, "hi there");
+}
+
+/// Opens a WebSocket to `host` through `LISTEN:8080`, reads the first message, sends `text`
+/// and reads the answer (RFC 6455 by hand: client frames masked, server frames not).
+fn websocket_round_trip(listen: &str, host: &str, text: &str) -> (String, String) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect((listen, 8080)).expect("connect");
+    s.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .expect("timeout");
+    write!(
+        s,
+        "GET /ws HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    )
+    .expect("send");
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        s.read_exact(&mut byte).expect("response head");
+        head.push(byte[0]);
+    }
+    let head = String::from_utf8_lossy(&head).to_string();
+    assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+    assert!(
+        head.contains("s3pPLMBiTxaQ9kYGzzhZRbK+xOo="),
+        "the accept key of RFC 6455's example: {head}"
+    );
+    let read_frame = |s: &mut std::net::TcpStream| {
+        let mut h = [0u8; 2];
+        s.read_exact(&mut h).expect("frame header");
+        assert_eq!(h[0] & 0x0f, 1, "a text frame");
+        let len = usize::from(h[1] & 0x7f);
+        assert!(len < 126, "short message");
+        let mut body = vec![0u8; len];
+        s.read_exact(&mut body).expect("frame body");
+        String::from_utf8(body).expect("utf-8")
+    };
+    let hello = read_frame(&mut s);
+    let mask = [1u8, 2, 3, 4];
+    let mut frame = vec![0x81, 0x80 | text.len() as u8];
+    frame.extend_from_slice(&mask);
+    frame.extend(text.bytes().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+    s.write_all(&frame).expect("send frame");
+    (hello, read_frame(&mut s))
 }
