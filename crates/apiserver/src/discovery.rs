@@ -1,7 +1,19 @@
 //! `/version`, discovery (`/api`, `/apis` in the aggregated and legacy shapes, group and
 //! group-version documents) and the OpenAPI v3 documents kubectl needs.
+//!
+//! `legacy` says whether the older served versions ([`registry::LEGACY`]) are on: they are
+//! listed after the stored version of their group (which stays the preferred one), and the
+//! `extensions` group, which holds nothing else, comes last.
 
 use portico_api::registry::{self, ResourceInfo, RESOURCES};
+
+fn gv_string(group: &str, version: &str) -> String {
+    if group.is_empty() {
+        version.to_string()
+    } else {
+        format!("{group}/{version}")
+    }
+}
 use serde_json::{json, Value};
 
 /// The Kubernetes minor version Portico speaks. kubectl's dispatcher picks its client by it.
@@ -46,11 +58,12 @@ pub fn wants_aggregated(accept: &str) -> Option<&'static str> {
     None
 }
 
-/// The resources of a group, sorted by name as the Kubernetes API server lists them (which is
-/// the order `kubectl get all` prints them in).
-fn sorted(group: &str) -> Vec<&'static ResourceInfo> {
-    let mut out: Vec<&'static ResourceInfo> =
-        RESOURCES.iter().filter(|r| r.gvk.group == group).collect();
+/// The resources of a group version, sorted by name as the Kubernetes API server lists them
+/// (which is the order `kubectl get all` prints them in).
+fn sorted(group: &str, version: &str, legacy: bool) -> Vec<&'static ResourceInfo> {
+    let mut out: Vec<&'static ResourceInfo> = registry::served(legacy)
+        .filter(|r| r.gvk.group == group && r.gvk.version == version)
+        .collect();
     out.sort_by_key(|r| r.plural);
     out
 }
@@ -105,20 +118,29 @@ fn aggregated_resource(r: &ResourceInfo) -> Value {
 }
 
 /// Aggregated discovery for the core group (`core == true`, `/api`) or the named groups (`/apis`).
-pub fn aggregated(core: bool, content_type: &str) -> Value {
+pub fn aggregated(core: bool, content_type: &str, legacy: bool) -> Value {
     let api_version = if content_type == AGGREGATED_V2BETA1 {
         "apidiscovery.k8s.io/v2beta1"
     } else {
         "apidiscovery.k8s.io/v2"
     };
-    let items: Vec<Value> = registry::groups()
+    let items: Vec<Value> = registry::served_groups(legacy)
         .into_iter()
         .filter(|g| g.is_empty() == core)
         .map(|g| {
-            let resources: Vec<Value> = sorted(g).into_iter().map(aggregated_resource).collect();
+            let versions: Vec<Value> = registry::group_versions(g, legacy)
+                .into_iter()
+                .map(|v| {
+                    let resources: Vec<Value> = sorted(g, v, legacy)
+                        .into_iter()
+                        .map(aggregated_resource)
+                        .collect();
+                    json!({"version": v, "resources": resources, "freshness": "Current"})
+                })
+                .collect();
             json!({
                 "metadata": {"name": g, "creationTimestamp": null},
-                "versions": [{"version": "v1", "resources": resources, "freshness": "Current"}],
+                "versions": versions,
             })
         })
         .collect();
@@ -134,36 +156,37 @@ pub fn api_versions(server_address: &str) -> Value {
     })
 }
 
-fn api_group(g: &str) -> Value {
-    let gv = json!({"groupVersion": format!("{g}/v1"), "version": "v1"});
-    json!({"name": g, "versions": [gv.clone()], "preferredVersion": gv})
+fn api_group(g: &str, legacy: bool) -> Value {
+    let versions: Vec<Value> = registry::group_versions(g, legacy)
+        .into_iter()
+        .map(|v| json!({"groupVersion": gv_string(g, v), "version": v}))
+        .collect();
+    let preferred = versions.first().cloned().unwrap_or(Value::Null);
+    json!({"name": g, "versions": versions, "preferredVersion": preferred})
 }
 
 /// Legacy `/apis`.
-pub fn api_group_list() -> Value {
-    let groups: Vec<Value> = registry::groups()
+pub fn api_group_list(legacy: bool) -> Value {
+    let groups: Vec<Value> = registry::served_groups(legacy)
         .into_iter()
         .filter(|g| !g.is_empty())
-        .map(api_group)
+        .map(|g| api_group(g, legacy))
         .collect();
     json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups})
 }
 
 /// Legacy `/apis/<group>`.
-pub fn group(g: &str) -> Value {
-    let mut v = api_group(g);
+pub fn group(g: &str, legacy: bool) -> Value {
+    let mut v = api_group(g, legacy);
     v["kind"] = json!("APIGroup");
     v["apiVersion"] = json!("v1");
     v
 }
 
-/// Legacy `/api/v1` or `/apis/<group>/v1`: an `APIResourceList`.
-pub fn resource_list(group: &str, version: &str) -> Value {
+/// Legacy `/api/v1` or `/apis/<group>/<version>`: an `APIResourceList`.
+pub fn resource_list(group: &str, version: &str, legacy: bool) -> Value {
     let mut resources = Vec::new();
-    for r in sorted(group)
-        .into_iter()
-        .filter(|r| r.gvk.version == version)
-    {
+    for r in sorted(group, version, legacy) {
         let mut v = json!({
             "name": r.plural,
             "singularName": r.singular,
@@ -189,35 +212,47 @@ pub fn resource_list(group: &str, version: &str) -> Value {
             }));
         }
     }
-    let gv = if group.is_empty() {
-        version.to_string()
-    } else {
-        format!("{group}/{version}")
-    };
-    json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": resources})
+    json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv_string(group, version), "resources": resources})
 }
 
-fn gv_path(group: &str) -> String {
+fn gv_path(group: &str, version: &str) -> String {
     if group.is_empty() {
-        "api/v1".into()
+        format!("api/{version}")
     } else {
-        format!("apis/{group}/v1")
+        format!("apis/{group}/{version}")
     }
 }
 
 /// A stable hash of the OpenAPI documents (they only change with the binary).
-fn openapi_hash() -> String {
-    format!("portico-{}-{}", env!("CARGO_PKG_VERSION"), RESOURCES.len())
+fn openapi_hash(legacy: bool) -> String {
+    format!(
+        "portico-{}-{}-{}",
+        env!("CARGO_PKG_VERSION"),
+        RESOURCES.len(),
+        if legacy { registry::LEGACY.len() } else { 0 }
+    )
+}
+
+/// Every served group version, as `(group, version)`.
+fn group_versions(legacy: bool) -> Vec<(&'static str, &'static str)> {
+    registry::served_groups(legacy)
+        .into_iter()
+        .flat_map(|g| {
+            registry::group_versions(g, legacy)
+                .into_iter()
+                .map(move |v| (g, v))
+        })
+        .collect()
 }
 
 /// `/openapi/v3`: one entry per group version.
-pub fn openapi_root() -> Value {
+pub fn openapi_root(legacy: bool) -> Value {
     let mut paths = serde_json::Map::new();
-    for g in registry::groups() {
-        let p = gv_path(g);
+    for (g, v) in group_versions(legacy) {
+        let p = gv_path(g, v);
         paths.insert(
             p.clone(),
-            json!({"serverRelativeURL": format!("/openapi/v3/{p}?hash={}", openapi_hash())}),
+            json!({"serverRelativeURL": format!("/openapi/v3/{p}?hash={}", openapi_hash(legacy))}),
         );
     }
     json!({"paths": paths})
@@ -225,17 +260,13 @@ pub fn openapi_root() -> Value {
 
 /// `/openapi/v3/<gv path>`: one PATCH operation per kind, carrying the GVK extension and the
 /// `fieldValidation` parameter, which is what makes kubectl leave validation to the server.
-pub fn openapi_group_version(path: &str) -> Option<Value> {
-    let group = registry::groups()
+pub fn openapi_group_version(path: &str, legacy: bool) -> Option<Value> {
+    let (group, version) = group_versions(legacy)
         .into_iter()
-        .find(|g| gv_path(g) == path)?;
+        .find(|(g, v)| gv_path(g, v) == path)?;
     let mut paths = serde_json::Map::new();
-    for r in RESOURCES.iter().filter(|r| r.gvk.group == group) {
-        let prefix = if group.is_empty() {
-            "/api/v1".to_string()
-        } else {
-            format!("/apis/{group}/v1")
-        };
+    for r in registry::served(legacy).filter(|r| r.gvk.group == group && r.gvk.version == version) {
+        let prefix = format!("/{}", gv_path(group, version));
         let object_path = if r.namespaced {
             format!("{prefix}/namespaces/{{namespace}}/{}/{{name}}", r.plural)
         } else {
@@ -283,7 +314,7 @@ mod tests {
 
     #[test]
     fn core_discovery_lists_services_with_short_names_and_categories() {
-        let doc = aggregated(true, AGGREGATED_V2);
+        let doc = aggregated(true, AGGREGATED_V2, true);
         let resources = &doc["items"][0]["versions"][0]["resources"];
         let svc = resources
             .as_array()
@@ -294,7 +325,7 @@ mod tests {
         assert_eq!(svc["shortNames"], json!(["svc"]));
         assert_eq!(svc["categories"], json!(["all"]));
         assert_eq!(svc["scope"], "Namespaced");
-        let groups = aggregated(false, AGGREGATED_V2);
+        let groups = aggregated(false, AGGREGATED_V2, true);
         assert!(groups["items"]
             .as_array()
             .unwrap()
@@ -304,12 +335,12 @@ mod tests {
 
     #[test]
     fn openapi_documents_carry_field_validation() {
-        let root = openapi_root();
+        let root = openapi_root(true);
         let url = root["paths"]["apis/apps/v1"]["serverRelativeURL"]
             .as_str()
             .unwrap();
         assert!(url.starts_with("/openapi/v3/apis/apps/v1?hash="));
-        let doc = openapi_group_version("apis/apps/v1").unwrap();
+        let doc = openapi_group_version("apis/apps/v1", true).unwrap();
         let op = &doc["paths"]["/apis/apps/v1/namespaces/{namespace}/deployments/{name}"]["patch"];
         assert_eq!(op["x-kubernetes-group-version-kind"]["kind"], "Deployment");
         assert!(op["parameters"]
@@ -317,6 +348,52 @@ mod tests {
             .unwrap()
             .iter()
             .any(|p| p["name"] == "fieldValidation"));
-        assert!(openapi_group_version("apis/nope/v1").is_none());
+        assert!(openapi_group_version("apis/nope/v1", true).is_none());
+    }
+
+    #[test]
+    fn old_ingress_versions_are_listed_after_v1() {
+        let groups = aggregated(false, AGGREGATED_V2, true);
+        let items = groups["items"].as_array().unwrap();
+        let net = items
+            .iter()
+            .find(|g| g["metadata"]["name"] == "networking.k8s.io")
+            .unwrap();
+        assert_eq!(net["versions"][0]["version"], "v1");
+        assert_eq!(net["versions"][1]["version"], "v1beta1");
+        let beta: Vec<&Value> = net["versions"][1]["resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .collect();
+        assert_eq!(beta.len(), 1);
+        assert_eq!(beta[0]["resource"], "ingresses");
+        assert_eq!(beta[0]["responseKind"]["version"], "v1beta1");
+        assert_eq!(items.last().unwrap()["metadata"]["name"], "extensions");
+        let without = aggregated(false, AGGREGATED_V2, false);
+        assert!(!without["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|g| g["metadata"]["name"] == "extensions"));
+
+        let g = group("networking.k8s.io", true);
+        assert_eq!(g["preferredVersion"]["version"], "v1");
+        assert_eq!(
+            g["versions"][1]["groupVersion"],
+            "networking.k8s.io/v1beta1"
+        );
+        let list = resource_list("extensions", "v1beta1", true);
+        assert_eq!(list["resources"][0]["name"], "ingresses");
+        assert_eq!(list["resources"][0]["kind"], "Ingress");
+        assert_eq!(list["resources"][1]["name"], "ingresses/status");
+
+        let root = openapi_root(true);
+        assert!(root["paths"]["apis/extensions/v1beta1"].is_object());
+        let doc = openapi_group_version("apis/extensions/v1beta1", true).unwrap();
+        let op = &doc["paths"]["/apis/extensions/v1beta1/namespaces/{namespace}/ingresses/{name}"]
+            ["patch"];
+        assert_eq!(op["x-kubernetes-group-version-kind"]["version"], "v1beta1");
+        assert!(openapi_group_version("apis/extensions/v1beta1", false).is_none());
     }
 }

@@ -56,6 +56,11 @@ pub struct Config {
     pub extra_listeners: Vec<Arc<std::net::TcpListener>>,
     /// The server URL written into the kubeconfig; default `https://<listen address>`.
     pub kubeconfig_server: Option<String>,
+    /// Also serve the older versions Kubernetes removed but teaching material still uses
+    /// (Ingress in `extensions/v1beta1` and `networking.k8s.io/v1beta1`), converted to and
+    /// from the stored version, with deprecation warnings. Default on; off gives exactly
+    /// Kubernetes 1.32's API surface.
+    pub legacy_apis: bool,
 }
 
 impl Config {
@@ -71,6 +76,7 @@ impl Config {
             compaction_interval: std::time::Duration::from_secs(300),
             extra_listeners: Vec::new(),
             kubeconfig_server: None,
+            legacy_apis: true,
         }
     }
 }

@@ -5,6 +5,10 @@
 //! current state as ADDED events), then stream changes; a compacted starting point gives an
 //! ERROR event with a 410 Status, as Kubernetes sends. `as=Table` in the Accept header turns
 //! objects into the rows `kubectl get` prints.
+//!
+//! Objects come out of the store in their stored version; every object sent is converted to
+//! the version of the request ([`portico_api::convert::from_storage`]). Table cells are
+//! computed from the stored version, so a Table reads the same in every version.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -13,6 +17,7 @@ use std::time::Duration;
 use base64::Engine;
 use bytes::Bytes;
 use futures::StreamExt;
+use portico_api::convert::from_storage;
 use portico_api::registry::ResourceInfo;
 use portico_api::selector::{self, FieldSelector, LabelSelector};
 use portico_store::{EventKind, StoreError};
@@ -279,7 +284,12 @@ pub fn render_list(info: &ResourceInfo, page: ListPage, format: Format) -> Value
             list.insert("kind".into(), json!(info.list_kind()));
             list.insert("apiVersion".into(), json!(info.gvk.api_version()));
             list.insert("metadata".into(), meta);
-            list.insert("items".into(), Value::Array(page.items));
+            let items = page
+                .items
+                .into_iter()
+                .map(|o| from_storage(info, o))
+                .collect();
+            list.insert("items".into(), Value::Array(items));
             Value::Object(list)
         }
         Format::Table(include) => table(info, &page.items, meta, include, true),
@@ -310,7 +320,7 @@ pub fn table(
             match include {
                 IncludeObject::None => {}
                 IncludeObject::Metadata => row["object"] = partial_metadata(o),
-                IncludeObject::Object => row["object"] = o.clone(),
+                IncludeObject::Object => row["object"] = from_storage(info, o.clone()),
             }
             row
         })
@@ -332,7 +342,7 @@ pub fn table(
 /// Renders one object (GET of a name) in the requested format.
 pub fn render_object(info: &ResourceInfo, obj: Value, format: Format) -> Value {
     match format {
-        Format::Json => obj,
+        Format::Json => from_storage(info, obj),
         Format::Table(include) => {
             let rv = obj["metadata"]["resourceVersion"].clone();
             table(
@@ -398,7 +408,7 @@ pub async fn watch(
         let mut first_table = true;
         let mut encode = |kind: &str, obj: &Value| -> Bytes {
             let object = match format {
-                Format::Json => obj.clone(),
+                Format::Json => from_storage(info, obj.clone()),
                 Format::Table(include) if kind != "ERROR" && kind != "BOOKMARK" => {
                     let rv = obj["metadata"]["resourceVersion"].clone();
                     let t = table(

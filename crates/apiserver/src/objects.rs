@@ -1,7 +1,13 @@
 //! The write pipeline: create, update, patch and delete of one object, and reads of one
 //! object. Every write goes decode → strict field check → metadata → defaults → validation →
 //! Service allocation → managed fields → compare-and-swap in the store.
+//!
+//! A request in an older served version ([`portico_api::registry::LEGACY`]) is type-checked
+//! and strict-checked in its own version, then converted to the stored version
+//! ([`portico_api::convert::to_storage`]); the rest of the pipeline, and what this module
+//! returns, is in the stored version. Validation causes still name the request's fields.
 
+mod admission;
 mod delete;
 mod meta;
 mod patch;
@@ -10,7 +16,8 @@ mod service;
 
 use std::collections::HashMap;
 
-use portico_api::registry::ResourceInfo;
+use portico_api::convert::{from_storage, to_storage};
+use portico_api::registry::{storage_of, ResourceInfo};
 use portico_store::{KeyValue, StoreError};
 use serde_json::{json, Value};
 
@@ -18,6 +25,7 @@ use crate::error::Error;
 use crate::request::{qualified, ResourceRequest};
 use crate::State;
 
+pub use admission::pick_default_class;
 pub use delete::{delete, DeleteOptions};
 pub use meta::{now, now_timestamp};
 pub use patch::{patch, PatchType};
@@ -260,9 +268,11 @@ async fn create_with(
     let info = req.info;
     meta::check_type(info, &mut obj)?;
     check_strict(ctx, info, raw)?;
+    let mut obj = to_storage(info, obj);
     meta::prepare_create(state, info, req.namespace.as_deref(), &mut obj).await?;
     let name = meta::name(&obj).to_string();
-    portico_api::defaults::apply_defaults(info, &mut obj);
+    portico_api::defaults::apply_defaults(storage_of(info), &mut obj);
+    admission::admit_create(state, info, &mut obj).await?;
     let causes = portico_api::validation::validate(info, &obj, None);
     if !causes.is_empty() {
         return Err(invalid(info, &name, causes));
@@ -343,6 +353,7 @@ pub async fn update(
         }
         return Err(not_found(info, &name));
     };
+    let obj = to_storage(info, obj);
     let old = decode_stored(&kv)?;
     let wanted_rv = obj["metadata"]["resourceVersion"]
         .as_str()
@@ -375,7 +386,7 @@ pub(crate) async fn write_update(
     }
     // Validation of updates compares against the stored version.
     set_rv(&mut new, rev);
-    portico_api::defaults::apply_defaults(info, &mut new);
+    portico_api::defaults::apply_defaults(storage_of(info), &mut new);
     if info.plural == "services" {
         portico_api::defaults::carry_over_allocated(&mut new, old);
     }

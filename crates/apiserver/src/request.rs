@@ -62,14 +62,15 @@ pub enum PathError {
     NotFound,
 }
 
-/// Parses an API path (without the query).
-pub fn parse(path: &str) -> Result<Target, PathError> {
+/// Parses an API path (without the query). `legacy` says whether the older served versions
+/// ([`registry::LEGACY`]) are on; when off their paths are not served.
+pub fn parse(path: &str, legacy: bool) -> Result<Target, PathError> {
     let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
     let (group, version, rest): (&str, &str, &[&str]) = match parts.as_slice() {
         ["api"] => return Ok(Target::CoreVersions),
         ["apis"] => return Ok(Target::Groups),
         ["apis", g] => {
-            return if registry::groups().contains(g) {
+            return if registry::served_groups(legacy).contains(g) {
                 Ok(Target::Group(g.to_string()))
             } else {
                 Err(PathError::NotFound)
@@ -79,10 +80,7 @@ pub fn parse(path: &str) -> Result<Target, PathError> {
         ["apis", g, v, rest @ ..] => (g, v, rest),
         _ => return Err(PathError::NotFound),
     };
-    if !registry::RESOURCES
-        .iter()
-        .any(|r| r.gvk.group == group && r.gvk.version == version)
-    {
+    if !registry::served(legacy).any(|r| r.gvk.group == group && r.gvk.version == version) {
         return Err(PathError::NotFound);
     }
     let (legacy_watch, rest) = match rest {
@@ -107,7 +105,7 @@ pub fn parse(path: &str) -> Result<Target, PathError> {
         }
         _ => (None, rest),
     };
-    let lookup = |plural: &str| registry::by_plural(group, version, plural);
+    let lookup = |plural: &str| registry::by_plural_served(group, version, plural, legacy);
     let req = match rest {
         [res] => ResourceRequest {
             info: lookup(res).ok_or(PathError::NotFound)?,
@@ -189,6 +187,10 @@ fn percent_decode(s: &str) -> String {
 mod tests {
     use super::*;
 
+    fn parse(path: &str) -> Result<Target, PathError> {
+        super::parse(path, true)
+    }
+
     fn res(path: &str) -> ResourceRequest {
         match parse(path) {
             Ok(Target::Resource(r)) => r,
@@ -227,6 +229,31 @@ mod tests {
         assert_eq!(parse("/api/v1/services/web"), Err(PathError::NotFound));
         assert_eq!(
             parse("/api/v1/namespaces/default/nodes/n1"),
+            Err(PathError::NotFound)
+        );
+    }
+
+    #[test]
+    fn old_ingress_paths_follow_the_switch() {
+        let r = res("/apis/extensions/v1beta1/namespaces/default/ingresses/kubia");
+        assert_eq!(r.info.gvk.group, "extensions");
+        assert_eq!(r.info.gvk.version, "v1beta1");
+        let r = res("/apis/networking.k8s.io/v1beta1/ingresses");
+        assert_eq!(r.info.gvk.version, "v1beta1");
+        assert_eq!(r.qualified(), "ingresses.networking.k8s.io");
+        assert_eq!(
+            super::parse(
+                "/apis/extensions/v1beta1/namespaces/default/ingresses",
+                false
+            ),
+            Err(PathError::NotFound)
+        );
+        assert_eq!(
+            super::parse("/apis/extensions", false),
+            Err(PathError::NotFound)
+        );
+        assert_eq!(
+            parse("/apis/networking.k8s.io/v1beta1/ingressclasses"),
             Err(PathError::NotFound)
         );
     }

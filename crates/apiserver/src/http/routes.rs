@@ -31,6 +31,7 @@ pub async fn route(state: Arc<State>, req: Request<RequestBody>) -> Result<Respo
     let q = request::query(req.uri().query());
     let accept = header_str(&req, header::ACCEPT).to_string();
     let get = req.method() == Method::GET;
+    let legacy = state.config.legacy_apis;
     match path.as_str() {
         "/version" | "/version/" if get => {
             return Ok(json_response(
@@ -50,12 +51,12 @@ pub async fn route(state: Arc<State>, req: Request<RequestBody>) -> Result<Respo
         "/openapi/v3" | "/openapi/v3/" if get => {
             return Ok(json_response(
                 200,
-                &discovery::openapi_root(),
+                &discovery::openapi_root(legacy),
                 "application/json",
             ))
         }
         p if get && p.starts_with("/openapi/v3/") => {
-            let doc = discovery::openapi_group_version(&p["/openapi/v3/".len()..])
+            let doc = discovery::openapi_group_version(&p["/openapi/v3/".len()..], legacy)
                 .ok_or(Error::NoRoute)?;
             return Ok(json_response(200, &doc, "application/json"));
         }
@@ -76,31 +77,43 @@ pub async fn route(state: Arc<State>, req: Request<RequestBody>) -> Result<Respo
         }
         _ => {}
     }
-    let target = request::parse(&path).map_err(|_| Error::NoRoute)?;
+    let target = request::parse(&path, legacy).map_err(|_| Error::NoRoute)?;
     match target {
         Target::CoreVersions | Target::Groups if get => {
             let core = target == Target::CoreVersions;
             Ok(match discovery::wants_aggregated(&accept) {
-                Some(ct) => json_response(200, &discovery::aggregated(core, ct), ct),
+                Some(ct) => json_response(200, &discovery::aggregated(core, ct, legacy), ct),
                 None if core => json_response(
                     200,
                     &discovery::api_versions(&state.address.to_string()),
                     "application/json",
                 ),
-                None => json_response(200, &discovery::api_group_list(), "application/json"),
+                None => json_response(200, &discovery::api_group_list(legacy), "application/json"),
             })
         }
         Target::Group(g) if get => Ok(json_response(
             200,
-            &discovery::group(&g),
+            &discovery::group(&g, legacy),
             "application/json",
         )),
         Target::GroupVersion { group, version } if get => Ok(json_response(
             200,
-            &discovery::resource_list(&group, &version),
+            &discovery::resource_list(&group, &version, legacy),
             "application/json",
         )),
-        Target::Resource(r) => resource(state, req, r, q, &accept).await,
+        Target::Resource(r) => {
+            // Every request in a deprecated version carries Kubernetes' deprecation warning,
+            // whatever its outcome.
+            let warning = portico_api::registry::deprecation_warning(r.info);
+            let resp = resource(state, req, r, q, &accept).await;
+            match warning {
+                None => resp,
+                Some(w) => Ok(with_warning(
+                    resp.unwrap_or_else(|e| super::error_response(&e)),
+                    &w,
+                )),
+            }
+        }
         _ => Err(Error::MethodNotAllowed),
     }
 }
@@ -174,16 +187,23 @@ fn decode_object(ct: &str, body: &[u8]) -> Result<(Value, Option<Vec<u8>>), Erro
     }
 }
 
-fn with_warnings(mut resp: Response<Body>, ctx: &WriteCtx) -> Response<Body> {
-    for w in &ctx.warnings {
-        let text = format!("299 - \"{}\"", w.replace('"', "\\\""));
-        if let Ok(v) = HeaderValue::from_str(&text) {
-            resp.headers_mut().append(header::WARNING, v);
-        }
+/// Adds one `Warning: 299 - "<text>"` header.
+fn with_warning(mut resp: Response<Body>, text: &str) -> Response<Body> {
+    let text = format!("299 - \"{}\"", text.replace('"', "\\\""));
+    if let Ok(v) = HeaderValue::from_str(&text) {
+        resp.headers_mut().append(header::WARNING, v);
     }
     resp
 }
 
+fn with_warnings(mut resp: Response<Body>, ctx: &WriteCtx) -> Response<Body> {
+    for w in &ctx.warnings {
+        resp = with_warning(resp, w);
+    }
+    resp
+}
+
+/// One object (stored version) as the answer, in the request's version.
 fn object_response(code: u16, r: &ResourceRequest, obj: Value, format: Format) -> Response<Body> {
     let ct = if matches!(format, Format::Table(_)) {
         TABLE_CT

@@ -1,5 +1,10 @@
 //! PATCH in its four flavours (JSON, merge, strategic merge, server-side apply) on an
 //! object, its status or its scale.
+//!
+//! In an older served version, JSON, merge and strategic merge patches apply to the object
+//! converted to that version, and the result is converted back. A server-side apply
+//! configuration is converted to the stored version and applied there, so managedFields
+//! always describe the stored version's fields.
 
 use serde_json::{json, Value};
 
@@ -56,18 +61,24 @@ pub async fn patch(
         _ => serde_json::from_slice(body)
             .map_err(|e| Error::BadRequest(format!("error decoding patch: {e}")))?,
     };
+    let legacy = portico_api::registry::is_legacy(info);
+    // The apply configuration in the stored version (its fields checked in the request's).
+    let stored_apply = |ctx: &mut WriteCtx| -> Result<Value, Error> {
+        check_strict(
+            ctx,
+            info,
+            Some(&serde_json::to_vec(&patch_doc).unwrap_or_default()),
+        )?;
+        Ok(to_storage(info, patch_doc.clone()))
+    };
     for attempt in 0..8 {
         let Some(kv) = get_kv(state, req, &name).await? else {
             if ty == PatchType::Apply && part == Part::Main && req.subresource.is_none() {
-                check_strict(
-                    ctx,
-                    info,
-                    Some(&serde_json::to_vec(&patch_doc).unwrap_or_default()),
-                )?;
-                let applied =
-                    portico_apply::apply(None, &patch_doc, &ctx.manager, ctx.force, &now())
-                        .map_err(apply_error)?;
-                let mut obj = applied.object;
+                let config = stored_apply(ctx)?;
+                let applied = portico_apply::apply(None, &config, &ctx.manager, ctx.force, &now())
+                    .map_err(apply_error)?;
+                // Back to the request's version: creation starts from there.
+                let mut obj = from_storage(info, applied.object);
                 if let Some(m) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
                     m.insert("name".into(), json!(name));
                 }
@@ -81,6 +92,8 @@ pub async fn patch(
         let old = decode_stored(&kv)?;
         let (base, scale) = if req.subresource.as_deref() == Some("scale") {
             (scale_of(info, &old)?, true)
+        } else if legacy && ty != PatchType::Apply {
+            (from_storage(info, old.clone()), false)
         } else {
             (old.clone(), false)
         };
@@ -90,28 +103,29 @@ pub async fn patch(
                 portico_patch::merge_patch(&base, &patch_doc).map_err(patch_error)?
             }
             PatchType::Strategic => {
+                // An old version's lists merge as the stored version's do (Ingress lists
+                // are atomic in every version).
+                let stored = storage_of(info);
                 let (av, kind) = if scale {
                     ("autoscaling/v1".to_string(), "Scale")
                 } else {
-                    (info.gvk.api_version(), info.gvk.kind)
+                    (stored.gvk.api_version(), stored.gvk.kind)
                 };
                 portico_patch::strategic_merge_patch(&base, &patch_doc, &av, kind)
                     .map_err(patch_error)?
             }
             PatchType::Apply => {
                 ctx.apply = true;
-                check_strict(
-                    ctx,
-                    info,
-                    Some(&serde_json::to_vec(&patch_doc).unwrap_or_default()),
-                )?;
-                portico_apply::apply(Some(&base), &patch_doc, &ctx.manager, ctx.force, &now())
+                let config = stored_apply(ctx)?;
+                portico_apply::apply(Some(&base), &config, &ctx.manager, ctx.force, &now())
                     .map_err(apply_error)?
                     .object
             }
         };
         if scale {
             patched = set_scale(&old, &patched)?;
+        } else if legacy && ty != PatchType::Apply {
+            patched = to_storage(info, patched);
         }
         let wanted_rv = patched["metadata"]["resourceVersion"]
             .as_str()
