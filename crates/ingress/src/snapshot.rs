@@ -4,7 +4,7 @@
 
 mod backends;
 mod build;
-mod hosts;
+pub(crate) mod hosts;
 mod paths;
 mod render;
 #[cfg(test)]
