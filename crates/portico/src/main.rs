@@ -102,6 +102,11 @@ struct ServerArgs {
     /// How often to compact store history, e.g. `5m`, `30s`; `0` turns it off.
     #[arg(long, default_value = "5m", value_parser = parse_duration)]
     compaction_interval: std::time::Duration,
+    /// Also serve Ingress in extensions/v1beta1 and networking.k8s.io/v1beta1 (removed in
+    /// Kubernetes 1.22), converted to and from networking.k8s.io/v1 with deprecation
+    /// warnings; `false` serves exactly Kubernetes 1.32's API.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    legacy_apis: bool,
 }
 
 fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
@@ -222,6 +227,7 @@ async fn server(args: ServerArgs) -> Result<()> {
     config.node_port_range = parse_range(&args.node_port_range)?;
     config.extra_sans = args.tls_san;
     config.compaction_interval = args.compaction_interval;
+    config.legacy_apis = args.legacy_apis;
     let shutdown = CancellationToken::new();
     let running = portico_apiserver::start(config, store, shutdown.clone())
         .await
