@@ -14,16 +14,7 @@ async fn unknown_host_gets_the_default_backend_404_and_health_is_ok() {
     let one = backend("one").await;
     let mut inputs = Inputs::default();
     service(&mut inputs, "one", &[one]);
-    ingress(
-        &mut inputs,
-        "one",
-        "a.example",
-        "/",
-        "Prefix",
-        "one",
-        &[],
-        &[],
-    );
+    ingress(&mut inputs, "one", "a.example", "/", "one", &[], &[]);
     let proxy = Proxy::start(&inputs).await;
 
     let got = get(proxy.addrs.http, "b.example", "/", &[]).await;
@@ -40,26 +31,8 @@ async fn unknown_host_gets_the_default_backend_404_and_health_is_ok() {
 async fn route_without_endpoints_is_503() {
     let mut inputs = Inputs::default();
     service(&mut inputs, "empty", &[]);
-    ingress(
-        &mut inputs,
-        "empty",
-        "a.example",
-        "/",
-        "Prefix",
-        "empty",
-        &[],
-        &[],
-    );
-    ingress(
-        &mut inputs,
-        "missing",
-        "b.example",
-        "/",
-        "Prefix",
-        "nosuch",
-        &[],
-        &[],
-    );
+    ingress(&mut inputs, "empty", "a.example", "/", "empty", &[], &[]);
+    ingress(&mut inputs, "missing", "b.example", "/", "nosuch", &[], &[]);
     let proxy = Proxy::start(&inputs).await;
     for host in ["a.example", "b.example"] {
         let got = get(proxy.addrs.http, host, "/", &[]).await;
@@ -73,16 +46,7 @@ async fn forwards_with_x_forwarded_headers_and_strips_hop_by_hop() {
     let one = backend("one").await;
     let mut inputs = Inputs::default();
     service(&mut inputs, "one", &[one]);
-    ingress(
-        &mut inputs,
-        "one",
-        "a.example",
-        "/",
-        "Prefix",
-        "one",
-        &[],
-        &[],
-    );
+    ingress(&mut inputs, "one", "a.example", "/", "one", &[], &[]);
     let proxy = Proxy::start(&inputs).await;
     let port = proxy.addrs.http.port();
     let host = format!("A.Example:{port}");
@@ -143,36 +107,9 @@ async fn endpoints_take_turns_and_a_dead_one_is_skipped() {
     service(&mut inputs, "both", &[one, two]);
     service(&mut inputs, "half", &[dead, one]);
     service(&mut inputs, "none", &[dead]);
-    ingress(
-        &mut inputs,
-        "both",
-        "both.example",
-        "/",
-        "Prefix",
-        "both",
-        &[],
-        &[],
-    );
-    ingress(
-        &mut inputs,
-        "half",
-        "half.example",
-        "/",
-        "Prefix",
-        "half",
-        &[],
-        &[],
-    );
-    ingress(
-        &mut inputs,
-        "none",
-        "none.example",
-        "/",
-        "Prefix",
-        "none",
-        &[],
-        &[],
-    );
+    ingress(&mut inputs, "both", "both.example", "/", "both", &[], &[]);
+    ingress(&mut inputs, "half", "half.example", "/", "half", &[], &[]);
+    ingress(&mut inputs, "none", "none.example", "/", "none", &[], &[]);
     let proxy = Proxy::start(&inputs).await;
 
     let mut seen = Vec::new();
@@ -204,7 +141,6 @@ async fn slow_backend_is_504_after_the_read_timeout() {
         "one",
         "a.example",
         "/",
-        "Prefix",
         "one",
         &[("proxy-read-timeout", "1")],
         &[],
@@ -235,7 +171,6 @@ async fn affinity_cookie_pins_the_endpoint() {
         "both",
         "a.example",
         "/",
-        "Prefix",
         "both",
         &annotations,
         &[],
@@ -284,7 +219,6 @@ async fn rewrite_target_uses_the_captures() {
         "re",
         "a.example",
         "/something(/|$)(.*)",
-        "ImplementationSpecific",
         "one",
         &annotations,
         &[],
@@ -294,7 +228,6 @@ async fn rewrite_target_uses_the_captures() {
         "plain",
         "b.example",
         "/app",
-        "Prefix",
         "one",
         &[("rewrite-target", "/")],
         &[],
@@ -323,7 +256,6 @@ async fn force_ssl_redirect_is_a_308_to_https() {
         "one",
         "a.example",
         "/",
-        "Prefix",
         "one",
         &[("force-ssl-redirect", "true")],
         &[],
@@ -343,16 +275,7 @@ async fn ambiguous_request_lengths_are_refused() {
     let one = backend("one").await;
     let mut inputs = Inputs::default();
     service(&mut inputs, "one", &[one]);
-    ingress(
-        &mut inputs,
-        "one",
-        "a.example",
-        "/",
-        "Prefix",
-        "one",
-        &[],
-        &[],
-    );
+    ingress(&mut inputs, "one", "a.example", "/", "one", &[], &[]);
     let proxy = Proxy::start(&inputs).await;
 
     let both = b"POST / HTTP/1.1\r\nHost: a.example\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: a.example\r\n\r\n";
@@ -384,16 +307,7 @@ async fn websocket_upgrade_round_trip() {
     let one = backend("one").await;
     let mut inputs = Inputs::default();
     service(&mut inputs, "one", &[one]);
-    ingress(
-        &mut inputs,
-        "one",
-        "a.example",
-        "/",
-        "Prefix",
-        "one",
-        &[],
-        &[],
-    );
+    ingress(&mut inputs, "one", "a.example", "/", "one", &[], &[]);
     let proxy = Proxy::start(&inputs).await;
 
     let mut stream = tokio::net::TcpStream::connect(proxy.addrs.http)
@@ -429,7 +343,6 @@ async fn h2c_backends_get_http2_and_clients_may_speak_h2c() {
         "one",
         "a.example",
         "/",
-        "Prefix",
         "one",
         &[("backend-protocol", "GRPC")],
         &[],

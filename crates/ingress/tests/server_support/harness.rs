@@ -264,7 +264,8 @@ pub fn service(inputs: &mut Inputs, name: &str, endpoints: &[SocketAddr]) {
     }
 }
 
-/// An Ingress of class `portico` routing `host` + `path` (`pathType`) to Service `service`
+/// An Ingress of class `portico` routing `host` + `path` (`pathType` Prefix, or
+/// ImplementationSpecific for a path with `(`) to Service `service`
 /// port 80, with `annotations` (short names get the `nginx.ingress.kubernetes.io/` prefix)
 /// and `spec.tls` for `tls_hosts` from Secret `tls-<name>`.
 pub fn ingress(
@@ -272,7 +273,6 @@ pub fn ingress(
     name: &str,
     host: &str,
     path: &str,
-    path_type: &str,
     service: &str,
     annotations: &[(&str, &str)],
     tls_hosts: &[&str],
@@ -289,6 +289,11 @@ pub fn ingress(
         .iter()
         .map(|(k, v)| (format!("nginx.ingress.kubernetes.io/{k}"), v.to_string()))
         .collect();
+    let path_type = if path.contains('(') {
+        "ImplementationSpecific"
+    } else {
+        "Prefix"
+    };
     let mut spec = json!({
         "ingressClassName": "portico",
         "rules": [{"host": host, "http": {"paths": [{
