@@ -95,9 +95,10 @@ fn unnamed_services_from_notes_003_and_004() {
     assert!(names(&c, "svc").is_empty());
 }
 
+/// With `--legacy-apis=false` the old Ingress versions are gone, as in Kubernetes 1.22+.
 #[test]
-fn extensions_v1beta1_ingress_from_the_notes_is_not_served() {
-    let c = Cluster::start();
+fn extensions_v1beta1_ingress_is_not_served_without_legacy_apis() {
+    let c = Cluster::start_with(&["--legacy-apis=false"]);
     let raw = "apiVersion: extensions/v1beta1\nkind: Ingress\nmetadata:\n  name: sample-ingress\nspec:\n  rules:\n  - http:\n      paths:\n      - path: /sample\n        backend:\n          serviceName: sample-service\n          servicePort: 8080\n";
     let err = apply_text(&c, raw);
     assert_has(
