@@ -22,7 +22,9 @@ use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 
 pub use annotations::{BackendProtocol, CookieAffinity, RouteOptions};
 pub use certs::CertResolver;
-pub use snapshot::{Backend, RouteMatch, RouteTable, ServiceRef, Snapshot};
+pub use snapshot::{
+    Backend, Inputs, PortRef, RouteMatch, RouteTable, ServiceRef, Snapshot, TlsPair,
+};
 
 /// Everything that can go wrong in this crate.
 #[derive(Debug, thiserror::Error)]

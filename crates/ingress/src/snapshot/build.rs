@@ -51,9 +51,9 @@ pub(super) fn build(inputs: &Inputs, class: &str, controller: &str) -> Snapshot 
     }
 }
 
-/// Whether this controller serves `ingress`: the class annotation if present, else
-/// `spec.ingressClassName` (whose IngressClass must exist and name our controller), else our
-/// controller's IngressClass marked as the default one.
+/// Whether this controller serves `ingress`: the class annotation if present (equal to
+/// `class`), else `spec.ingressClassName` (whose IngressClass must exist and name our
+/// `controller`), else whether an IngressClass of our controller is marked as the default.
 pub(crate) fn is_served(
     ingress: &Ingress,
     classes: &[Arc<IngressClass>],
@@ -80,12 +80,11 @@ pub(crate) fn is_served(
         .as_ref()
         .and_then(|spec| spec.ingress_class_name.as_deref())
     {
-        Some(named) => {
-            named == class
-                && classes.iter().any(|candidate| {
-                    candidate.metadata.name.as_deref() == Some(named) && ours(candidate)
-                })
-        }
+        // The IngressClass named decides, by its controller (as ingress-nginx): ours under
+        // our class name, or under another name an administrator gave it.
+        Some(named) => classes
+            .iter()
+            .any(|candidate| candidate.metadata.name.as_deref() == Some(named) && ours(candidate)),
         None => classes.iter().any(|candidate| {
             ours(candidate)
                 && candidate

@@ -340,6 +340,14 @@ fn class_selection() {
         "an IngressClass of another controller is not ours, default or not"
     );
     assert_eq!(
+        served(vec![
+            class(CLASS, CONTROLLER, false),
+            class("nginx", CONTROLLER, false)
+        ]),
+        ["annotated", "named-other", "named-ours"],
+        "an IngressClass of our controller under another name is ours too"
+    );
+    assert_eq!(
         served(Vec::new()),
         ["annotated"],
         "ingressClassName needs its IngressClass"
