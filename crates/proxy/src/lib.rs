@@ -4,11 +4,12 @@
 //! [`model::ProxyState`]: pure, no I/O. A [`Datapath`] makes the node's network match a state:
 //! [`userspace`] accepts connections on service addresses and relays them to endpoints;
 //! [`nftables`] programs kernel DNAT in one table, incrementally. [`run`] feeds a datapath
-//! from kube-rs watchers.
+//! from kube-rs watchers; [`rules`] shows what a datapath holds.
 
 pub mod metrics;
 pub mod model;
 pub mod nftables;
+pub mod rules;
 pub mod run;
 pub mod userspace;
 
@@ -43,4 +44,10 @@ pub trait Datapath: Send {
     /// Brings the datapath to `state`. Called after every change (coalesced); must only touch
     /// what differs from the previous state it applied.
     async fn apply(&mut self, state: &ProxyState) -> Result<(), Error>;
+
+    /// How to show an applied state as this datapath's rules (`GET /rules` on the metrics
+    /// server); `None` if the datapath has nothing to show.
+    fn rules_renderer(&self) -> Option<rules::Renderer> {
+        None
+    }
 }

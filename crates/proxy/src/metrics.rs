@@ -1,4 +1,5 @@
-//! The proxy's metrics, in the Prometheus text format on `/metrics`.
+//! The proxy's metrics, in the Prometheus text format on `/metrics` (and the datapath's
+//! rules on `/rules`, see [`crate::rules`]).
 //!
 //! | metric | type | labels |
 //! |---|---|---|
@@ -25,6 +26,7 @@ use hyper_util::rt::TokioIo;
 use tokio_util::sync::CancellationToken;
 
 use crate::model::{ProxyState, ServiceKey};
+use crate::rules::RulesView;
 use crate::Error;
 
 /// Upper bounds of the sync-duration buckets, in seconds (1 ms doubling to about 16 s,
@@ -73,6 +75,7 @@ pub struct Metrics {
     last_sync_millis: AtomicU64,
     service_ports: AtomicU64,
     endpoints: AtomicU64,
+    rules: RulesView,
 }
 
 impl Metrics {
@@ -124,6 +127,11 @@ impl Metrics {
         self.service_ports
             .store(state.services.len() as u64, Ordering::Relaxed);
         self.endpoints.store(endpoints as u64, Ordering::Relaxed);
+    }
+
+    /// The datapath's rules as last applied, which `GET /rules` shows.
+    pub fn rules(&self) -> &RulesView {
+        &self.rules
     }
 
     /// The metrics in the Prometheus text exposition format (version 0.0.4).
@@ -255,7 +263,8 @@ pub async fn bind(addr: SocketAddr) -> Result<tokio::net::TcpListener, Error> {
     Ok(listener)
 }
 
-/// Serves `metrics` on `listener` (`/metrics`; other paths get 404) until `shutdown`.
+/// Serves `metrics` on `listener` until `shutdown`: `/metrics`, and `/rules` (the
+/// datapath's rules, once a state has been applied); other paths get 404.
 pub async fn serve_listener(
     listener: tokio::net::TcpListener,
     metrics: Arc<Metrics>,
@@ -278,10 +287,17 @@ pub async fn serve_listener(
                 hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
                     let metrics = metrics.clone();
                     async move {
+                        let rules = (req.uri().path() == "/rules")
+                            .then(|| metrics.rules().render())
+                            .flatten();
                         let resp = if req.uri().path() == "/metrics" {
                             hyper::Response::builder()
                                 .header("content-type", "text/plain; version=0.0.4; charset=utf-8")
                                 .body(Full::new(Bytes::from(metrics.render())))
+                        } else if let Some(text) = rules {
+                            hyper::Response::builder()
+                                .header("content-type", "text/plain; charset=utf-8")
+                                .body(Full::new(Bytes::from(text)))
                         } else {
                             hyper::Response::builder()
                                 .status(404)

@@ -84,6 +84,9 @@ pub async fn run(
         let retry = match result {
             Ok(()) => {
                 tracing::debug!(service_ports = state.services.len(), ?took, "applied");
+                if let Some(render) = datapath.rules_renderer() {
+                    metrics.rules().set(Arc::new(state), render);
+                }
                 None
             }
             Err(e) => {

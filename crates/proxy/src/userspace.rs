@@ -358,6 +358,10 @@ impl Datapath for Userspace {
             )))
         }
     }
+
+    fn rules_renderer(&self) -> Option<crate::rules::Renderer> {
+        Some(Arc::new(crate::rules::userspace_rules))
+    }
 }
 
 /// Every listener a state needs: address → (service port, external traffic?). Service

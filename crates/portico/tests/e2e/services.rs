@@ -200,11 +200,6 @@ spec:
     );
     assert_eq!(r.code, 7, "{mode}: {}{}", r.stdout, r.stderr);
 
-    if mode == "userspace" {
-        // Known gap: cluster DNS over the userspace datapath's UDP relay loses every query
-        // now and then for a while (see the issue notes); DNS is checked on nftables.
-        return;
-    }
     // DNS: the short name through the search path, the namespace form, other namespaces.
     let r = exec(
         &c,

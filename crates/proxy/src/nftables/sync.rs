@@ -47,6 +47,13 @@ impl Datapath for Nftables {
         }
         Ok(())
     }
+
+    fn rules_renderer(&self) -> Option<crate::rules::Renderer> {
+        let config = self.config.clone();
+        Some(std::sync::Arc::new(move |state: &ProxyState| {
+            super::render_full(state, &config)
+        }))
+    }
 }
 
 impl Nftables {
