@@ -1,7 +1,13 @@
 //! Feeding the zone from the cluster: kube-rs reflectors on Services,
-//! EndpointSlices, Pods and Namespaces (all namespaces); every change
-//! rebuilds the zone and swaps it in atomically, so a new Service resolves
-//! within milliseconds.
+//! EndpointSlices and Namespaces (all namespaces); every change rebuilds the
+//! zone and swaps it in atomically, so a new Service resolves within
+//! milliseconds.
+//!
+//! Pods are not watched, as CoreDNS (`pods insecure`) does not watch them:
+//! per-pod names come from the endpoints' `hostname`, which the EndpointSlice
+//! controller fills from `spec.hostname` and `spec.subdomain`. A Pod cache
+//! would hold every pod of the cluster and its status updates (the most
+//! frequent events in a cluster) would each rebuild the zone.
 
 use std::fmt::Debug;
 use std::hash::Hash;
@@ -10,7 +16,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use futures::StreamExt;
-use k8s_openapi::api::core::v1::{Namespace, Pod, Service};
+use k8s_openapi::api::core::v1::{Namespace, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use kube::runtime::reflector::{self, Store};
 use kube::runtime::{watcher, WatchStreamExt};
@@ -26,14 +32,18 @@ use crate::{Config, Error, Server, Zone, ZoneBuilder, ZoneHandle};
 /// How long to wait for the first full list before serving anyway
 /// (CoreDNS waits up to 5 s too).
 const SYNC_GRACE: Duration = Duration::from_secs(5);
+/// How long the server keeps answering after it is told to stop (CoreDNS'
+/// `health { lameduck 5s }` in kubeadm's Corefile): long enough for the
+/// endpoint to leave the Service and the proxies to stop sending here, so a
+/// deleted DNS pod loses no query.
+const LAMEDUCK: Duration = Duration::from_secs(5);
 /// Changes closer together than this are folded into one rebuild.
 const DEBOUNCE: Duration = Duration::from_millis(5);
 
-/// The four caches the zone is built from.
+/// The caches the zone is built from.
 struct Caches {
     services: Store<Service>,
     slices: Store<EndpointSlice>,
-    pods: Store<Pod>,
     namespaces: Store<Namespace>,
 }
 
@@ -41,7 +51,6 @@ impl Caches {
     async fn synced(&self) -> bool {
         self.services.wait_until_ready().await.is_ok()
             && self.slices.wait_until_ready().await.is_ok()
-            && self.pods.wait_until_ready().await.is_ok()
             && self.namespaces.wait_until_ready().await.is_ok()
     }
 
@@ -59,9 +68,6 @@ impl Caches {
         }
         for slice in self.slices.state() {
             builder.add_endpoint_slice(&slice);
-        }
-        for pod in self.pods.state() {
-            builder.add_pod(&pod);
         }
         Ok(builder.build())
     }
@@ -95,7 +101,6 @@ pub async fn run(client: Client, config: Config, shutdown: CancellationToken) ->
     let caches = Caches {
         services: watch(Api::all(client.clone()), &changed, &shutdown),
         slices: watch(Api::all(client.clone()), &changed, &shutdown),
-        pods: watch(Api::all(client.clone()), &changed, &shutdown),
         namespaces: watch(Api::all(client), &changed, &shutdown),
     };
 
@@ -108,7 +113,8 @@ pub async fn run(client: Client, config: Config, shutdown: CancellationToken) ->
         }
     }
     zone.store(caches.zone(&config)?);
-    let serving = tokio::spawn(server.serve(shutdown.clone()));
+    let stop_serving = CancellationToken::new();
+    let serving = tokio::spawn(server.serve(stop_serving.clone()));
 
     let caches = Arc::new(caches);
     {
@@ -144,6 +150,11 @@ pub async fn run(client: Client, config: Config, shutdown: CancellationToken) ->
         );
         zone.store(next);
     }
+    // Lame duck: not ready any more, still answering from the last zone.
+    ready.store(false, Ordering::Release);
+    tracing::info!("stopping: answering for {LAMEDUCK:?} more (lame duck)");
+    tokio::time::sleep(LAMEDUCK).await;
+    stop_serving.cancel();
     match serving.await {
         Ok(result) => result,
         Err(error) => Err(Error::Io(std::io::Error::other(error))),
@@ -201,7 +212,6 @@ mod tests {
     fn caches_become_a_zone() {
         let (services, mut sw) = reflector::store();
         let (slices, mut ew) = reflector::store();
-        let (pods, mut pw) = reflector::store();
         let (namespaces, mut nw) = reflector::store();
         apply(
             &mut sw,
@@ -218,20 +228,17 @@ mod tests {
                 &[Ep {
                     ip: "10.244.3.3",
                     ready: true,
-                    hostname: None,
+                    // The EndpointSlice controller's copy of the pod's
+                    // hostname (its subdomain names this Service).
+                    hostname: Some("mysql-0"),
                     pod: Some("mysql-0"),
                 }],
             ),
-        );
-        apply(
-            &mut pw,
-            pod("db", "mysql-0", Some("mysql-0"), Some("mysql")),
         );
         apply(&mut nw, namespace("quiet"));
         let caches = Caches {
             services,
             slices,
-            pods,
             namespaces,
         };
         let config = Config {

@@ -74,6 +74,21 @@ impl Handler {
         Self { zone, forwarder }
     }
 
+    /// Answers `packet` at once when no upstream is needed (the zone's own
+    /// names, malformed packets): `Some(answer)`, where `answer` is `None`
+    /// when nothing is to be sent. `None` when the packet needs
+    /// [`handle`](Handler::handle) (forwarding, or an ExternalName chased
+    /// out of the zone).
+    pub fn handle_local(&self, packet: &[u8], transport: Transport) -> Option<Option<Vec<u8>>> {
+        let zone = self.zone.load();
+        match first_step(&zone, packet) {
+            Step::Drop => Some(None),
+            Step::Raw(bytes) => Some(Some(bytes)),
+            Step::Reply(request, response) => Some(encode(&request, response, transport)),
+            Step::Forward(_) | Step::Chase(..) => None,
+        }
+    }
+
     /// The encoded answer to `packet`, or `None` when nothing is to be sent.
     pub async fn handle(&self, packet: &[u8], transport: Transport) -> Option<Vec<u8>> {
         let zone = self.zone.load();

@@ -16,6 +16,8 @@ use crate::Error;
 
 /// How many UDP queries are answered at once; more are dropped (the client retries).
 const MAX_UDP_IN_FLIGHT: usize = 1024;
+/// The receive buffer asked for the UDP socket, in bytes.
+const UDP_RECEIVE_BUFFER: usize = 4 << 20;
 /// How many TCP connections are served at once.
 const MAX_TCP_CONNECTIONS: usize = 256;
 /// How long a TCP connection may stay idle between queries (RFC 7766 suggests seconds).
@@ -73,6 +75,12 @@ async fn bind_pair(listen: SocketAddr) -> Result<(UdpSocket, TcpListener), Error
                 addr: listen,
                 source,
             })?;
+        // Room for a burst of queries (a node's pods starting at once): the
+        // kernel's default buffer holds a few hundred datagrams, and what
+        // overflows it is lost without a trace. Capped by net.core.rmem_max.
+        if let Err(error) = socket2::SockRef::from(&udp).set_recv_buffer_size(UDP_RECEIVE_BUFFER) {
+            tracing::debug!(%error, "cannot enlarge the UDP receive buffer");
+        }
         let addr = udp.local_addr()?;
         match TcpListener::bind(addr).await {
             Ok(tcp) => return Ok((udp, tcp)),
@@ -101,6 +109,13 @@ async fn serve_udp(socket: Arc<UdpSocket>, handler: Arc<Handler>, shutdown: Canc
                 }
             },
         };
+        // The zone's own names are answered right here: no task, no copy.
+        if let Some(answer) = handler.handle_local(&buf[..n], Transport::Udp) {
+            if let Some(answer) = answer {
+                reply(&socket, answer, peer);
+            }
+            continue;
+        }
         let Ok(permit) = limit.clone().try_acquire_owned() else {
             tracing::debug!(%peer, "too many queries in flight; dropping one");
             continue;
@@ -115,6 +130,23 @@ async fn serve_udp(socket: Arc<UdpSocket>, handler: Arc<Handler>, shutdown: Canc
             }
             drop(permit);
         });
+    }
+}
+
+/// Sends `answer` to `peer` without waiting; when the socket's send buffer is
+/// full, on a task of its own.
+fn reply(socket: &Arc<UdpSocket>, answer: Vec<u8>, peer: SocketAddr) {
+    match socket.try_send_to(&answer, peer) {
+        Ok(_) => {}
+        Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => {
+            let socket = socket.clone();
+            tokio::spawn(async move {
+                if let Err(error) = socket.send_to(&answer, peer).await {
+                    tracing::debug!(%error, %peer, "UDP send failed");
+                }
+            });
+        }
+        Err(error) => tracing::debug!(%error, %peer, "UDP send failed"),
     }
 }
 
