@@ -78,7 +78,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             })
             .collect();
         let eps: Vec<Ep<'_>> = ips.iter().map(|ip| ep(ip)).collect();
-        slices.push(slice(&ns, &svc, "x", "IPv4", &[("http", "TCP", 8080)], &eps));
+        slices.push(slice(
+            &ns,
+            &svc,
+            "x",
+            "IPv4",
+            &[("http", "TCP", 8080)],
+            &eps,
+        ));
     }
     let started = Instant::now();
     let mut builder = ZoneBuilder::new("cluster.local", 30)?;

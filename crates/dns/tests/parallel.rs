@@ -27,7 +27,9 @@ const IN_FLIGHT: usize = 500;
 /// Service `i`: `svc-i.ns-(i % 10)`, cluster IP 10.96.x.y; every tenth is dual-stack.
 fn service_ips(i: usize) -> (String, Option<String>) {
     let v4 = format!("10.96.{}.{}", 1 + i / 250, 1 + i % 250);
-    let v6 = (i % 10 == 0).then(|| format!("fd00:96::{:x}", i + 1));
+    let v6 = i
+        .is_multiple_of(10)
+        .then(|| format!("fd00:96::{:x}", i + 1));
     (v4, v6)
 }
 
@@ -140,7 +142,12 @@ async fn ten_thousand_parallel_a_and_aaaa_lookups() {
     let total = started.elapsed();
     stop.cancel();
     times.sort();
-    let pct = |p: usize| times.get(times.len() * p / 100).copied().unwrap_or_default();
+    let pct = |p: usize| {
+        times
+            .get(times.len() * p / 100)
+            .copied()
+            .unwrap_or_default()
+    };
     eprintln!(
         "{LOOKUPS} lookups (A+AAAA, {IN_FLIGHT} in flight) in {total:?}: p50 {:?}, p99 {:?}, max {:?}",
         pct(50),

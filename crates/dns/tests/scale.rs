@@ -35,7 +35,7 @@ fn objects() -> Objects {
         let ns = format!("ns-{}", i % 10);
         let svc = format!("svc-{i}");
         let port = [("http", "TCP", 80)];
-        o.services.push(if i % 10 == 0 {
+        o.services.push(if i.is_multiple_of(10) {
             headless(&ns, &svc, &port, false)
         } else {
             let ip = format!("10.96.{}.{}", 1 + i / 250, 1 + i % 250);
@@ -60,8 +60,14 @@ fn objects() -> Objects {
                 pod: Some(pod),
             })
             .collect();
-        o.slices
-            .push(slice(&ns, &svc, "x", "IPv4", &[("http", "TCP", 8080)], &eps));
+        o.slices.push(slice(
+            &ns,
+            &svc,
+            "x",
+            "IPv4",
+            &[("http", "TCP", 8080)],
+            &eps,
+        ));
         for p in &pods {
             o.pods.push(pod(&ns, p, None, None));
         }
@@ -112,7 +118,11 @@ fn rebuild_time_at_ten_thousand_services() {
     let Lookup::Authoritative(a) = ask("svc-20.ns-0.svc.cluster.local.", RecordType::A) else {
         panic!("not in zone")
     };
-    assert_eq!(a.answers.len(), ENDPOINTS_PER_SERVICE, "headless: every endpoint");
+    assert_eq!(
+        a.answers.len(),
+        ENDPOINTS_PER_SERVICE,
+        "headless: every endpoint"
+    );
     let Lookup::Authoritative(a) = ask("svc-20.ns-1.svc.cluster.local.", RecordType::A) else {
         panic!("not in zone")
     };
