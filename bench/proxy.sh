@@ -1,0 +1,360 @@
+#!/usr/bin/env bash
+# Benchmarks the service proxy (issue 6), all inside one `portico up` sandbox per datapath:
+#   1. throughput and latency with wrk (Debian's) from a pod, to the same nginx backends
+#      (Debian's nginx-light, two pods) reached four ways: directly on a pod IP (the physical
+#      limit), through the cluster IP with the nftables datapath, through the cluster IP with
+#      the userspace datapath, and through HAProxy (Debian's) in TCP mode run as a pod with
+#      both backends (all CPUs, `option splice-auto`: the userspace proxy splices too);
+#      keep-alive and `Connection: close`, a 100-byte and a 1 MiB response.
+#      Both clusters run side by side and the runs alternate (round by round, target by
+#      target); each figure is the median over the rounds. Requests/s and p99 are given as
+#      ratios to direct (in the same cluster), with the machine's CPU time per request;
+#   2. the time one endpoint change takes to reach the datapath with SERVICES services
+#      present: a selector-less Service whose EndpointSlice is switched between the two
+#      backends through the API, a loop in a pod polling the cluster IP until the other
+#      backend answers (p50/p99/max over FLIPS changes), and the proxy's own sync durations.
+# Prints Markdown on stdout; progress goes to stderr.
+#
+#   bench/proxy.sh                               # DUR=10 s per run, ROUNDS=3, SERVICES=1000
+#   DUR=5 ROUNDS=1 SERVICES=200 FLIPS=10 bench/proxy.sh   # quicker
+#   MODES=nftables bench/proxy.sh                # one datapath only
+#   PORTICO_BIN=/path/to/portico bench/proxy.sh  # a prebuilt binary (else cargo build --release)
+#   CONNS=32 WRK_CPU=1 ADDRESS_PREFIX=127.79.0 API_PORT=18643 bench/proxy.sh
+#
+# Installs wrk, haproxy and nginx-light with apt-get if missing. wrk is pinned to CPU
+# WRK_CPU (taskset); the rest of the cluster floats. Conntrack is not flushed between runs
+# (no conntrack tool in the sandbox); every run opens its own connections.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+DUR=${DUR:-10}
+ROUNDS=${ROUNDS:-3}
+CONNS=${CONNS:-32}
+SERVICES=${SERVICES:-1000}
+FLIPS=${FLIPS:-20}
+MODES=${MODES:-"nftables userspace"}
+WRK_CPU=${WRK_CPU:-1}
+ADDRESS_PREFIX=${ADDRESS_PREFIX:-127.79.0}
+API_PORT=${API_PORT:-18643}
+
+log() { echo "[$(date +%T)] $*" >&2; }
+
+# --- tools --------------------------------------------------------------------------------
+missing=()
+command -v wrk >/dev/null || missing+=(wrk)
+[ -x /usr/sbin/haproxy ] || missing+=(haproxy)
+[ -x /usr/sbin/nginx ] || missing+=(nginx-light)
+if [ ${#missing[@]} -gt 0 ]; then
+  log "installing ${missing[*]} with apt-get"
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" >&2
+fi
+
+if [ -n "${PORTICO_BIN:-}" ]; then
+  PORTICO=$PORTICO_BIN
+else
+  log "building portico (release)..."
+  cargo build --release --quiet -p portico --manifest-path "$ROOT/Cargo.toml"
+  TARGET=$(cargo metadata --format-version 1 --no-deps --manifest-path "$ROOT/Cargo.toml" \
+    | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
+  PORTICO=$TARGET/release/portico
+fi
+
+WORK=$(mktemp -d /tmp/portico-bench-proxy.XXXXXX)
+PIDS=()
+cleanup() {
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${PIDS[@]}"; do
+    for _ in $(seq 1 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+  done
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+# --- clusters -----------------------------------------------------------------------------
+k() { local mode=$1; shift; kubectl --kubeconfig "$WORK/$mode/kubeconfig" "$@"; }
+
+start_cluster() {
+  local mode=$1 idx=$2
+  mkdir -p "$WORK/$mode"
+  "$PORTICO" up --nodes 1 --home "$WORK/$mode" --proxy-mode "$mode" \
+    --listen-address "$ADDRESS_PREFIX.$((idx + 2))" --api-port "$((API_PORT + idx))" \
+    --lb-pool "127.80.$idx.0/24" >"$WORK/$mode.out" 2>&1 &
+  PIDS+=($!)
+  for _ in $(seq 1 600); do
+    grep -q "^Portico is ready" "$WORK/$mode.out" && return 0
+    sleep 0.2
+  done
+  log "portico up ($mode) did not get ready:"; cat "$WORK/$mode.out" >&2; exit 1
+}
+
+# nginx: one process, no access log, sendfile; /small (100 B), /big (1 MiB), /id (pod name).
+WEB='apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers:
+      - name: nginx
+        image: debian
+        command:
+        - bash
+        - -c
+        - |
+          mkdir -p /tmp/www /tmp/nginx
+          head -c 100 /dev/zero | tr "\0" x > /tmp/www/small
+          head -c 1048576 /dev/zero | tr "\0" x > /tmp/www/big
+          cat > /tmp/nginx/nginx.conf <<CONF
+          master_process off;
+          user root root;
+          pid /tmp/nginx/nginx.pid;
+          error_log stderr warn;
+          events { worker_connections 8192; }
+          http {
+            access_log off;
+            sendfile on;
+            tcp_nopush on;
+            keepalive_requests 100000000;
+            keepalive_timeout 300s;
+            client_body_temp_path /tmp/nginx/body;
+            proxy_temp_path /tmp/nginx/proxy;
+            fastcgi_temp_path /tmp/nginx/fastcgi;
+            uwsgi_temp_path /tmp/nginx/uwsgi;
+            scgi_temp_path /tmp/nginx/scgi;
+            server {
+              listen 8080 backlog=4096;
+              root /tmp/www;
+              location = /id { default_type text/plain; return 200 "\$hostname"; }
+            }
+          }
+          CONF
+          exec /usr/sbin/nginx -c /tmp/nginx/nginx.conf -g "daemon off;"
+        ports: [{containerPort: 8080}]
+        readinessProbe:
+          httpGet: {path: /small, port: 8080}
+          periodSeconds: 1
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web}
+spec:
+  selector: {app: web}
+  ports: [{port: 80, targetPort: 8080}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: client, labels: {app: client}}
+spec:
+  containers:
+  - {name: tools, image: debian, command: [sleep, infinity]}
+'
+
+haproxy_pod() {
+  local a=$1 b=$2
+  cat <<EOF
+apiVersion: v1
+kind: Pod
+metadata: {name: haproxy, labels: {app: haproxy}}
+spec:
+  containers:
+  - name: haproxy
+    image: debian
+    command:
+    - bash
+    - -c
+    - |
+      cat > /tmp/haproxy.cfg <<CONF
+      global
+        maxconn 4000
+      defaults
+        mode tcp
+        option splice-auto
+        timeout connect 5s
+        timeout client 300s
+        timeout server 300s
+      frontend web
+        bind :8080
+        default_backend web
+      backend web
+        balance roundrobin
+        server a $a:8080
+        server b $b:8080
+      CONF
+      exec /usr/sbin/haproxy -db -f /tmp/haproxy.cfg
+    readinessProbe:
+      tcpSocket: {port: 8080}
+      periodSeconds: 1
+EOF
+}
+
+wait_ready() {
+  local mode=$1 selector=$2 n=$3
+  for _ in $(seq 1 300); do
+    local r
+    r=$(k "$mode" get pods -l "$selector" -o jsonpath='{range .items[*]}{.status.conditions[?(@.type=="Ready")].status}{"\n"}{end}' | grep -c True || true)
+    [ "$r" -ge "$n" ] && return 0
+    sleep 0.5
+  done
+  log "$mode: pods $selector not Ready"; k "$mode" get pods -o wide >&2; exit 1
+}
+
+declare -A TARGET POD_A POD_B NAME_A NAME_B
+for mode in $MODES; do
+  idx=$([ "$mode" = nftables ] && echo 0 || echo 1)
+  log "starting a cluster with the $mode proxy"
+  start_cluster "$mode" "$idx"
+  echo "$WEB" | k "$mode" apply -f - >/dev/null
+  wait_ready "$mode" app=web 2
+  wait_ready "$mode" app=client 1
+  read -r POD_A["$mode"] NAME_A["$mode"] POD_B["$mode"] NAME_B["$mode"] < <(k "$mode" get pods -l app=web \
+    -o jsonpath='{range .items[*]}{.status.podIP} {.metadata.name} {end}'; echo)
+  haproxy_pod "${POD_A[$mode]}" "${POD_B[$mode]}" | k "$mode" apply -f - >/dev/null
+  wait_ready "$mode" app=haproxy 1
+  TARGET["$mode/direct"]="${POD_A[$mode]}:8080"
+  TARGET["$mode/cluster-ip"]="$(k "$mode" get svc web -o jsonpath='{.spec.clusterIP}'):80"
+  TARGET["$mode/haproxy"]="$(k "$mode" get pod haproxy -o jsonpath='{.status.podIP}'):8080"
+done
+
+# --- wrk ----------------------------------------------------------------------------------
+cpu_busy() { awk '/^cpu /{print $2+$3+$4+$7+$8}' /proc/stat; }
+HZ=$(getconf CLK_TCK)
+
+# run_wrk MODE TARGET CONN SIZE -> "rps p99_ms cpu_us_per_request"
+run_wrk() {
+  local mode=$1 target=$2 conn=$3 size=$4 out before after
+  local hdr=()
+  [ "$conn" = close ] && hdr=(-H "Connection: close")
+  before=$(cpu_busy)
+  out=$(k "$mode" exec client -- taskset -c "$WRK_CPU" wrk -t1 -c"$CONNS" -d"${DUR}s" --latency \
+    "${hdr[@]}" "http://${TARGET[$mode/$target]}/$size" 2>&1) || true
+  after=$(cpu_busy)
+  echo "$out" | awk -v busy=$((after - before)) -v hz="$HZ" '
+    function ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0; if (v ~ /s$/) return v * 1000; return v }
+    /requests in/ { n = $1 }
+    /^ +99%/ { p99 = ms($2) }
+    /^Requests\/sec/ { rps = $2 }
+    /Socket errors|Non-2xx/ { err = err $0 }
+    END { if (n == 0) n = 1; printf "%s %s %.1f\n", rps + 0, p99 + 0, busy / hz * 1e6 / n }'
+  if echo "$out" | grep -q -E "Socket errors|Non-2xx"; then
+    log "$mode $target $conn $size: $(echo "$out" | grep -E 'Socket errors|Non-2xx' | tr -s ' ')"
+  fi
+}
+
+declare -A RES
+for round in $(seq 1 "$ROUNDS"); do
+  for conn in keep-alive close; do
+    for size in small big; do
+      for target in direct cluster-ip haproxy; do
+        for mode in $MODES; do
+          log "round $round: $mode $target $conn $size"
+          RES["$mode/$target/$conn/$size/$round"]=$(run_wrk "$mode" "$target" "$conn" "$size")
+        done
+      done
+    done
+  done
+done
+
+median() { sort -g | awk '{v[NR]=$1} END {if (NR == 0) print 0; else if (NR % 2) print v[(NR+1)/2]; else print (v[NR/2]+v[NR/2+1])/2}'; }
+field() { # field MODE TARGET CONN SIZE COLUMN -> the median over rounds
+  for round in $(seq 1 "$ROUNDS"); do echo "${RES[$1/$2/$3/$4/$round]}" | awk -v c="$5" '{print $c}'; done | median
+}
+
+echo "## Proxy throughput (wrk -t1 -c$CONNS -d${DUR}s, median of $ROUNDS rounds)"
+echo
+echo "| datapath | path | connection | response | requests/s | × direct | p99 ms | × direct | CPU µs/request |"
+echo "|---|---|---|---|---:|---:|---:|---:|---:|"
+for mode in $MODES; do
+  for conn in keep-alive close; do
+    for size in small big; do
+      d_rps=$(field "$mode" direct "$conn" "$size" 1)
+      d_p99=$(field "$mode" direct "$conn" "$size" 2)
+      for target in direct cluster-ip haproxy; do
+        rps=$(field "$mode" "$target" "$conn" "$size" 1)
+        p99=$(field "$mode" "$target" "$conn" "$size" 2)
+        cpu=$(field "$mode" "$target" "$conn" "$size" 3)
+        label=$([ "$size" = big ] && echo "1 MiB" || echo "100 B")
+        awk -v m="$mode" -v t="$target" -v c="$conn" -v s="$label" -v r="$rps" -v dr="$d_rps" \
+          -v p="$p99" -v dp="$d_p99" -v cpu="$cpu" 'BEGIN {
+            printf "| %s | %s | %s | %s | %.0f | %.2f | %.2f | %.2f | %.0f |\n",
+              m, t, c, s, r, (dr > 0 ? r / dr : 0), p, (dp > 0 ? p / dp : 0), cpu }'
+      done
+    done
+  done
+done
+echo
+echo "(direct and haproxy do not go through the service proxy; they are measured in each cluster as baselines.)"
+echo
+
+# --- one endpoint change with SERVICES services ------------------------------------------
+api_patch() { # api_patch MODE PATH JSON-PATCH
+  local mode=$1 path=$2 body=$3 server token ca
+  server=$(k "$mode" config view --raw -o jsonpath='{.clusters[0].cluster.server}')
+  token=$(k "$mode" config view --raw -o jsonpath='{.users[0].user.token}')
+  ca="$WORK/$mode/ca.crt"
+  [ -f "$ca" ] || k "$mode" config view --raw -o jsonpath='{.clusters[0].cluster.certificate-authority-data}' | base64 -d >"$ca"
+  curl -sf --cacert "$ca" -H "Authorization: Bearer $token" -X PATCH \
+    -H "Content-Type: application/json-patch+json" --data "$body" "$server$path" >/dev/null
+}
+
+echo "## One endpoint change with $SERVICES services ($FLIPS changes)"
+echo
+echo "| datapath | p50 ms | p99 ms | max ms | proxy syncs | mean sync ms |"
+echo "|---|---:|---:|---:|---:|---:|"
+for mode in $MODES; do
+  log "$mode: creating $SERVICES services"
+  for i in $(seq 1 "$SERVICES"); do
+    printf -- '---\napiVersion: v1\nkind: Service\nmetadata: {name: s%05d}\nspec:\n  selector: {app: web}\n  ports: [{port: 80, targetPort: 8080}]\n' "$i"
+  done | k "$mode" apply -f - >/dev/null
+  for _ in $(seq 1 600); do
+    n=$(k "$mode" get endpointslices --no-headers 2>/dev/null | grep -c "^s0" || true)
+    [ "$n" -ge "$SERVICES" ] && break
+    sleep 1
+  done
+  log "$mode: $n EndpointSlices"
+  k "$mode" apply -f - >/dev/null <<EOF
+apiVersion: v1
+kind: Service
+metadata: {name: flip}
+spec:
+  ports: [{name: "", port: 80, targetPort: 8080}]
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata:
+  name: flip-1
+  labels: {kubernetes.io/service-name: flip}
+addressType: IPv4
+ports: [{name: "", port: 8080, protocol: TCP}]
+endpoints: [{addresses: ["${POD_A[$mode]}"]}]
+EOF
+  flip_ip=$(k "$mode" get svc flip -o jsonpath='{.spec.clusterIP}')
+  k "$mode" exec client -- bash -c "until [ \"\$(curl -s -m 1 http://$flip_ip/id)\" = ${NAME_A[$mode]} ]; do sleep 0.05; done"
+  metrics_before=$(k "$mode" exec client -- curl -s http://172.18.0.2:10249/metrics | grep '^portico_proxy_sync_duration_seconds_\(sum\|count\)' | awk '{print $2}' | paste -sd' ')
+  lat=()
+  for i in $(seq 1 "$FLIPS"); do
+    if [ $((i % 2)) = 1 ]; then ip=${POD_B[$mode]}; name=${NAME_B[$mode]}; else ip=${POD_A[$mode]}; name=${NAME_A[$mode]}; fi
+    k "$mode" exec client -- bash -c "echo polling; until [ \"\$(curl -s -m 1 http://$flip_ip/id)\" = $name ]; do :; done; date +%s%N" >"$WORK/seen" &
+    watcher=$!
+    until grep -q polling "$WORK/seen"; do sleep 0.01; done
+    sleep 0.1
+    t0=$(date +%s%N)
+    api_patch "$mode" /apis/discovery.k8s.io/v1/namespaces/default/endpointslices/flip-1 \
+      "[{\"op\":\"replace\",\"path\":\"/endpoints/0/addresses/0\",\"value\":\"$ip\"}]"
+    wait "$watcher"
+    lat+=($((($(tail -n 1 "$WORK/seen") - t0) / 1000)))
+  done
+  metrics_after=$(k "$mode" exec client -- curl -s http://172.18.0.2:10249/metrics | grep '^portico_proxy_sync_duration_seconds_\(sum\|count\)' | awk '{print $2}' | paste -sd' ')
+  printf '%s\n' "${lat[@]}" | sort -n | awk -v m="$mode" -v b="$metrics_before" -v a="$metrics_after" '
+    { v[NR] = $1 / 1000 }
+    END {
+      split(b, mb, " "); split(a, ma, " ")
+      syncs = ma[2] - mb[2]; mean = syncs > 0 ? (ma[1] - mb[1]) / syncs * 1000 : 0
+      p99 = v[int(NR * 0.99 + 0.999)]; if (p99 == "") p99 = v[NR]
+      printf "| %s | %.1f | %.1f | %.1f | %d | %.2f |\n", m, v[int((NR + 1) / 2)], p99, v[NR], syncs, mean }'
+done
+echo
+echo "(from the API write to the first answer of the other backend through the cluster IP, seen by a curl loop in a pod: includes the API server, the watch and the proxy's 10 ms coalescing; the sync columns are the proxy's own apply times over the same period.)"
