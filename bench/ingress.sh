@@ -13,7 +13,7 @@
 #   PORTICO_BIN=/path/to/portico bench/ingress.sh
 #
 # Everything runs in a fresh user + network + mount namespace made with unshare (no root
-# needed, nothing touches the host network): a dummy interface carries 10.99.0.1, where the
+# needed, nothing touches the host network): a bridge without ports carries 10.99.0.1, where the
 # backends (4 nginx servers, the "pods"), nginx as reverse proxy (upstream keep-alive 64) and
 # `portico ingress-controller` listen; `portico server` holds the Service, its
 # EndpointSlices (the 4 backends), the Ingress and the TLS Secret; bench.local resolves to
@@ -73,7 +73,7 @@ subject() { taskset -c "$SUBJECT_CPUS" "$@"; }
 load() { taskset -c "$LOAD_CPU" "$@"; }
 
 ip link set lo up
-ip link add bench0 type dummy
+ip link add bench0 type bridge
 ip addr add 10.99.0.1/24 dev bench0
 ip link set bench0 up
 IP=10.99.0.1
