@@ -22,10 +22,10 @@ const NOTES_5_4_1: &str = "apiVersion: extensions/v1beta1\nkind: Ingress\nmetada
 const NOTES_5_4_3: &str = "apiVersion: extensions/v1beta1\nkind: Ingress\nmetadata:\n\tname: kubia\nspec:\n\trules:\n\t- host: kubia.example.com # 인그레스는 kubia.example.com 도메인 이름을 서비스에 매핑한다.\n\t\thttp:\n\t\tpaths:\n\t\t- path: /kubia\n\t\t\tbackend:\n\t\t\t\tserviceName: kubia\n\t\t\t\tservicePort: 80\n\t\t- path: /bar\n\t\t\tbackend:\n\t\t\t\tserviceName: bar\n\t\t\t\tservicePort: 80\n";
 
 /// The notes' 5.4.3: two hosts, exactly as printed (tab-indented).
-const NOTES_5_4_3_HOSTS: &str = "apiVersion: extensions/v1beta1\nkind: Ingress\nmetadata:\n\tname: kubia\nspec:\n\trules:\n\t- host: kubia.example.com # 인그레스는 kubia.example.com 도메인 이름을 서비스에 매핑한다.\n\t\thttp:\n\t\tpaths:\n\t\t- path: /kubia\n\t\t\tbackend:\n\t\t\t\tserviceName: kubia\n\t\t\t\tservicePort: 80\n\t- host: bar.example.com # 인그레스는 kubia.example.com 도메인 이름을 서비스에 매핑한다.\n\t\thttp:\n\t\tpaths:\n\t\t- path: /bar\n\t\t\tbackend:\n\t\t\t\tserviceName: bar\n\t\t\t\tservicePort: 80\n";
+pub(crate) const NOTES_5_4_3_HOSTS: &str = "apiVersion: extensions/v1beta1\nkind: Ingress\nmetadata:\n\tname: kubia\nspec:\n\trules:\n\t- host: kubia.example.com # 인그레스는 kubia.example.com 도메인 이름을 서비스에 매핑한다.\n\t\thttp:\n\t\tpaths:\n\t\t- path: /kubia\n\t\t\tbackend:\n\t\t\t\tserviceName: kubia\n\t\t\t\tservicePort: 80\n\t- host: bar.example.com # 인그레스는 kubia.example.com 도메인 이름을 서비스에 매핑한다.\n\t\thttp:\n\t\tpaths:\n\t\t- path: /bar\n\t\t\tbackend:\n\t\t\t\tserviceName: bar\n\t\t\t\tservicePort: 80\n";
 
 /// The notes' 5.4.4: TLS for kubia.example.com, exactly as printed (tab-indented).
-const NOTES_5_4_4: &str = "apiVersion: extensions/v1beta1\nkind: Ingress\nmetadata:\n\tname: kubia\nspec:\n\ttls:\n\t- hosts:\n\t\t- kubia.example.com\n\t\tsecretName: tls-secret\n\trules:\n\t\t- host: kubia.example.com # 인그레스는 kubia.example.com 도메인 이름을 서비스에 매핑한다.\n\t\t\thttp:\n\t\t\tpaths:\n\t\t\t- path: /kubia\n\t\t\t\tbackend:\n\t\t\t\t\tserviceName: kubia\n\t\t\t\t\tservicePort: 80\n\t\n";
+pub(crate) const NOTES_5_4_4: &str = "apiVersion: extensions/v1beta1\nkind: Ingress\nmetadata:\n\tname: kubia\nspec:\n\ttls:\n\t- hosts:\n\t\t- kubia.example.com\n\t\tsecretName: tls-secret\n\trules:\n\t\t- host: kubia.example.com # 인그레스는 kubia.example.com 도메인 이름을 서비스에 매핑한다.\n\t\t\thttp:\n\t\t\tpaths:\n\t\t\t- path: /kubia\n\t\t\t\tbackend:\n\t\t\t\t\tserviceName: kubia\n\t\t\t\t\tservicePort: 80\n\t\n";
 
 /// Tabs replaced by two spaces, nothing else changed.
 fn as_written(notes: &str) -> String {
@@ -35,7 +35,7 @@ fn as_written(notes: &str) -> String {
 /// [`as_written`], with the one structural slip of the notes fixed: `paths:` sits beside
 /// `http:` instead of inside it, so the lines from `paths:` to the end of the rule move two
 /// spaces right.
-fn nested(notes: &str) -> String {
+pub(crate) fn nested(notes: &str) -> String {
     let text = as_written(notes);
     let indent = |l: &str| l.len() - l.trim_start().len();
     let mut out = Vec::new();
