@@ -8,7 +8,7 @@
 
 use super::{GroupVersionKind, ResourceInfo, RESOURCES};
 
-const fn ingress(group: &'static str) -> ResourceInfo {
+const fn ingress(group: &'static str, short_names: &'static [&'static str]) -> ResourceInfo {
     ResourceInfo {
         gvk: GroupVersionKind {
             group,
@@ -18,14 +18,20 @@ const fn ingress(group: &'static str) -> ResourceInfo {
         plural: "ingresses",
         singular: "ingress",
         namespaced: true,
-        short_names: &["ing"],
+        short_names,
         categories: &[],
         subresources: &["status"],
     }
 }
 
-/// The older served versions, in discovery order.
-pub static LEGACY: &[ResourceInfo] = &[ingress("networking.k8s.io"), ingress("extensions")];
+/// The older served versions, in discovery order. `extensions` advertises no short name:
+/// kubectl 1.32 warns on every `kubectl get ing` when a short name matches resources of two
+/// groups ("could also match lower priority resource"), and `ing` already means
+/// networking.k8s.io's Ingress.
+pub static LEGACY: &[ResourceInfo] = &[
+    ingress("networking.k8s.io", &["ing"]),
+    ingress("extensions", &[]),
+];
 
 /// Whether `info` is an older served version (stored in another one).
 pub fn is_legacy(info: &ResourceInfo) -> bool {

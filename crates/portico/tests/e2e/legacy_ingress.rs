@@ -111,10 +111,11 @@ fn notes_ingresses_in_extensions_v1beta1() {
     let stderr = applied(&c, &nested(NOTES_5_4_1));
     assert_has(&stderr, EXT_WARNING);
 
-    // `kubectl get ing` reads networking.k8s.io/v1 (the preferred version): no warning.
+    // `kubectl get ing` reads networking.k8s.io/v1 (the preferred version): no warning at
+    // all (neither deprecation nor an ambiguous short name).
     let r = c.kubectl(&["get", "ing"]);
     assert!(r.ok, "{}", r.stderr);
-    assert!(!r.stderr.contains("deprecated"), "{}", r.stderr);
+    assert!(!r.stderr.contains("Warning"), "{}", r.stderr);
     let t = Table::parse(&r.stdout);
     assert_eq!(t.cell("kubia", "HOSTS"), "kubia.example.com");
     assert_eq!(t.cell("kubia", "PORTS"), "80");
