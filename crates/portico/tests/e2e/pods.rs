@@ -359,6 +359,20 @@ fn an_ordinary_user_runs_the_cluster_too() {
     let pods = c.ready_pods("app=kubia", 1);
     let out = c.ok(&["exec", &pods[0].0, "--", "hostname"]);
     assert_eq!(out.trim(), pods[0].0);
+    // Services and the ingress work without root too: an Ingress to kubia, from the host.
+    c.ok(&["expose", "deployment", "kubia", "--port=80", "--target-port=8080"]);
+    c.ok(&["create", "ingress", "kubia", "--rule=kubia.example.com/*=kubia:80"]);
+    let resolve = format!("kubia.example.com:8080:{}", c.listen);
+    let body = c.eventually(60, || {
+        let out = std::process::Command::new("curl")
+            .args(["-s", "--max-time", "5", "--resolve", &resolve])
+            .arg("http://kubia.example.com:8080/")
+            .output()
+            .ok()?;
+        let body = String::from_utf8_lossy(&out.stdout).to_string();
+        body.starts_with("You've hit").then_some(body)
+    });
+    assert_eq!(body.trim(), format!("You've hit {}", pods[0].0));
     let second = Up::start(1);
     assert_ne!(second.listen, c.listen);
     assert_eq!(
