@@ -102,7 +102,9 @@ fn websocket(mut req: Request<Incoming>, hostname: String) -> Response<Full<Byte
     let Some(key) = req.headers().get(header::SEC_WEBSOCKET_KEY).cloned() else {
         return Response::builder()
             .status(StatusCode::BAD_REQUEST)
-            .body(Full::new(Bytes::from_static(b"missing Sec-WebSocket-Key\n")))
+            .body(Full::new(Bytes::from_static(
+                b"missing Sec-WebSocket-Key\n",
+            )))
             .unwrap_or_default();
     };
     let accept = derive_accept_key(key.as_bytes());

@@ -160,8 +160,17 @@ fn notes_ingress_default_backend_and_host() {
         "the Ingress reports the controller Service's EXTERNAL-IP"
     );
     let table = c.ok(&["get", "ing"]);
-    let row: Vec<&str> = table.lines().nth(1).expect("a row").split_whitespace().collect();
-    assert_eq!(row[..5], ["myapp-ing", "portico", "*", ip.as_str(), "80"], "{table}");
+    let row: Vec<&str> = table
+        .lines()
+        .nth(1)
+        .expect("a row")
+        .split_whitespace()
+        .collect();
+    assert_eq!(
+        row[..5],
+        ["myapp-ing", "portico", "*", ip.as_str(), "80"],
+        "{table}"
+    );
 
     // Any address, any path: the go-myweb pods answer "Hello World!" and their name.
     let url = format!("http://{}:8080/", c.listen);
@@ -236,7 +245,11 @@ fn book_ingress_paths_hosts_and_tls() {
         || curl_host(&c, "http", "kubia.example.com", "/bar", &[]),
         |r| r.code == "200" && r.body.contains(&bar),
     );
-    assert!(r.body.contains(&bar), "/bar reaches the bar pod: {}", r.body);
+    assert!(
+        r.body.contains(&bar),
+        "/bar reaches the bar pod: {}",
+        r.body
+    );
     let r = curl_host(&c, "http", "kubia.example.com", "/kubia", &[]);
     assert!(r.body.starts_with("You've hit kubia-"), "{}", r.body);
     // Prefix is element-wise: /kubiax is not under /kubia, and / has no rule any more.
@@ -269,12 +282,25 @@ fn book_ingress_paths_hosts_and_tls() {
                 .current_dir(dir.path())
                 .output()
                 .expect("openssl");
-            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
         };
         run(&["genrsa", "-out", "tls.key", "2048"]);
         run(&[
-            "req", "-new", "-x509", "-key", "tls.key", "-out", "tls.cert", "-days", days,
-            "-subj", "/CN=kubia.example.com",
+            "req",
+            "-new",
+            "-x509",
+            "-key",
+            "tls.key",
+            "-out",
+            "tls.cert",
+            "-days",
+            days,
+            "-subj",
+            "/CN=kubia.example.com",
         ]);
     };
     make_cert("360");
@@ -299,7 +325,15 @@ fn book_ingress_paths_hosts_and_tls() {
         "https",
         "kubia.example.com",
         "/kubia",
-        &["--cacert", cert, "--http2", "-o", "/dev/null", "-w", "%{http_version}"],
+        &[
+            "--cacert",
+            cert,
+            "--http2",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_version}",
+        ],
     );
     // (this `-w` replaces curl()'s own, so the last line is the HTTP version alone)
     assert_eq!(r.code, "2", "HTTP/2 negotiated: {}", r.stderr);
@@ -307,13 +341,19 @@ fn book_ingress_paths_hosts_and_tls() {
     let r = curl_host(&c, "http", "kubia.example.com", "/kubia?x=1", &["-D", "-"]);
     assert_eq!(r.code, "308", "{}", r.body);
     assert!(
-        r.body.to_ascii_lowercase().contains("location: https://kubia.example.com"),
+        r.body
+            .to_ascii_lowercase()
+            .contains("location: https://kubia.example.com"),
         "{}",
         r.body
     );
     // Other names get the controller's default certificate: the Secret's CA does not verify it.
     let r = curl_host(&c, "https", "else.example.com", "/", &cacert);
-    assert_eq!(r.code, "000", "not signed by the Secret's key: {}", r.stderr);
+    assert_eq!(
+        r.code, "000",
+        "not signed by the Secret's key: {}",
+        r.stderr
+    );
 
     // Rotation: a new key and certificate in the same Secret; the listener keeps running and
     // new handshakes get the new certificate.
@@ -325,7 +365,10 @@ fn book_ingress_paths_hosts_and_tls() {
             .iter()
             .map(|p| {
                 let name = p["metadata"]["name"].as_str().unwrap_or("").to_string();
-                (name, p["status"]["containerStatuses"][0]["restartCount"].clone())
+                (
+                    name,
+                    p["status"]["containerStatuses"][0]["restartCount"].clone(),
+                )
             })
             .collect::<Vec<_>>()
     };
@@ -334,7 +377,14 @@ fn book_ingress_paths_hosts_and_tls() {
     let _ = std::fs::copy(cert, dir.path().join("old.cert"));
     make_cert("30");
     let secret = c.ok(&[
-        "create", "secret", "tls", "tls-secret", &cert_arg, &key_arg, "--dry-run=client", "-o",
+        "create",
+        "secret",
+        "tls",
+        "tls-secret",
+        &cert_arg,
+        &key_arg,
+        "--dry-run=client",
+        "-o",
         "yaml",
     ]);
     c.apply(&secret);
@@ -353,7 +403,11 @@ fn book_ingress_paths_hosts_and_tls() {
         &["--cacert", old.to_str().expect("path")],
     );
     assert_eq!(r.code, "000", "the old certificate is no longer served");
-    assert_eq!(controllers(&c), before, "the same controller, never restarted");
+    assert_eq!(
+        controllers(&c),
+        before,
+        "the same controller, never restarted"
+    );
 }
 
 /// Exact before Prefix, wildcard hosts (one label), 503 without ready endpoints, backends by
@@ -451,7 +505,11 @@ spec:
         || curl_host(&c, "http", "exact.example.com", "/app", &[]),
         |r| r.code == "200",
     );
-    assert!(r.body.contains(&bar), "Exact /app wins over Prefix /app: {}", r.body);
+    assert!(
+        r.body.contains(&bar),
+        "Exact /app wins over Prefix /app: {}",
+        r.body
+    );
     let r = curl_host(&c, "http", "exact.example.com", "/app/x", &[]);
     assert!(r.body.starts_with("You've hit kubia-"), "{}", r.body);
     let r = curl_host(&c, "http", "exact.example.com", "/empty", &[]);
@@ -480,10 +538,17 @@ spec:
         || curl_host(&c, "http", "sticky.example.com", "/", &["-c", jar]),
         |r| r.code == "200",
     );
-    let first = r.body.trim().strip_prefix("You've hit ").unwrap_or("").to_string();
+    let first = r
+        .body
+        .trim()
+        .strip_prefix("You've hit ")
+        .unwrap_or("")
+        .to_string();
     assert!(kubia.contains(&first), "{}", r.body);
     assert!(
-        std::fs::read_to_string(jar).expect("cookie jar").contains("route"),
+        std::fs::read_to_string(jar)
+            .expect("cookie jar")
+            .contains("route"),
         "the affinity cookie is set"
     );
     for _ in 0..15 {
@@ -495,7 +560,10 @@ spec:
         let r = curl_host(&c, "http", "sticky.example.com", "/", &[]);
         spread.insert(r.body.trim().to_string());
     }
-    assert!(spread.len() > 1, "clients without the cookie spread: {spread:?}");
+    assert!(
+        spread.len() > 1,
+        "clients without the cookie spread: {spread:?}"
+    );
 
     // What the backend receives: the forwarding headers ingress-nginx adds.
     let echo = c.ready_pods("app=echo", 1)[0].0.clone();
@@ -505,7 +573,11 @@ spec:
         || curl_host(&c, "http", "echo.example.com", "/hello?a=b", &[]),
         |r| r.code == "200",
     );
-    assert!(r.body.starts_with(&format!("Request served by {echo}")), "{}", r.body);
+    assert!(
+        r.body.starts_with(&format!("Request served by {echo}")),
+        "{}",
+        r.body
+    );
     for header in [
         "X-Forwarded-For: ",
         "X-Forwarded-Host: echo.example.com",

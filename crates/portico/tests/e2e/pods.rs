@@ -360,8 +360,19 @@ fn an_ordinary_user_runs_the_cluster_too() {
     let out = c.ok(&["exec", &pods[0].0, "--", "hostname"]);
     assert_eq!(out.trim(), pods[0].0);
     // Services and the ingress work without root too: an Ingress to kubia, from the host.
-    c.ok(&["expose", "deployment", "kubia", "--port=80", "--target-port=8080"]);
-    c.ok(&["create", "ingress", "kubia", "--rule=kubia.example.com/*=kubia:80"]);
+    c.ok(&[
+        "expose",
+        "deployment",
+        "kubia",
+        "--port=80",
+        "--target-port=8080",
+    ]);
+    c.ok(&[
+        "create",
+        "ingress",
+        "kubia",
+        "--rule=kubia.example.com/*=kubia:80",
+    ]);
     let resolve = format!("kubia.example.com:8080:{}", c.listen);
     let body = c.eventually(60, || {
         let out = std::process::Command::new("curl")

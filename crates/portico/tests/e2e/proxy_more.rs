@@ -160,6 +160,24 @@ fn udp_echo(c: &Up, mode: &str) {
         .map(|s| s.to_string())
         .collect();
     assert_eq!(seen, names, "{mode}: every pod answers over UDP");
+
+    // The proxy shows what it programmed on its metrics port.
+    let rules = exec(
+        c,
+        "client",
+        &["curl", "-sf", &format!("http://{NODE1_IP}:10249/rules")],
+    );
+    assert!(rules.ok, "{mode}: GET /rules: {}", rules.stderr);
+    let expected = if mode == "nftables" {
+        "# default/udp-echo:echo (UDP)".to_string()
+    } else {
+        format!("UDP {ip}:5353 default/udp-echo:echo -> ")
+    };
+    assert!(
+        rules.stdout.contains(&expected),
+        "{mode}: {expected:?} not in\n{}",
+        rules.stdout
+    );
 }
 
 /// `externalTrafficPolicy: Local`. From outside the cluster (the host, whose forwarder
