@@ -129,11 +129,9 @@ async fn sleep_opt(d: Option<Duration>) {
     }
 }
 
-/// The state the caches describe now.
+/// The state the caches describe now (reading the cached objects in place: no copies).
 fn snapshot(services: &Store<Service>, slices: &Store<EndpointSlice>, node: &str) -> ProxyState {
-    let services: Vec<Service> = services.state().iter().map(|s| (**s).clone()).collect();
-    let slices: Vec<EndpointSlice> = slices.state().iter().map(|s| (**s).clone()).collect();
-    build(&services, &slices, node)
+    build(&services.state(), &slices.state(), node)
 }
 
 /// A reflector over all objects of kind `K`, driven until `stop`; every change to the cache

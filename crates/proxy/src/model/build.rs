@@ -1,6 +1,7 @@
 //! [`build`]: Services and EndpointSlices to a [`ProxyState`], the way kube-proxy's service
 //! and endpoint change trackers see them.
 
+use std::borrow::Borrow;
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
 use std::time::Duration;
@@ -27,10 +28,18 @@ const DEFAULT_AFFINITY_SECONDS: i32 = 10800;
 /// An endpoint in several slices appears once (a non-terminating copy wins), only its
 /// first address counts. Conditions: `ready` absent is true, `serving` absent follows
 /// `ready`, `terminating` absent is false.
-pub fn build(services: &[Service], slices: &[EndpointSlice], node_name: &str) -> ProxyState {
+///
+/// Takes the objects by reference or as the `Arc`s a reflector store holds, so that a caller
+/// never has to copy the cache.
+pub fn build<S, E>(services: &[S], slices: &[E], node_name: &str) -> ProxyState
+where
+    S: Borrow<Service>,
+    E: Borrow<EndpointSlice>,
+{
     let by_service = slices_by_service(slices);
     let mut state = ProxyState::default();
     for svc in services {
+        let svc: &Service = svc.borrow();
         let Some(spec) = svc.spec.as_ref() else {
             continue;
         };
@@ -174,9 +183,12 @@ fn protocol(p: Option<&str>) -> Protocol {
 }
 
 /// Slices grouped by (namespace, service name), from their label.
-fn slices_by_service(slices: &[EndpointSlice]) -> HashMap<(&str, &str), Vec<&EndpointSlice>> {
+fn slices_by_service<E: Borrow<EndpointSlice>>(
+    slices: &[E],
+) -> HashMap<(&str, &str), Vec<&EndpointSlice>> {
     let mut map: HashMap<(&str, &str), Vec<&EndpointSlice>> = HashMap::new();
     for slice in slices {
+        let slice: &EndpointSlice = slice.borrow();
         if slice.address_type == "FQDN" {
             continue;
         }

@@ -218,7 +218,11 @@ fn load_balancer_with_local_policy_and_affinity() {
             {"ip": "127.240.0.1"}, {"ip": "127.240.0.2", "ipMode": "Proxy"}, {"hostname": "lb.example"}
         ]}}
     }));
-    let state = build(&[lb], &[], "node-1");
+    let state = build(
+        &[lb],
+        &[] as &[k8s_openapi::api::discovery::v1::EndpointSlice],
+        "node-1",
+    );
     let sp = &state.services[&key("web", "kubia-lb", "", Protocol::Tcp)];
     assert_eq!(sp.node_port, Some(30123));
     assert_eq!(sp.external_ips, vec![ip("192.0.2.10")]);
@@ -241,7 +245,11 @@ fn policies_that_do_not_apply_are_off() {
             "healthCheckNodePort": 32001, "sessionAffinity": "ClientIP"
         }
     }));
-    let state = build(&[s], &[], "node-1");
+    let state = build(
+        &[s],
+        &[] as &[k8s_openapi::api::discovery::v1::EndpointSlice],
+        "node-1",
+    );
     let sp = state.services.values().next().unwrap();
     assert!(!sp.external_local && sp.internal_local);
     assert_eq!(sp.node_port, None, "ClusterIP services have no node port");
