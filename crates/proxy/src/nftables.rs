@@ -37,6 +37,7 @@
 //!
 //! Only IPv4 is programmed: IPv6 addresses and endpoints are skipped, as are SCTP ports.
 
+pub mod conntrack;
 mod names;
 mod render;
 mod ruleset;

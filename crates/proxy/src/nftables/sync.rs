@@ -22,6 +22,7 @@ use crate::{Datapath, Error};
 impl Datapath for Nftables {
     async fn apply(&mut self, state: &ProxyState) -> Result<(), Error> {
         self.last_transaction.clear();
+        let before = self.committed.as_ref().map(|c| c.state.clone());
         let mut goals = vec![state.clone()];
         while let Some(goal) = goals.last() {
             match self.step(goal).await {
@@ -44,6 +45,11 @@ impl Datapath for Nftables {
                 }
                 Err(e) => return Err(e),
             }
+        }
+        // Flows already translated to an endpoint that is gone would keep going there.
+        let flushes = super::conntrack::plan(&before.unwrap_or_default(), state);
+        if !flushes.is_empty() {
+            super::conntrack::flush("conntrack", &flushes).await;
         }
         Ok(())
     }
