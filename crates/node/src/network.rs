@@ -1,8 +1,13 @@
 //! The pod network of one node, as a bridge CNI plugin with host-local IPAM builds it.
 //!
 //! The node owns a bridge `cni0` holding the first address of its pod CIDR (the pods'
-//! gateway). Each pod gets the next free address, a veth pair with `eth0` inside the pod's
-//! network namespace and the other end on `cni0`, and a default route via the gateway.
+//! gateway). Each pod gets the next free address (round robin, as host-local IPAM hands them
+//! out, so a freed address is not reused at once while peers may still cache its old MAC), a
+//! veth pair with `eth0` inside the pod's network namespace and the other end on `cni0`, and a
+//! default route via the gateway. The bridge gets a fixed MAC derived from the gateway
+//! address, as the bridge plugin does: otherwise Linux gives a bridge the lowest MAC of its
+//! ports, so the gateway's MAC would change whenever a pod comes or goes, and pods would send
+//! to a stale MAC until their ARP entry expires (seconds of lost packets).
 //! Packets between nodes are routed by whoever set up the node network (`portico up` routes
 //! each pod CIDR to its node, host-gw style).
 
@@ -22,8 +27,33 @@ pub const BRIDGE: &str = "cni0";
 pub struct PodNetwork {
     base: u32,
     prefix: u8,
-    used: Mutex<BTreeSet<u32>>,
+    used: Mutex<Addresses>,
     netlink: Netlink,
+}
+
+/// Pod addresses in use (offsets into the CIDR) and where the next search starts.
+#[derive(Default)]
+struct Addresses {
+    used: BTreeSet<u32>,
+    next: u32,
+}
+
+impl Addresses {
+    /// Takes the first free offset at or after `next`, wrapping around, among the `size`
+    /// addresses of the CIDR (offsets 0 and 1, the network and the gateway, and the last one,
+    /// the broadcast address, are never handed out).
+    fn take(&mut self, size: u32) -> Option<u32> {
+        let usable = size.checked_sub(3)?;
+        for step in 0..usable {
+            let index = (self.next + step) % usable;
+            let offset = 2 + index;
+            if self.used.insert(offset) {
+                self.next = index + 1;
+                return Some(offset);
+            }
+        }
+        None
+    }
 }
 
 impl PodNetwork {
@@ -40,13 +70,21 @@ impl PodNetwork {
         let network = PodNetwork {
             base: u32::from(net) & (u32::MAX << (32 - prefix)),
             prefix,
-            used: Mutex::new(BTreeSet::new()),
+            used: Mutex::new(Addresses::default()),
             netlink,
         };
         let gateway = network.gateway();
         let _ = network.netlink.link_up("lo").await;
         if let Err(e) = network.netlink.add_bridge(BRIDGE).await {
             tracing::debug!(error = %e, "bridge exists already?");
+        }
+        let g = gateway.octets();
+        if let Err(e) = network
+            .netlink
+            .set_mac(BRIDGE, [0x02, 0x42, g[0], g[1], g[2], g[3]])
+            .await
+        {
+            tracing::warn!(error = %e, "cannot fix the bridge's MAC address");
         }
         if let Err(e) = network
             .netlink
@@ -74,17 +112,15 @@ impl PodNetwork {
         Ipv4Addr::from(self.base + 1)
     }
 
-    /// Takes the lowest free pod address.
+    /// Takes the next free pod address after the last one handed out.
     pub fn allocate(&self) -> Result<Ipv4Addr, Error> {
         let size = 1u32 << (32 - self.prefix);
-        let mut used = self
+        let mut table = self
             .used
             .lock()
             .map_err(|_| Error::Other("pod address table poisoned".into()))?;
-        for offset in 2..size - 1 {
-            if used.insert(offset) {
-                return Ok(Ipv4Addr::from(self.base + offset));
-            }
+        if let Some(offset) = table.take(size) {
+            return Ok(Ipv4Addr::from(self.base + offset));
         }
         Err(Error::Other(format!(
             "no free pod address left in {}/{}",
@@ -93,10 +129,21 @@ impl PodNetwork {
         )))
     }
 
-    /// Gives an address back.
+    /// Gives an address back, and drops the node's neighbour entry for it so that the next
+    /// pod to get it is reachable at once.
     pub fn release(&self, ip: Ipv4Addr) {
-        if let Ok(mut used) = self.used.lock() {
-            used.remove(&(u32::from(ip).wrapping_sub(self.base)));
+        if let Ok(mut table) = self.used.lock() {
+            table.used.remove(&(u32::from(ip).wrapping_sub(self.base)));
+        }
+        if let Ok(handle) = tokio::runtime::Handle::try_current() {
+            handle.spawn(async move {
+                let _ = tokio::process::Command::new("ip")
+                    .args(["neigh", "del", &ip.to_string(), "dev", BRIDGE])
+                    .stdout(std::process::Stdio::null())
+                    .stderr(std::process::Stdio::null())
+                    .status()
+                    .await;
+            });
         }
     }
 
@@ -145,4 +192,23 @@ pub fn host_end_name(uid: &str) -> String {
         h = h.wrapping_mul(0x0100_0193);
     }
     format!("veth{h:08x}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Addresses;
+
+    #[test]
+    fn addresses_are_handed_out_round_robin_and_not_reused_at_once() {
+        let mut a = Addresses::default();
+        // A /29: offsets 2..=6 usable.
+        assert_eq!(a.take(8), Some(2));
+        assert_eq!(a.take(8), Some(3));
+        a.used.remove(&2);
+        assert_eq!(a.take(8), Some(4), "the freed .2 waits for its turn");
+        assert_eq!(a.take(8), Some(5));
+        assert_eq!(a.take(8), Some(6));
+        assert_eq!(a.take(8), Some(2), "wraps around to what is free");
+        assert_eq!(a.take(8), None, "full");
+    }
 }
