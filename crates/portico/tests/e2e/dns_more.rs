@@ -12,22 +12,10 @@
 use std::collections::BTreeSet;
 
 use crate::sandbox::Up;
+use crate::support::kubia_deployment;
 
-const MANIFESTS: &str = "apiVersion: apps/v1
-kind: Deployment
-metadata: {name: kubia}
-spec:
-  replicas: 2
-  selector: {matchLabels: {app: kubia}}
-  template:
-    metadata: {labels: {app: kubia}}
-    spec:
-      containers:
-      - name: kubia
-        image: luksa/kubia
-        ports: [{containerPort: 8080}]
----
-apiVersion: v1
+/// What the checks resolve, beside a 2-replica kubia Deployment.
+const MANIFESTS: &str = "apiVersion: v1
 kind: Service
 metadata: {name: kubia}
 spec:
@@ -189,7 +177,7 @@ fn summary(out: &str) -> (u64, u64, f64, u64) {
 #[test]
 fn dns_record_kinds_parallel_lookups_and_losing_a_dns_pod() {
     let c = Up::start(2);
-    c.apply(MANIFESTS);
+    c.apply(&format!("{}---\n{MANIFESTS}", kubia_deployment(2)));
     c.ok(&[
         "run",
         "client",

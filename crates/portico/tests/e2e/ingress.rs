@@ -9,7 +9,7 @@ use std::process::Command;
 
 use crate::legacy_ingress::{nested, NOTES_5_4_3_HOSTS, NOTES_5_4_4};
 use crate::sandbox::Up;
-use crate::support::seed;
+use crate::support::{kubia_deployment, seed};
 
 /// The notes' 002 ReplicaSet and the NodePort Service its Ingress names (`myapp-svc-np` is
 /// not shown in the note; this is the obvious one).
@@ -36,23 +36,8 @@ spec:
   ports: [{port: 80, targetPort: 8080}]
 ";
 
-/// The book's kubia pods and Services (`kubia` and `kubia-nodeport`), plus `bar`, which
-/// section 5.4.3 routes `/bar` to without showing it.
-const KUBIA_AND_BAR: &str = "apiVersion: apps/v1
-kind: Deployment
-metadata: {name: kubia}
-spec:
-  replicas: 3
-  selector: {matchLabels: {app: kubia}}
-  template:
-    metadata: {labels: {app: kubia}}
-    spec:
-      containers:
-      - name: kubia
-        image: luksa/kubia
-        ports: [{containerPort: 8080}]
----
-apiVersion: apps/v1
+/// `bar`, which section 5.4.3 routes `/bar` to without showing it (beside the book's kubia).
+const BAR: &str = "apiVersion: apps/v1
 kind: Deployment
 metadata: {name: bar}
 spec:
@@ -211,7 +196,7 @@ fn notes_ingress_default_backend_and_host() {
 #[test]
 fn book_ingress_paths_hosts_and_tls() {
     let c = Up::start(1);
-    c.apply(KUBIA_AND_BAR);
+    c.apply(&format!("{}---\n{BAR}", kubia_deployment(3)));
     c.ok(&["apply", "-f", &seed("000-kubia.yaml")]);
     c.ok(&["apply", "-f", &seed("003-kubia-nodeport.yaml")]);
     c.ready_pods("app=kubia", 3);
@@ -415,7 +400,7 @@ fn book_ingress_paths_hosts_and_tls() {
 #[test]
 fn ingress_matching_errors_and_affinity() {
     let c = Up::start(1);
-    c.apply(KUBIA_AND_BAR);
+    c.apply(&format!("{}---\n{BAR}", kubia_deployment(3)));
     c.ok(&["apply", "-f", &seed("000-kubia.yaml")]);
     c.apply(
         "apiVersion: v1

@@ -5,22 +5,7 @@
 use std::collections::BTreeSet;
 
 use crate::sandbox::Up;
-use crate::support::seed;
-
-const KUBIA: &str = "apiVersion: apps/v1
-kind: Deployment
-metadata: {name: kubia}
-spec:
-  replicas: 3
-  selector: {matchLabels: {app: kubia}}
-  template:
-    metadata: {labels: {app: kubia}}
-    spec:
-      containers:
-      - name: kubia
-        image: luksa/kubia
-        ports: [{containerPort: 8080}]
-";
+use crate::support::{kubia_deployment, seed};
 
 const MYAPP: &str = "apiVersion: apps/v1
 kind: ReplicaSet
@@ -45,7 +30,7 @@ fn exec(c: &Up, pod: &str, cmd: &[&str]) -> crate::harness::Run {
 
 fn scenario(mode: &str) {
     let c = Up::start_with(2, None, &["--proxy-mode", mode]);
-    c.apply(KUBIA);
+    c.apply(&kubia_deployment(3));
     c.ok(&["apply", "-f", &seed("000-kubia.yaml")]);
     c.ok(&["apply", "-f", &seed("000-kubia-nodeport.yaml")]);
     c.ok(&[

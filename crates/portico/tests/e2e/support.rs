@@ -157,3 +157,24 @@ pub fn node_port_of(cell: &str, port: u16) -> u16 {
         .parse()
         .unwrap_or_else(|_| panic!("bad port cell {cell:?}"))
 }
+
+/// The book's kubia Deployment (`luksa/kubia` on 8080, label `app=kubia`) with `replicas`,
+/// as the Service tests start it.
+pub fn kubia_deployment(replicas: u32) -> String {
+    format!(
+        "apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: kubia}}
+spec:
+  replicas: {replicas}
+  selector: {{matchLabels: {{app: kubia}}}}
+  template:
+    metadata: {{labels: {{app: kubia}}}}
+    spec:
+      containers:
+      - name: kubia
+        image: luksa/kubia
+        ports: [{{containerPort: 8080}}]
+"
+    )
+}
