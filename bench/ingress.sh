@@ -69,7 +69,9 @@ trap cleanup EXIT INT TERM
 NCPU=$(nproc)
 LOAD_CPU=$((NCPU - 1))
 if [ "$NCPU" -gt 1 ]; then SUBJECT_CPUS="0-$((NCPU - 2))"; else SUBJECT_CPUS=0; fi
-subject() { taskset -c "$SUBJECT_CPUS" "$@"; }
+# `exec`: started in the background (`subject ... &`), the function runs in a subshell whose pid
+# is `$!`; exec makes that pid the server itself, so the cleanup's kill reaches it.
+subject() { exec taskset -c "$SUBJECT_CPUS" "$@"; }
 load() { taskset -c "$LOAD_CPU" "$@"; }
 
 ip link set lo up

@@ -7,8 +7,10 @@
 //! flight (at most [`GRACE`]), then [`Server::serve`] returns.
 
 mod affinity;
+mod forward;
 mod headers;
 mod pages;
+mod pool;
 mod proxy;
 mod sniff;
 mod upstream;
@@ -216,6 +218,7 @@ async fn serve_proxied<I>(
     let (io, smuggle) = sniff::Sniffed::new(io);
     let conn = Arc::new(Connection {
         origin,
+        forwarded: headers::Forwarded::new(&origin),
         smuggle: Some(smuggle),
     });
     let service = service_fn(move |request: Request<Incoming>| {

@@ -2,7 +2,6 @@
 //! `X-Forwarded-*` family ingress-nginx sets, request ids, and rewrite-target.
 
 use std::borrow::Cow;
-use std::fmt::Write as _;
 use std::net::IpAddr;
 
 use http::header::{
@@ -138,30 +137,56 @@ pub struct Origin {
     pub tls: bool,
 }
 
+/// The forwarded header values of one connection, made once for all its requests.
+#[derive(Debug, Clone)]
+pub struct Forwarded {
+    /// The client's address as text.
+    ip: HeaderValue,
+    /// The port the connection came in on.
+    port: HeaderValue,
+    /// `http` or `https`.
+    scheme: HeaderValue,
+}
+
+impl Forwarded {
+    /// The values for connections from `origin`.
+    pub fn new(origin: &Origin) -> Forwarded {
+        let ip = HeaderValue::try_from(origin.client.to_string())
+            .unwrap_or(HeaderValue::from_static("0.0.0.0"));
+        Forwarded {
+            ip,
+            port: HeaderValue::from(origin.port),
+            scheme: HeaderValue::from_static(if origin.tls { "https" } else { "http" }),
+        }
+    }
+}
+
 /// Sets `X-Forwarded-*`, `X-Real-IP`, `X-Scheme` and `X-Request-ID` (keeping the client's id);
 /// returns the request id. `authority` is the request's host and port as the client sent them.
 pub fn set_forwarded(
     headers: &mut HeaderMap,
-    origin: &Origin,
+    origin: &Forwarded,
     authority: Option<&HeaderValue>,
 ) -> HeaderValue {
-    let mut ip = String::with_capacity(48);
-    let _ = write!(ip, "{}", origin.client);
+    headers.reserve(9);
     let forwarded_for = match headers.get(X_FORWARDED_FOR).and_then(|v| v.to_str().ok()) {
-        Some(previous) if !previous.trim().is_empty() => format!("{previous}, {ip}"),
-        _ => ip.clone(),
+        Some(previous) if !previous.trim().is_empty() => {
+            let mut joined = Vec::with_capacity(previous.len() + 2 + origin.ip.len());
+            joined.extend_from_slice(previous.as_bytes());
+            joined.extend_from_slice(b", ");
+            joined.extend_from_slice(origin.ip.as_bytes());
+            HeaderValue::from_bytes(&joined).ok()
+        }
+        _ => Some(origin.ip.clone()),
     };
-    let scheme = HeaderValue::from_static(if origin.tls { "https" } else { "http" });
-    if let Ok(value) = HeaderValue::try_from(forwarded_for) {
+    if let Some(value) = forwarded_for {
         headers.insert(X_FORWARDED_FOR, value);
     }
-    if let Ok(value) = HeaderValue::try_from(ip) {
-        headers.insert(X_REAL_IP, value);
-    }
-    headers.insert(X_FORWARDED_PROTO, scheme.clone());
-    headers.insert(X_FORWARDED_SCHEME, scheme.clone());
-    headers.insert(X_SCHEME, scheme);
-    headers.insert(X_FORWARDED_PORT, HeaderValue::from(origin.port));
+    headers.insert(X_REAL_IP, origin.ip.clone());
+    headers.insert(X_FORWARDED_PROTO, origin.scheme.clone());
+    headers.insert(X_FORWARDED_SCHEME, origin.scheme.clone());
+    headers.insert(X_SCHEME, origin.scheme.clone());
+    headers.insert(X_FORWARDED_PORT, origin.port.clone());
     match authority {
         Some(value) => {
             headers.insert(X_FORWARDED_HOST, value.clone());
@@ -291,7 +316,7 @@ mod tests {
         };
         let id = set_forwarded(
             &mut h,
-            &origin,
+            &Forwarded::new(&origin),
             Some(&HeaderValue::from_static("a.example:8443")),
         );
         assert_eq!(id, "abc");
@@ -307,7 +332,7 @@ mod tests {
             port: 80,
             tls: false,
         };
-        let id = set_forwarded(&mut h, &origin, None);
+        let id = set_forwarded(&mut h, &Forwarded::new(&origin), None);
         assert_eq!(id.len(), 32);
         assert!(id.to_str().unwrap().bytes().all(|b| b.is_ascii_hexdigit()));
         assert_ne!(id, request_id());

@@ -1,14 +1,14 @@
 //! The answers the proxy writes itself: error pages (HTML, as ingress-nginx's), the default
 //! backend's 404, and the HTTPS redirect.
 
+use super::pool::PooledBody;
 use bytes::Bytes;
 use http::header::{HeaderValue, CONTENT_TYPE, LOCATION};
 use http::{Response, StatusCode};
 use http_body_util::{Either, Full};
-use hyper::body::Incoming;
 
 /// The body of every response the server writes: a backend's, streamed, or one of ours.
-pub type Body = Either<Incoming, Full<Bytes>>;
+pub type Body = Either<PooledBody, Full<Bytes>>;
 
 const HTML: HeaderValue = HeaderValue::from_static("text/html");
 

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use http::header::{HeaderMap, HeaderValue, CONNECTION, HOST, SET_COOKIE, TRANSFER_ENCODING};
+use http::uri::PathAndQuery;
 use http::{Request, Response, StatusCode, Uri, Version};
 use http_body_util::Either;
 use hyper::body::Incoming;
@@ -17,7 +18,8 @@ use tokio::sync::watch;
 use tracing::{debug, warn};
 
 use super::affinity;
-use super::headers::{self, Origin};
+use super::forward::{self, Attempts};
+use super::headers::{self, Forwarded, Origin};
 use super::pages::{self, Body};
 use super::sniff::SmuggleFlag;
 use super::upstream::{UpBody, Upstreams};
@@ -44,6 +46,8 @@ pub struct Proxy {
 pub struct Connection {
     /// Client address, local port, TLS or not.
     pub origin: Origin,
+    /// The forwarded header values for `origin`.
+    pub forwarded: Forwarded,
     /// Raised when a request head carried both `Content-Length` and `Transfer-Encoding`.
     pub smuggle: Option<SmuggleFlag>,
 }
@@ -120,7 +124,9 @@ impl Proxy {
 
         // The request as the backend sees it.
         let upgrade = wants_upgrade && options.backend_protocol != BackendProtocol::H2c;
-        let path = upstream_path(&route, &parts.uri);
+        let Some(path) = upstream_path(&route, &parts.uri) else {
+            return pages::error(StatusCode::BAD_REQUEST);
+        };
         let method = parts.method;
         let mut head = parts.headers;
         if options.rewrite_target.is_some() {
@@ -136,64 +142,30 @@ impl Proxy {
             }
         }
         headers::strip_hop_by_hop(&mut head, upgrade);
-        let request_id = headers::set_forwarded(&mut head, &conn.origin, authority.as_ref());
-        let (mut body, slot) = UpBody::wrap(body);
-        let tries = endpoints.len().min(MAX_TRIES);
-        let read_timeout = Duration::from_secs(options.read_timeout_secs.max(1));
-        let (scheme, version) = match options.backend_protocol {
-            BackendProtocol::Http => ("http", Version::HTTP_11),
-            BackendProtocol::Https => ("https", Version::HTTP_11),
-            BackendProtocol::H2c => ("http", Version::HTTP_2),
+        let request_id = headers::set_forwarded(&mut head, &conn.forwarded, authority.as_ref());
+        let (body, slot) = UpBody::wrap(body);
+        let mut upstream = Request::new(body);
+        *upstream.method_mut() = method.clone();
+        *upstream.uri_mut() = Uri::from(path.clone());
+        *upstream.headers_mut() = head;
+        let attempts = Attempts {
+            endpoints,
+            first,
+            tries: endpoints.len().min(MAX_TRIES),
+            connect_timeout: options.connect_timeout_secs,
+            read_timeout: Duration::from_secs(options.read_timeout_secs.max(1)),
         };
-
-        let mut attempt = 0;
-        let (endpoint, response) = loop {
-            let endpoint = endpoints[(first + attempt) % endpoints.len()];
-            let last = attempt + 1 >= tries;
-            let Ok(uri) = Uri::try_from(format!("{scheme}://{endpoint}{path}")) else {
-                return pages::error(StatusCode::BAD_REQUEST);
-            };
-            // Keep the head for another try unless this is the last one.
-            let this_head = if last {
-                std::mem::take(&mut head)
-            } else {
-                head.clone()
-            };
-            let mut upstream = Request::new(std::mem::replace(&mut body, UpBody::Empty));
-            *upstream.method_mut() = method.clone();
-            *upstream.uri_mut() = uri;
-            *upstream.version_mut() = version;
-            *upstream.headers_mut() = this_head;
-            let sent = self.upstreams.send(
-                options.backend_protocol,
-                options.connect_timeout_secs,
-                upstream,
-            );
-            match tokio::time::timeout(read_timeout, sent).await {
-                Ok(Ok(response)) => break (endpoint, response),
-                Ok(Err(error)) if error.is_connect() && !last => {
-                    // The body is still ours when the connection never came up.
-                    match slot.as_ref().map(UpBody::from_slot) {
-                        None => body = UpBody::Empty,
-                        Some(Some(again)) => body = again,
-                        Some(None) => {
-                            warn!(%endpoint, %error, "upstream connection failed after the body was sent: 502");
-                            return pages::error(StatusCode::BAD_GATEWAY);
-                        }
-                    }
-                    warn!(%endpoint, %error, "upstream connection failed, trying the next endpoint");
-                    attempt += 1;
-                }
-                Ok(Err(error)) => {
-                    warn!(%endpoint, error = %error_chain(&error), "upstream failed: 502");
-                    return pages::error(StatusCode::BAD_GATEWAY);
-                }
-                Err(_) => {
-                    warn!(%endpoint, timeout = ?read_timeout, "upstream timed out: 504");
-                    return pages::error(StatusCode::GATEWAY_TIMEOUT);
-                }
+        let forwarded = match options.backend_protocol {
+            BackendProtocol::Http => forward::plain(&self.upstreams, &attempts, upstream).await,
+            protocol => {
+                forward::pooled_client(&self.upstreams, protocol, &attempts, upstream, slot).await
             }
         };
+        let (attempt, response) = match forwarded {
+            Ok(forwarded) => forwarded,
+            Err(status) => return pages::error(status),
+        };
+        let endpoint = endpoints[(first + attempt) % endpoints.len()];
 
         let mut response = response;
         let switching = response.status() == StatusCode::SWITCHING_PROTOCOLS;
@@ -244,12 +216,16 @@ fn smuggling(conn: &Connection, head: &HeaderMap) -> bool {
 }
 
 /// The path and query sent upstream: rewritten under `rewrite-target`, else as received.
-fn upstream_path(route: &RouteMatch<'_>, uri: &Uri) -> String {
+fn upstream_path(route: &RouteMatch<'_>, uri: &Uri) -> Option<PathAndQuery> {
     match route.options.rewrite_target.as_deref() {
-        Some(target) => headers::rewrite(target, &route.captures, uri.query()),
-        None => uri
-            .path_and_query()
-            .map_or_else(|| "/".to_string(), |pq| pq.as_str().to_string()),
+        Some(target) => {
+            PathAndQuery::try_from(headers::rewrite(target, &route.captures, uri.query())).ok()
+        }
+        None => Some(
+            uri.path_and_query()
+                .cloned()
+                .unwrap_or_else(|| PathAndQuery::from_static("/")),
+        ),
     }
 }
 
@@ -274,15 +250,4 @@ fn tunnel(
             Err(error) => debug!(%endpoint, %error, "upgraded connection ended"),
         }
     });
-}
-
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }

@@ -1,6 +1,7 @@
-//! Connections to backends: pooled keep-alive clients (HTTP/1.1, HTTPS without certificate
-//! verification as ingress-nginx, HTTP/2 prior knowledge for `H2C`/`GRPC`), one set per
-//! connect timeout, and the request body that can be taken back when a connection fails.
+//! Connections to backends: plain HTTP/1.1 through [`Pool`], and hyper-util's pooled clients
+//! for the rest (HTTPS without certificate verification as ingress-nginx, HTTP/2 prior
+//! knowledge for `H2C`/`GRPC`), one per connect timeout; and the request body that can be
+//! taken back when a connection fails.
 
 use std::collections::HashMap;
 use std::pin::Pin;
@@ -21,11 +22,14 @@ use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, Server
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, SignatureScheme};
 
+use super::pool::Pool;
 use crate::annotations::BackendProtocol;
 use crate::Error;
 
 /// The pooled clients, created on first use per (protocol, connect timeout).
 pub struct Upstreams {
+    /// Plain HTTP/1.1 backends.
+    pool: Pool,
     clients: ArcSwap<HashMap<(u8, u64), Upstream>>,
     /// Serialises creation only; lookups read `clients` without locking.
     create: Mutex<()>,
@@ -52,10 +56,16 @@ impl Upstreams {
             .with_custom_certificate_verifier(Arc::new(AcceptAny(schemes)))
             .with_no_client_auth();
         Ok(Upstreams {
+            pool: Pool::default(),
             clients: ArcSwap::from_pointee(HashMap::new()),
             create: Mutex::new(()),
             tls,
         })
+    }
+
+    /// The connections to plain HTTP/1.1 backends.
+    pub fn pool(&self) -> &Pool {
+        &self.pool
     }
 
     /// Sends `request` (absolute URI) with the client for `protocol` and `connect_timeout`.
