@@ -202,6 +202,22 @@ fn dns_record_kinds_parallel_lookups_and_losing_a_dns_pod() {
             .unwrap_or_else(|| panic!("no pod {name} in {web_pods:?}"))
     };
     let fqdn = |s: &str| format!("{s}.default.svc.cluster.local.");
+    // `portico up` is ready when its nodes are; the DNS pods and their Service come moments
+    // later (as with kubeadm): wait until the cluster DNS answers through 10.96.0.10.
+    dns_pods(&c);
+    c.eventually(60, || {
+        let r = exec(
+            &c,
+            "client",
+            &[
+                "dig",
+                "+tries=1",
+                "+time=2",
+                "kube-dns.kube-system.svc.cluster.local",
+            ],
+        );
+        (r.ok && r.stdout.contains("status: NOERROR")).then_some(())
+    });
 
     // SRV for a named port of a ClusterIP Service: the Service name and the port.
     assert_eq!(
