@@ -12,7 +12,7 @@
 use std::collections::BTreeSet;
 
 use crate::sandbox::Up;
-use crate::support::kubia_deployment;
+use crate::support::{exec, kubia_deployment};
 
 /// What the checks resolve, beside a 2-replica kubia Deployment.
 const MANIFESTS: &str = "apiVersion: v1
@@ -103,12 +103,6 @@ for t in ts: t.join()
 print(f"ok={stats['ok']} failed={stats['failed']} max_ms={stats['max']*1000:.1f} over1s={stats['slow']}")
 for e in stats["errors"][:5]: print(e)
 "#;
-
-fn exec(c: &Up, pod: &str, cmd: &[&str]) -> crate::harness::Run {
-    let mut args = vec!["exec", pod, "--"];
-    args.extend_from_slice(cmd);
-    c.kubectl(&args)
-}
 
 /// `dig +short` output from the client pod, lines sorted.
 fn dig_short(c: &Up, args: &[&str]) -> Vec<String> {

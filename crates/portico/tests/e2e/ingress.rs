@@ -4,8 +4,12 @@
 //! `kubectl create secret tls`, certificate rotation, Exact vs Prefix, wildcard hosts, 404,
 //! 503, HTTP/2 and cookie affinity.
 
+mod client;
+
 use std::collections::BTreeSet;
 use std::process::Command;
+
+use client::{address, curl, curl_host, until, websocket_round_trip};
 
 use crate::legacy_ingress::{nested, NOTES_5_4_3_HOSTS, NOTES_5_4_4};
 use crate::sandbox::Up;
@@ -59,71 +63,6 @@ spec:
   ports: [{port: 80, targetPort: 80}]
 ";
 
-/// What curl printed, and its `%{http_code}`.
-struct Curl {
-    code: String,
-    body: String,
-    stderr: String,
-}
-
-/// Runs curl on the host with `args`; the last line of stdout is the status code.
-fn curl(args: &[&str]) -> Curl {
-    let out = Command::new("curl")
-        .args(["-sS", "--max-time", "10", "-w", "\n%{http_code}"])
-        .args(args)
-        .output()
-        .expect("run curl");
-    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
-    let (body, code) = stdout.rsplit_once('\n').unwrap_or(("", stdout.as_str()));
-    Curl {
-        code: code.to_string(),
-        body: body.to_string(),
-        stderr: String::from_utf8_lossy(&out.stderr).to_string(),
-    }
-}
-
-/// `curl --resolve host:port:LISTEN scheme://host:port/path`.
-fn curl_host(c: &Up, scheme: &str, host: &str, path: &str, extra: &[&str]) -> Curl {
-    let port = if scheme == "https" { "8443" } else { "8080" };
-    let resolve = format!("{host}:{port}:{}", c.listen);
-    let url = format!("{scheme}://{host}:{port}{path}");
-    let mut args = vec!["--resolve", resolve.as_str()];
-    args.extend_from_slice(extra);
-    args.push(&url);
-    curl(&args)
-}
-
-/// Waits until `kubectl get ing NAME` shows an ADDRESS, and returns it.
-fn address(c: &Up, name: &str) -> String {
-    c.eventually(60, || {
-        let v = c.get_json(&["ingress", name]);
-        v["status"]["loadBalancer"]["ingress"][0]["ip"]
-            .as_str()
-            .map(str::to_string)
-    })
-}
-
-/// Waits until `f` gives the answer the route should give (routes follow changes within
-/// moments, and the backends' readiness first).
-fn until(c: &Up, what: &str, mut f: impl FnMut() -> Curl, ok: impl Fn(&Curl) -> bool) -> Curl {
-    let _ = c;
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    loop {
-        let r = f();
-        if ok(&r) {
-            return r;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "{what}: still {} after 60 s: {} {}",
-            r.code,
-            r.body,
-            r.stderr
-        );
-        std::thread::sleep(std::time::Duration::from_millis(200));
-    }
-}
-
 /// The notes' 002 Ingresses: no host (any address answers, the default backend), then
 /// `host: www.example.com` tested with `curl --resolve`; `kubectl get ing` shows the class,
 /// hosts and the controller's EXTERNAL-IP as ADDRESS.
@@ -161,7 +100,7 @@ fn notes_ingress_default_backend_and_host() {
     let url = format!("http://{}:8080/", c.listen);
     let mut seen = BTreeSet::new();
     for _ in 0..30 {
-        let r = until(&c, "myapp", || curl(&[&url]), |r| r.code == "200");
+        let r = until("myapp", || curl(&[&url]), |r| r.code == "200");
         let mut lines = r.body.lines();
         assert_eq!(lines.next(), Some("Hello World!"), "{}", r.body);
         seen.insert(lines.next().unwrap_or_default().to_string());
@@ -176,7 +115,6 @@ fn notes_ingress_default_backend_and_host() {
 
     c.ok(&["apply", "-f", &seed("002-myapp-ing-host.yaml")]);
     let r = until(
-        &c,
         "host rule",
         || curl_host(&c, "http", "www.example.com", "/", &[]),
         |r| r.code == "200",
@@ -205,7 +143,6 @@ fn book_ingress_paths_hosts_and_tls() {
     c.ok(&["apply", "-f", &seed("003-kubia-ingress.yaml")]);
     // The 003 note's kubia-nodeport selects `app: kubi` (a typo): no endpoints, so 503.
     until(
-        &c,
         "5.4.1 without endpoints",
         || curl_host(&c, "http", "kubia.example.com", "/", &[]),
         |r| r.code == "503",
@@ -213,7 +150,6 @@ fn book_ingress_paths_hosts_and_tls() {
     // The 000 note's kubia-nodeport (same name) selects the kubia pods.
     c.ok(&["apply", "-f", &seed("000-kubia-nodeport.yaml")]);
     let r = until(
-        &c,
         "5.4.1",
         || curl_host(&c, "http", "kubia.example.com", "/", &[]),
         |r| r.code == "200",
@@ -225,7 +161,6 @@ fn book_ingress_paths_hosts_and_tls() {
 
     c.ok(&["apply", "-f", &seed("003-kubia-ingress-multipath.yaml")]);
     let r = until(
-        &c,
         "5.4.3 /bar",
         || curl_host(&c, "http", "kubia.example.com", "/bar", &[]),
         |r| r.code == "200" && r.body.contains(&bar),
@@ -245,14 +180,12 @@ fn book_ingress_paths_hosts_and_tls() {
     // notes' one indentation slip fixed), routed exactly as their v1 forms.
     c.apply(&nested(NOTES_5_4_3_HOSTS));
     let r = until(
-        &c,
         "5.4.3 two hosts",
         || curl_host(&c, "http", "bar.example.com", "/bar", &[]),
         |r| r.code == "200",
     );
     assert!(r.body.contains(&bar), "{}", r.body);
     until(
-        &c,
         "kubia.example.com has no /bar any more",
         || curl_host(&c, "http", "kubia.example.com", "/bar", &[]),
         |r| r.code == "404",
@@ -298,7 +231,6 @@ fn book_ingress_paths_hosts_and_tls() {
     c.apply(&nested(NOTES_5_4_4));
     let cacert = ["--cacert", cert];
     let r = until(
-        &c,
         "5.4.4",
         || curl_host(&c, "https", "kubia.example.com", "/kubia", &cacert),
         |r| r.code == "200",
@@ -375,7 +307,6 @@ fn book_ingress_paths_hosts_and_tls() {
     c.apply(&secret);
     let old = dir.path().join("old.cert");
     until(
-        &c,
         "rotation",
         || curl_host(&c, "https", "kubia.example.com", "/kubia", &cacert),
         |r| r.code == "200",
@@ -485,7 +416,6 @@ spec:
     let bar = c.ready_pods("app=bar", 1)[0].0.clone();
 
     let r = until(
-        &c,
         "exact",
         || curl_host(&c, "http", "exact.example.com", "/app", &[]),
         |r| r.code == "200",
@@ -501,7 +431,6 @@ spec:
     assert_eq!(r.code, "503", "no ready endpoint: {}", r.body);
 
     let r = until(
-        &c,
         "wildcard",
         || curl_host(&c, "http", "a.wild.example.com", "/", &[]),
         |r| r.code == "200",
@@ -518,7 +447,6 @@ spec:
     let jar = dir.path().join("jar");
     let jar = jar.to_str().expect("path");
     let r = until(
-        &c,
         "sticky",
         || curl_host(&c, "http", "sticky.example.com", "/", &["-c", jar]),
         |r| r.code == "200",
@@ -553,7 +481,6 @@ spec:
     // What the backend receives: the forwarding headers ingress-nginx adds.
     let echo = c.ready_pods("app=echo", 1)[0].0.clone();
     let r = until(
-        &c,
         "echo",
         || curl_host(&c, "http", "echo.example.com", "/hello?a=b", &[]),
         |r| r.code == "200",
@@ -576,48 +503,4 @@ spec:
     let (hello, echoed) = websocket_round_trip(&c.listen, "echo.example.com", "hi there");
     assert_eq!(hello, format!("Request served by {echo}"));
     assert_eq!(echoed, "hi there");
-}
-
-/// Opens a WebSocket to `host` through `LISTEN:8080`, reads the first message, sends `text`
-/// and reads the answer (RFC 6455 by hand: client frames masked, server frames not).
-fn websocket_round_trip(listen: &str, host: &str, text: &str) -> (String, String) {
-    use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect((listen, 8080)).expect("connect");
-    s.set_read_timeout(Some(std::time::Duration::from_secs(10)))
-        .expect("timeout");
-    write!(
-        s,
-        "GET /ws HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
-    )
-    .expect("send");
-    let mut head = Vec::new();
-    let mut byte = [0u8; 1];
-    while !head.ends_with(b"\r\n\r\n") {
-        s.read_exact(&mut byte).expect("response head");
-        head.push(byte[0]);
-    }
-    let head = String::from_utf8_lossy(&head).to_string();
-    assert!(head.starts_with("HTTP/1.1 101"), "{head}");
-    assert!(
-        head.contains("s3pPLMBiTxaQ9kYGzzhZRbK+xOo="),
-        "the accept key of RFC 6455's example: {head}"
-    );
-    let read_frame = |s: &mut std::net::TcpStream| {
-        let mut h = [0u8; 2];
-        s.read_exact(&mut h).expect("frame header");
-        assert_eq!(h[0] & 0x0f, 1, "a text frame");
-        let len = usize::from(h[1] & 0x7f);
-        assert!(len < 126, "short message");
-        let mut body = vec![0u8; len];
-        s.read_exact(&mut body).expect("frame body");
-        String::from_utf8(body).expect("utf-8")
-    };
-    let hello = read_frame(&mut s);
-    let mask = [1u8, 2, 3, 4];
-    let mut frame = vec![0x81, 0x80 | text.len() as u8];
-    frame.extend_from_slice(&mask);
-    frame.extend(text.bytes().enumerate().map(|(i, b)| b ^ mask[i % 4]));
-    s.write_all(&frame).expect("send frame");
-    (hello, read_frame(&mut s))
 }

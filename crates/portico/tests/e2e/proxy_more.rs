@@ -8,6 +8,7 @@ use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use crate::sandbox::Up;
+use crate::support::exec;
 
 /// A toolbox pod pinned to the first node, so that which node forwards is known.
 const CLIENT: &str = "apiVersion: v1
@@ -114,12 +115,6 @@ spec:
 
 const NODE1_IP: &str = "172.18.0.2";
 const NODE2_IP: &str = "172.18.0.3";
-
-fn exec(c: &Up, pod: &str, cmd: &[&str]) -> crate::harness::Run {
-    let mut args = vec!["exec", pod, "--"];
-    args.extend_from_slice(cmd);
-    c.kubectl(&args)
-}
 
 fn cluster_ip(c: &Up, svc: &str) -> String {
     c.get_json(&["svc", svc])["spec"]["clusterIP"]

@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 
 use crate::sandbox::Up;
-use crate::support::{kubia_deployment, seed};
+use crate::support::{exec, kubia_deployment, seed};
 
 const MYAPP: &str = "apiVersion: apps/v1
 kind: ReplicaSet
@@ -21,12 +21,6 @@ spec:
         image: ghcr.io/c1t1d0s7/go-myweb
         ports: [{containerPort: 8080}]
 ";
-
-fn exec(c: &Up, pod: &str, cmd: &[&str]) -> crate::harness::Run {
-    let mut args = vec!["exec", pod, "--"];
-    args.extend_from_slice(cmd);
-    c.kubectl(&args)
-}
 
 fn scenario(mode: &str) {
     let c = Up::start_with(2, None, &["--proxy-mode", mode]);

@@ -178,3 +178,10 @@ spec:
 "
     )
 }
+
+/// `kubectl exec POD -- CMD...`.
+pub fn exec(c: &Cluster, pod: &str, cmd: &[&str]) -> Run {
+    let mut args = vec!["exec", pod, "--"];
+    args.extend_from_slice(cmd);
+    c.kubectl(&args)
+}
