@@ -11,6 +11,7 @@ mod kube_client;
 mod support;
 
 mod allocation;
+mod conformance;
 mod bad_input;
 mod create_cmds;
 mod ctl_endpoints;

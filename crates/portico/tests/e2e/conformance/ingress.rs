@@ -1,0 +1,1 @@
+//! Ported from upstream; see the module list in `conformance.rs`.
