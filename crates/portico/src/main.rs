@@ -16,6 +16,7 @@ use tokio_util::sync::CancellationToken;
 mod dns;
 mod ingress;
 mod node;
+mod proxy;
 mod up;
 
 /// Kubernetes Service networking in one binary.
@@ -43,6 +44,8 @@ enum Command {
     /// Run the ingress controller (the `portico/ingress-controller` image).
     #[command(name = "ingress-controller")]
     IngressController(ingress::IngressArgs),
+    /// Inspect the service proxies of a running cluster (`portico proxy rules`).
+    Proxy(proxy::ProxyArgs),
     /// Run a built-in image's program (what a pod's container runs).
     #[command(name = "__image", hide = true)]
     Image {
@@ -163,6 +166,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Node(args) => node::node(args),
         Command::Dns(args) => dns::dns(args),
         Command::IngressController(args) => ingress::ingress_controller(args),
+        Command::Proxy(args) => proxy::proxy(args),
         Command::Cluster(args) => up::cluster(&args),
         Command::Image { .. }
         | Command::PodSandbox { .. }

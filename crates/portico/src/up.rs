@@ -66,20 +66,7 @@ pub struct UpArgs {
 impl UpArgs {
     /// The cluster's home directory, absolute.
     pub fn home(&self) -> PathBuf {
-        let home = match &self.home {
-            Some(h) => h.clone(),
-            None => std::env::var_os("HOME")
-                .map(PathBuf::from)
-                .unwrap_or_else(|| PathBuf::from("/tmp"))
-                .join(".portico"),
-        };
-        if home.is_absolute() {
-            home
-        } else {
-            std::env::current_dir()
-                .map(|d| d.join(&home))
-                .unwrap_or(home)
-        }
+        resolve_home(self.home.as_deref())
     }
 
     /// The same options as command-line arguments, for the next process of the chain.
@@ -102,6 +89,24 @@ impl UpArgs {
             "--https-port".into(),
             self.https_port.to_string(),
         ]
+    }
+}
+
+/// The home directory of `portico up`: `home`, else `~/.portico`, made absolute.
+pub fn resolve_home(home: Option<&std::path::Path>) -> PathBuf {
+    let home = match home {
+        Some(h) => h.to_path_buf(),
+        None => std::env::var_os("HOME")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from("/tmp"))
+            .join(".portico"),
+    };
+    if home.is_absolute() {
+        home
+    } else {
+        std::env::current_dir()
+            .map(|d| d.join(&home))
+            .unwrap_or(home)
     }
 }
 
