@@ -2,12 +2,14 @@
 //!
 //! It registers its Node ([`register`]), renews its Lease, watches the pods bound to it
 //! ([`pods`]) and runs each as processes inside the pod's own network, UTS and mount
-//! namespaces ([`runtime`], [`network`]). Probes ([`probe`]) drive the pod's Ready condition;
+//! namespaces ([`runtime`], [`network`]), or in the node's own network namespace for
+//! `hostNetwork` pods, and forwards their `hostPort`s ([`hostport`]). Probes ([`probe`]) drive the pod's Ready condition;
 //! kubectl's `logs`, `exec`, `attach` and `port-forward` reach it through the API server
 //! ([`server`]). Container output is kept in CRI-format log files ([`logs`]); environment
 //! variables follow the kubelet's rules ([`env`]).
 
 pub mod env;
+pub mod hostport;
 pub mod logs;
 pub mod network;
 pub mod pods;

@@ -2,7 +2,8 @@
 //! container (and `kubectl exec`) processes started inside them.
 //!
 //! The sandbox process (`portico __pod-sandbox SPEC`, see [`pod_sandbox_main`]) is what the
-//! pause container is in a real kubelet: it unshares network, UTS, mount and IPC namespaces,
+//! pause container is in a real kubelet: it unshares network (unless the pod uses the host's
+//! network), UTS, mount and IPC namespaces,
 //! sets the hostname to the pod's, lays the pod's private writable layer and files
 //! (`/etc/resolv.conf`, `/etc/hosts`, volumes, the service-account directory) over the host
 //! tree, says `ready`, and sleeps until it is killed. Containers are ordinary processes that
@@ -31,6 +32,9 @@ pub struct SandboxSpec {
     pub files: Vec<(PathBuf, String)>,
     /// Bind mounts: directory on the node, path inside the pod, read-only.
     pub binds: Vec<(PathBuf, PathBuf, bool)>,
+    /// The pod runs in the node's network namespace (`hostNetwork: true`).
+    #[serde(default)]
+    pub host_network: bool,
 }
 
 /// The entry point of `portico __pod-sandbox SPEC`: runs inside the new namespaces.
@@ -94,7 +98,11 @@ impl Sandbox {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
-        portico_sandbox::spawn::new_pod_sandbox_command(&mut cmd);
+        if spec.host_network {
+            portico_sandbox::spawn::new_host_network_pod_sandbox_command(&mut cmd);
+        } else {
+            portico_sandbox::spawn::new_pod_sandbox_command(&mut cmd);
+        }
         let mut child = tokio::process::Command::from(cmd)
             .kill_on_drop(true)
             .spawn()

@@ -120,12 +120,30 @@ pub fn enter_in_child(
 /// [`crate::netlink::Netlink::add_veth`] using [`PodNamespaces::netns`]. The child process
 /// should set its hostname ([`crate::userns::set_hostname`]), call
 /// [`crate::podfs::setup_pod_mounts`], report readiness and sleep until killed.
-#[allow(unsafe_code)]
 pub fn new_pod_sandbox_command(cmd: &mut Command) -> &mut Command {
-    let flags = CloneFlags::CLONE_NEWNET
-        | CloneFlags::CLONE_NEWUTS
-        | CloneFlags::CLONE_NEWNS
-        | CloneFlags::CLONE_NEWIPC;
+    unshare_in_child(
+        cmd,
+        CloneFlags::CLONE_NEWNET
+            | CloneFlags::CLONE_NEWUTS
+            | CloneFlags::CLONE_NEWNS
+            | CloneFlags::CLONE_NEWIPC,
+    )
+}
+
+/// Like [`new_pod_sandbox_command`] for a pod with `hostNetwork: true`: new UTS, mount and
+/// IPC namespaces, but the network namespace of the spawning process (the node's), so the
+/// pod's processes see the node's interfaces and addresses and bind its ports. The pod
+/// still gets a hostname and a file tree of its own.
+pub fn new_host_network_pod_sandbox_command(cmd: &mut Command) -> &mut Command {
+    unshare_in_child(
+        cmd,
+        CloneFlags::CLONE_NEWUTS | CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWIPC,
+    )
+}
+
+/// Makes the child of `cmd` unshare `flags` and die with the spawning thread.
+#[allow(unsafe_code)]
+fn unshare_in_child(cmd: &mut Command, flags: CloneFlags) -> &mut Command {
     let parent = nix::unistd::getpid();
     // SAFETY: runs in the forked child before exec; only unshare, prctl and getppid.
     unsafe {
@@ -137,5 +155,46 @@ pub fn new_pod_sandbox_command(cmd: &mut Command) -> &mut Command {
             }
             Ok(())
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing;
+
+    const TEST: &str = "spawn::tests::host_network_pods_share_the_node_network_only";
+
+    fn ns_of(pid: &str, kind: &str) -> std::path::PathBuf {
+        std::fs::read_link(format!("/proc/{pid}/ns/{kind}")).unwrap()
+    }
+
+    #[test]
+    fn host_network_pods_share_the_node_network_only() {
+        if !testing::in_sandbox(TEST) {
+            return;
+        }
+        let me = std::process::id().to_string();
+        let start = |host_network: bool| {
+            let mut cmd = Command::new("sleep");
+            cmd.arg("30");
+            if host_network {
+                new_host_network_pod_sandbox_command(&mut cmd);
+            } else {
+                new_pod_sandbox_command(&mut cmd);
+            }
+            cmd.spawn().unwrap()
+        };
+        let mut host = start(true);
+        let mut own = start(false);
+        let (h, o) = (host.id().to_string(), own.id().to_string());
+        assert_eq!(ns_of(&h, "net"), ns_of(&me, "net"), "host network pod");
+        assert_ne!(ns_of(&h, "uts"), ns_of(&me, "uts"), "its own hostname");
+        assert_ne!(ns_of(&h, "mnt"), ns_of(&me, "mnt"), "its own file tree");
+        assert_ne!(ns_of(&o, "net"), ns_of(&me, "net"), "an ordinary pod");
+        let _ = host.kill();
+        let _ = own.kill();
+        let _ = host.wait();
+        let _ = own.wait();
     }
 }

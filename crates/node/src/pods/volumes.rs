@@ -371,7 +371,12 @@ pub fn resolv_conf(pod: &Pod, config: &Config) -> String {
         .clone()
         .unwrap_or_else(|| "default".into());
     let d = &config.cluster_domain;
-    let policy = spec.dns_policy.as_deref().unwrap_or("ClusterFirst");
+    // A host network pod with the default policy resolves as the node does; it must ask for
+    // ClusterFirstWithHostNet to use the cluster DNS (the kubelet's rule).
+    let policy = match spec.dns_policy.as_deref().unwrap_or("ClusterFirst") {
+        "ClusterFirst" if spec.host_network == Some(true) => "Default",
+        other => other,
+    };
     let (mut servers, mut search, mut options): (Vec<String>, Vec<String>, Vec<String>) =
         match policy {
             "None" => (vec![], vec![], vec![]),

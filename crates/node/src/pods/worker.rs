@@ -43,6 +43,7 @@ pub(crate) struct Worker {
     pub(crate) status: PodStatus,
     pub(crate) sandbox: Option<Sandbox>,
     pub(crate) ip: Option<Ipv4Addr>,
+    pub(crate) host_ports: Option<crate::hostport::HostPorts>,
     pub(crate) runs: HashMap<String, Run>,
     pub(crate) events: mpsc::Sender<Ev>,
     pub(crate) deleting: bool,
@@ -100,6 +101,7 @@ pub(crate) async fn run(m: Arc<Manager>, mut rx: watch::Receiver<Pod>, stop: Can
         pod,
         sandbox: None,
         ip: None,
+        host_ports: None,
         runs: HashMap::new(),
         events,
         deleting: false,
@@ -252,7 +254,11 @@ impl Worker {
     async fn setup(&mut self) -> Result<(), crate::Error> {
         std::fs::create_dir_all(&self.handle.dir)
             .map_err(|e| crate::Error::io(format!("creating {}", self.handle.dir.display()), e))?;
+        let spec = self.pod.spec.clone().unwrap_or_default();
+        // A host network pod has the node's address; others get one of the pod CIDR.
+        let host_network = spec.host_network == Some(true);
         let ip = match self.ip {
+            _ if host_network => self.m.config.node_ip,
             Some(ip) => ip,
             None => {
                 let ip = self.m.network.allocate()?;
@@ -268,26 +274,34 @@ impl Worker {
             &ip.to_string(),
         )
         .await?;
-        let spec = self.pod.spec.clone().unwrap_or_default();
-        let hostname = spec
-            .hostname
-            .clone()
-            .unwrap_or_else(|| self.handle.name.clone());
+        // The kubelet gives a host network pod the node's hostname.
+        let hostname = match spec.hostname.clone() {
+            _ if host_network => self.m.config.node_name.clone(),
+            Some(h) => h,
+            None => self.handle.name.clone(),
+        };
         let layer_dir = self.m.config.run_dir.join("layers").join(&self.handle.uid);
         let sandbox_spec = SandboxSpec {
             hostname,
             layer_dir,
             files: layout.files,
             binds: layout.binds,
+            host_network,
         };
         let sandbox = Sandbox::start(&self.m.config, &self.handle.dir, &sandbox_spec).await?;
         let pid = sandbox.pid;
         let ns = Arc::new(portico_sandbox::spawn::PodNamespaces::open(pid)?);
         self.sandbox = Some(sandbox);
-        self.m
-            .network
-            .attach(pid, ip, &network::host_end_name(&self.handle.uid))
-            .await?;
+        if !host_network {
+            self.m
+                .network
+                .attach(pid, ip, &network::host_end_name(&self.handle.uid))
+                .await?;
+        }
+        let mappings = crate::hostport::mappings(&spec, ip);
+        if !mappings.is_empty() {
+            self.host_ports = Some(crate::hostport::HostPorts::open(&mappings).await?);
+        }
         if let Ok(mut live) = self.handle.live.lock() {
             live.namespaces = Some(ns);
             live.pod_ip = Some(ip);
@@ -309,6 +323,7 @@ impl Worker {
     }
 
     async fn cleanup_sandbox(&mut self) {
+        self.host_ports = None;
         if let Some(mut s) = self.sandbox.take() {
             s.stop().await;
         }
