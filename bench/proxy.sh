@@ -11,8 +11,11 @@
 #      ratios to direct (in the same cluster), with the machine's CPU time per request;
 #   2. the time one endpoint change takes to reach the datapath with SERVICES services
 #      present: a selector-less Service whose EndpointSlice is switched between the two
-#      backends through the API, a loop in a pod polling the cluster IP until the other
-#      backend answers (p50/p99/max over FLIPS changes), and the proxy's own sync durations.
+#      backends through the API (one curl PATCH, timed from just before it), one poller in
+#      a pod opening a new connection to the cluster IP every 2 ms until the other backend
+#      answers (p50/p99/max over FLIPS changes), the proxy's own sync durations, and the
+#      RSS of the node process that runs the proxy.
+#   ROUNDS=0 skips the throughput part.
 # Prints Markdown on stdout; progress goes to stderr.
 #
 #   bench/proxy.sh                               # DUR=10 s per run, ROUNDS=3, SERVICES=1000
@@ -74,6 +77,7 @@ trap cleanup EXIT
 # --- clusters -----------------------------------------------------------------------------
 k() { local mode=$1; shift; kubectl --kubeconfig "$WORK/$mode/kubeconfig" "$@"; }
 
+declare -A UP_PID
 start_cluster() {
   local mode=$1 idx=$2
   mkdir -p "$WORK/$mode"
@@ -81,6 +85,7 @@ start_cluster() {
     --listen-address "$ADDRESS_PREFIX.$((idx + 2))" --api-port "$((API_PORT + idx))" \
     --lb-pool "127.80.$idx.0/24" >"$WORK/$mode.out" 2>&1 &
   PIDS+=($!)
+  UP_PID[$mode]=$!
   for _ in $(seq 1 600); do
     grep -q "^Portico is ready" "$WORK/$mode.out" && return 0
     sleep 0.2
@@ -247,6 +252,7 @@ run_wrk() {
   fi
 }
 
+if [ "$ROUNDS" -gt 0 ]; then
 declare -A RES
 for round in $(seq 1 "$ROUNDS"); do
   for conn in keep-alive close; do
@@ -291,28 +297,78 @@ done
 echo
 echo "(direct and haproxy do not go through the service proxy; they are measured in each cluster as baselines.)"
 echo
+fi
 
 # --- one endpoint change with SERVICES services ------------------------------------------
-api_patch() { # api_patch MODE PATH JSON-PATCH
-  local mode=$1 path=$2 body=$3 server token ca
-  server=$(k "$mode" config view --raw -o jsonpath='{.clusters[0].cluster.server}')
-  token=$(k "$mode" config view --raw -o jsonpath='{.users[0].user.token}')
-  ca="$WORK/$mode/ca.crt"
-  [ -f "$ca" ] || k "$mode" config view --raw -o jsonpath='{.clusters[0].cluster.certificate-authority-data}' | base64 -d >"$ca"
-  curl -sf --cacert "$ca" -H "Authorization: Bearer $token" -X PATCH \
-    -H "Content-Type: application/json-patch+json" --data "$body" "$server$path" >/dev/null
+# The API server's address, token and CA are read from the kubeconfig once per cluster, so
+# that each change costs one curl PATCH and nothing else on the measured path.
+declare -A API_SERVER API_TOKEN
+api_setup() { # api_setup MODE
+  local mode=$1
+  API_SERVER[$mode]=$(k "$mode" config view --raw -o jsonpath='{.clusters[0].cluster.server}')
+  API_TOKEN[$mode]=$(k "$mode" config view --raw -o jsonpath='{.users[0].user.token}')
+  k "$mode" config view --raw -o jsonpath='{.clusters[0].cluster.certificate-authority-data}' \
+    | base64 -d >"$WORK/$mode/ca.crt"
 }
+api_patch() { # api_patch MODE PATH JSON-PATCH
+  local mode=$1 path=$2 body=$3
+  curl -sf --cacert "$WORK/$mode/ca.crt" -H "Authorization: Bearer ${API_TOKEN[$mode]}" -X PATCH \
+    -H "Content-Type: application/json-patch+json" --data "$body" "${API_SERVER[$mode]}$path" >/dev/null
+}
+
+# One long-running poller in the client pod: a new TCP connection to the cluster IP every
+# 2 ms (bash's /dev/tcp, and `read -t` on a FIFO as the pause: no process per poll), printing
+# "<pod name> <epoch seconds.micros>" each time the answering backend changes.
+read -r -d '' POLLER <<'SH' || true
+ip=$1
+mkfifo /tmp/poll-tick 2>/dev/null; exec 4<>/tmp/poll-tick
+nl=$'\n'; last=""
+while :; do
+  name=""
+  if exec 3<>"/dev/tcp/$ip/80"; then
+    printf 'GET /id HTTP/1.0\r\n\r\n' >&3
+    read -r -d '' -t 1 -u 3 resp || true
+    exec 3<&-
+    name=${resp##*$nl}
+  fi 2>/dev/null
+  if [ -n "$name" ] && [ "$name" != "$last" ]; then echo "$name $EPOCHREALTIME"; last=$name; fi
+  read -r -t 0.002 -u 4 || true
+done
+SH
+
+# RSS of the cluster's `portico node` processes (the proxy runs inside the node), in MiB.
+node_rss() { # node_rss MODE
+  ps -eo pid=,ppid=,args= | awk -v up="${UP_PID[$1]}" '
+    { pid[NR] = $1; ppid[NR] = $2; cmd[NR] = $4 }
+    END {
+      keep[up] = 1
+      do { grew = 0; for (i = 1; i <= NR; i++) if (keep[ppid[i]] && !keep[pid[i]]) { keep[pid[i]] = 1; grew = 1 } } while (grew)
+      for (i = 1; i <= NR; i++) if (keep[pid[i]] && cmd[i] == "node") print pid[i]
+    }' | while read -r pid; do awk '/^VmRSS/ {print $2}' "/proc/$pid/status" 2>/dev/null; done \
+    | awk '{ s += $1 } END { printf "%.0f", s / 1024 }'
+}
+
+# sync_hist MODE -> "count sum bucket1 bucket2 ..." of the proxy's sync-duration histogram
+sync_hist() {
+  k "$1" exec client -- curl -s http://172.18.0.2:10249/metrics | awk '
+    /^portico_proxy_sync_duration_seconds_bucket/ { b = b " " $2 }
+    /^portico_proxy_sync_duration_seconds_count/ { c = $2 }
+    /^portico_proxy_sync_duration_seconds_sum/ { s = $2 }
+    END { print c, s b }'
+}
+BOUNDS="1 2 4 8 16 32 64 128 256 512 1024 2048 4096 8192 16384 inf"
 
 echo "## One endpoint change with $SERVICES services ($FLIPS changes)"
 echo
-echo "| datapath | p50 ms | p99 ms | max ms | proxy syncs | mean sync ms |"
-echo "|---|---:|---:|---:|---:|---:|"
+echo "| datapath | p50 ms | p99 ms | max ms | proxy syncs | mean sync ms | max sync ms ≤ | node RSS MiB |"
+echo "|---|---:|---:|---:|---:|---:|---:|---:|"
 for mode in $MODES; do
+  api_setup "$mode"
   log "$mode: creating $SERVICES services"
   for i in $(seq 1 "$SERVICES"); do
     printf -- '---\napiVersion: v1\nkind: Service\nmetadata: {name: s%05d}\nspec:\n  selector: {app: web}\n  ports: [{port: 80, targetPort: 8080}]\n' "$i"
   done | k "$mode" apply -f - >/dev/null
-  for _ in $(seq 1 600); do
+  for _ in $(seq 1 900); do
     n=$(k "$mode" get endpointslices --no-headers 2>/dev/null | grep -c "^s0" || true)
     [ "$n" -ge "$SERVICES" ] && break
     sleep 1
@@ -335,29 +391,47 @@ ports: [{name: "", port: 8080, protocol: TCP}]
 endpoints: [{addresses: ["${POD_A[$mode]}"]}]
 EOF
   flip_ip=$(k "$mode" get svc flip -o jsonpath='{.spec.clusterIP}')
-  k "$mode" exec client -- bash -c "until [ \"\$(curl -s -m 1 http://$flip_ip/id)\" = ${NAME_A[$mode]} ]; do sleep 0.05; done"
-  metrics_before=$(k "$mode" exec client -- curl -s http://172.18.0.2:10249/metrics | grep '^portico_proxy_sync_duration_seconds_\(sum\|count\)' | awk '{print $2}' | paste -sd' ')
+  seen="$WORK/$mode.seen"
+  : >"$seen"
+  k "$mode" exec client -- bash -c "$POLLER" poller "$flip_ip" >"$seen" 2>/dev/null &
+  poller=$!
+  for _ in $(seq 1 1200); do grep -q "^${NAME_A[$mode]} " "$seen" && break; sleep 0.05; done
+  sleep 2 # the proxy settles after the burst of services
+  hist_before=$(sync_hist "$mode")
   lat=()
   for i in $(seq 1 "$FLIPS"); do
     if [ $((i % 2)) = 1 ]; then ip=${POD_B[$mode]}; name=${NAME_B[$mode]}; else ip=${POD_A[$mode]}; name=${NAME_A[$mode]}; fi
-    k "$mode" exec client -- bash -c "echo polling; until [ \"\$(curl -s -m 1 http://$flip_ip/id)\" = $name ]; do :; done; date +%s%N" >"$WORK/seen" &
-    watcher=$!
-    until grep -q polling "$WORK/seen"; do sleep 0.01; done
-    sleep 0.1
+    lines=$(wc -l <"$seen")
     t0=$(date +%s%N)
     api_patch "$mode" /apis/discovery.k8s.io/v1/namespaces/default/endpointslices/flip-1 \
       "[{\"op\":\"replace\",\"path\":\"/endpoints/0/addresses/0\",\"value\":\"$ip\"}]"
-    wait "$watcher"
-    lat+=($((($(tail -n 1 "$WORK/seen") - t0) / 1000)))
+    t1=""
+    for _ in $(seq 1 1000); do
+      t1=$(tail -n +"$((lines + 1))" "$seen" | awk -v n="$name" '$1 == n { print $2; exit }')
+      [ -n "$t1" ] && break
+      sleep 0.01
+    done
+    if [ -z "$t1" ]; then
+      log "$mode: change $i not seen within 10 s"
+      t1=$(awk -v t="$t0" 'BEGIN { printf "%.6f", t / 1e9 + 10 }')
+    fi
+    lat+=("$(awk -v a="$t1" -v b="$t0" 'BEGIN { printf "%d", a * 1e6 - b / 1e3 }')")
+    sleep 0.3
   done
-  metrics_after=$(k "$mode" exec client -- curl -s http://172.18.0.2:10249/metrics | grep '^portico_proxy_sync_duration_seconds_\(sum\|count\)' | awk '{print $2}' | paste -sd' ')
-  printf '%s\n' "${lat[@]}" | sort -n | awk -v m="$mode" -v b="$metrics_before" -v a="$metrics_after" '
+  kill "$poller" 2>/dev/null || true
+  wait "$poller" 2>/dev/null || true
+  hist_after=$(sync_hist "$mode")
+  rss=$(node_rss "$mode")
+  printf '%s\n' "${lat[@]}" | sort -n | awk -v m="$mode" -v b="$hist_before" -v a="$hist_after" \
+    -v bounds="$BOUNDS" -v rss="$rss" '
     { v[NR] = $1 / 1000 }
     END {
-      split(b, mb, " "); split(a, ma, " ")
-      syncs = ma[2] - mb[2]; mean = syncs > 0 ? (ma[1] - mb[1]) / syncs * 1000 : 0
+      nb = split(b, hb, " "); split(a, ha, " "); split(bounds, bd, " ")
+      syncs = ha[1] - hb[1]; mean = syncs > 0 ? (ha[2] - hb[2]) / syncs * 1000 : 0
+      maxs = "-"
+      for (i = 3; i <= nb; i++) if (ha[i] - hb[i] == syncs && syncs > 0) { maxs = bd[i - 2]; break }
       p99 = v[int(NR * 0.99 + 0.999)]; if (p99 == "") p99 = v[NR]
-      printf "| %s | %.1f | %.1f | %.1f | %d | %.2f |\n", m, v[int((NR + 1) / 2)], p99, v[NR], syncs, mean }'
+      printf "| %s | %.1f | %.1f | %.1f | %d | %.2f | %s | %s |\n", m, v[int((NR + 1) / 2)], p99, v[NR], syncs, mean, maxs, rss }'
 done
 echo
-echo "(from the API write to the first answer of the other backend through the cluster IP, seen by a curl loop in a pod: includes the API server, the watch and the proxy's 10 ms coalescing; the sync columns are the proxy's own apply times over the same period.)"
+echo "(from just before the API write (one curl PATCH) to the first answer of the other backend through the cluster IP, seen by one poller in a pod that opens a new connection every 2 ms: includes the API server, the watch and the proxy's 10 ms coalescing. The sync columns are the proxy's own apply times over the same period (max: the histogram bucket bound that holds them all); node RSS is the \`portico node\` process that runs the proxy, after the changes.)"

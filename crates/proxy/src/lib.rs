@@ -4,7 +4,7 @@
 //! [`model::ProxyState`]: pure, no I/O. A [`Datapath`] makes the node's network match a state:
 //! [`userspace`] accepts connections on service addresses and relays them to endpoints;
 //! [`nftables`] programs kernel DNAT in one table, incrementally. [`run`] feeds a datapath
-//! from kube-rs watchers; [`rules`] shows what a datapath holds.
+//! from kube-rs watchers, rebuilding and passing on only the services that changed; [`rules`] shows what a datapath holds.
 
 pub mod metrics;
 pub mod model;
@@ -44,6 +44,20 @@ pub trait Datapath: Send {
     /// Brings the datapath to `state`. Called after every change (coalesced); must only touch
     /// what differs from the previous state it applied.
     async fn apply(&mut self, state: &ProxyState) -> Result<(), Error>;
+
+    /// Brings the datapath to `state` when only the service ports in `changed` differ from
+    /// the state of the previous successful `apply` or `apply_changes` (a key in `changed`
+    /// may be new, gone or modified). The run loop calls this after every change, and
+    /// [`Datapath::apply`] first and after a failure; a datapath that keeps what it applied
+    /// does work in proportion to `changed`, not to `state`. By default, `apply(state)`.
+    async fn apply_changes(
+        &mut self,
+        state: &ProxyState,
+        changed: &std::collections::BTreeSet<ServiceKey>,
+    ) -> Result<(), Error> {
+        let _ = changed;
+        self.apply(state).await
+    }
 
     /// How to show an applied state as this datapath's rules (`GET /rules` on the metrics
     /// server); `None` if the datapath has nothing to show.

@@ -95,6 +95,11 @@ impl Metrics {
         self.lock().entry(key.clone()).or_default().clone()
     }
 
+    /// Drops the counters of the service port `key` (it is gone).
+    pub fn remove(&self, key: &ServiceKey) {
+        self.lock().remove(key);
+    }
+
     /// Drops the counters of service ports that `state` no longer has.
     pub fn retain(&self, state: &ProxyState) {
         self.lock().retain(|k, _| state.services.contains_key(k));

@@ -13,7 +13,7 @@ mod select;
 #[cfg(test)]
 mod tests;
 
-pub use build::{build, SERVICE_NAME_LABEL};
+pub use build::{build, build_service, slice_service, SERVICE_NAME_LABEL};
 pub use select::{diff, usable, Diff};
 
 /// Transport protocol of a service port.

@@ -16,10 +16,14 @@ use crate::model::{usable, Protocol, ProxyState, ServicePort};
 /// Renders a state as a datapath would program it.
 pub type Renderer = Arc<dyn Fn(&ProxyState) -> String + Send + Sync>;
 
+/// A state shared between the run loop, which updates it in place
+/// ([`Arc::make_mut`]: no copy unless someone is rendering it at that moment), and the view.
+pub type SharedState = Arc<Mutex<Arc<ProxyState>>>;
+
 /// The last applied state and how to show it.
 #[derive(Default)]
 pub struct RulesView {
-    current: Mutex<Option<(Arc<ProxyState>, Renderer)>>,
+    current: Mutex<Option<(SharedState, Renderer)>>,
 }
 
 impl std::fmt::Debug for RulesView {
@@ -31,6 +35,11 @@ impl std::fmt::Debug for RulesView {
 impl RulesView {
     /// Remembers `state` as applied, shown with `render`.
     pub fn set(&self, state: Arc<ProxyState>, render: Renderer) {
+        self.set_shared(Arc::new(Mutex::new(state)), render);
+    }
+
+    /// Shows whatever `state` holds when asked, with `render`.
+    pub fn set_shared(&self, state: SharedState, render: Renderer) {
         *self.current.lock().unwrap_or_else(|e| e.into_inner()) = Some((state, render));
     }
 
@@ -41,7 +50,10 @@ impl RulesView {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone();
-        current.map(|(state, render)| render(&state))
+        current.map(|(shared, render)| {
+            let state = shared.lock().unwrap_or_else(|e| e.into_inner()).clone();
+            render(&state)
+        })
     }
 }
 

@@ -52,13 +52,14 @@
 //!   the usual single-address case).
 
 mod balancer;
+mod claims;
 mod health;
 mod node;
 mod relay;
 mod tcp;
 mod udp;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeSet, HashMap};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -74,6 +75,7 @@ use crate::metrics::Metrics;
 use crate::model::{usable, Protocol, ProxyState, ServiceKey, ServicePort};
 use crate::{Datapath, Error};
 use balancer::Backends;
+use claims::Claims;
 use health::HealthServer;
 use udp::UdpProxy;
 
@@ -104,9 +106,13 @@ impl Default for Options {
 #[derive(Debug, Default)]
 pub struct Userspace {
     options: Options,
-    backends: BTreeMap<ServiceKey, Arc<Backends>>,
+    backends: HashMap<ServiceKey, Arc<Backends>>,
     listeners: HashMap<(Protocol, SocketAddr), Listener>,
     health: HashMap<u16, HealthServer>,
+    /// The addresses each service port wants a listener on (with "external traffic?").
+    listen_claims: Claims<(Protocol, SocketAddr), bool>,
+    /// The health check node ports each service port wants.
+    health_claims: Claims<u16, ()>,
 }
 
 /// What a TCP listener relays to; swapped in place when another service port takes over
@@ -192,42 +198,60 @@ impl Userspace {
             .sum()
     }
 
-    fn sync_backends(&mut self, state: &ProxyState) {
-        self.backends.retain(|k, _| state.services.contains_key(k));
-        for (key, sp) in &state.services {
-            match self.backends.get(key) {
-                Some(b) => b.update(sp),
-                None => {
+    fn sync_backends(&mut self, state: &ProxyState, changed: &BTreeSet<ServiceKey>) {
+        for key in changed {
+            match (state.services.get(key), self.backends.get(key)) {
+                (Some(sp), Some(b)) => b.update(sp),
+                (Some(sp), None) => {
                     let counters = self.options.metrics.service(key);
                     let b = Backends::new(key.clone(), sp, counters);
                     self.backends.insert(key.clone(), Arc::new(b));
+                }
+                (None, _) => {
+                    self.backends.remove(key);
+                    self.options.metrics.remove(key);
                 }
             }
         }
     }
 
-    async fn sync_listeners(&mut self, state: &ProxyState) -> Vec<String> {
-        let wanted = wanted_listeners(state);
-        let stale: Vec<(Protocol, SocketAddr)> = self
-            .listeners
-            .iter()
-            .filter(|(addr, l)| {
-                !wanted.get(*addr).is_some_and(|(key, external)| {
-                    // A TCP listener is retargeted in place; a UDP one is reopened.
-                    matches!(l.kind, ListenerKind::Tcp { .. })
-                        || (&l.service == *key && l.external == *external)
-                })
-            })
-            .map(|(addr, _)| *addr)
-            .collect();
-        for addr in stale {
-            if let Some(l) = self.listeners.remove(&addr) {
+    async fn sync_listeners(
+        &mut self,
+        state: &ProxyState,
+        changed: &BTreeSet<ServiceKey>,
+    ) -> Vec<String> {
+        let mut affected: BTreeSet<(Protocol, SocketAddr)> = BTreeSet::new();
+        for key in changed {
+            let wanted = state
+                .services
+                .get(key)
+                .map(|sp| listener_claims(key, sp))
+                .unwrap_or_default();
+            affected.extend(self.listen_claims.set(key, wanted));
+        }
+        for addr in &affected {
+            let keep = self.listeners.get(addr).is_some_and(|l| {
+                self.listen_claims
+                    .owner(addr)
+                    .is_some_and(|(key, external)| {
+                        // A TCP listener is retargeted in place; a UDP one is reopened.
+                        matches!(l.kind, ListenerKind::Tcp { .. })
+                            || (l.service == *key && l.external == external)
+                    })
+            });
+            if keep {
+                continue;
+            }
+            if let Some(l) = self.listeners.remove(addr) {
                 tracing::debug!(service = %l.service.display_name(), addr = %addr.1, "closing");
                 l.close().await;
             }
         }
         let mut errors = Vec::new();
-        for (addr, (key, external)) in wanted {
+        for addr in affected {
+            let Some((key, external)) = self.listen_claims.owner(&addr) else {
+                continue;
+            };
             let Some(backends) = self.backends.get(key).cloned() else {
                 continue;
             };
@@ -242,7 +266,8 @@ impl Userspace {
                 }
                 continue;
             }
-            match self.open(addr, key, backends, external) {
+            let key = key.clone();
+            match self.open(addr, &key, backends, external) {
                 Ok(l) => {
                     tracing::debug!(service = %key.display_name(), protocol = addr.0.as_str(), addr = %addr.1, "listening");
                     self.listeners.insert(addr, l);
@@ -253,9 +278,16 @@ impl Userspace {
                 }
             }
         }
-        for l in self.listeners.values() {
-            if let ListenerKind::Udp(p) = &l.kind {
-                p.prune();
+        // UDP flows to endpoints a changed service port no longer uses end now.
+        for key in changed {
+            for addr in self.listen_claims.of(key) {
+                if let Some(Listener {
+                    kind: ListenerKind::Udp(p),
+                    ..
+                }) = self.listeners.get(&addr)
+                {
+                    p.prune();
+                }
             }
         }
         errors
@@ -299,31 +331,44 @@ impl Userspace {
         })
     }
 
-    fn sync_health(&mut self, state: &ProxyState) -> Vec<String> {
-        // Port → (namespace, name, local ready endpoints, the most over the service's ports).
-        let mut wanted: BTreeMap<u16, (&str, &str, usize)> = BTreeMap::new();
-        for (key, sp) in &state.services {
-            let Some(port) = sp.health_check_node_port else {
+    fn sync_health(&mut self, state: &ProxyState, changed: &BTreeSet<ServiceKey>) -> Vec<String> {
+        let mut affected: BTreeSet<u16> = BTreeSet::new();
+        for key in changed {
+            let port = state
+                .services
+                .get(key)
+                .and_then(|sp| sp.health_check_node_port);
+            affected.extend(
+                self.health_claims
+                    .set(key, port.map(|p| (p, ())).into_iter().collect()),
+            );
+        }
+        let mut errors = Vec::new();
+        for port in affected {
+            // The first service (in key order) on the port owns it; its local ready
+            // endpoints are the most over its ports that share the health check port.
+            let Some((owner, ())) = self.health_claims.owner(&port) else {
+                self.health.remove(&port);
                 continue;
             };
-            let local = sp.endpoints.iter().filter(|e| e.local && e.ready).count();
-            let entry =
-                wanted
-                    .entry(port)
-                    .or_insert((key.namespace.as_str(), key.name.as_str(), 0));
-            if (entry.0, entry.1) == (key.namespace.as_str(), key.name.as_str()) {
-                entry.2 = entry.2.max(local);
+            let (ns, name) = (owner.namespace.clone(), owner.name.clone());
+            let local = self
+                .health_claims
+                .claimants(&port)
+                .filter(|(k, ())| k.namespace == ns && k.name == name)
+                .filter_map(|(k, ())| state.services.get(k))
+                .map(|sp| sp.endpoints.iter().filter(|e| e.local && e.ready).count())
+                .max()
+                .unwrap_or(0);
+            if self
+                .health
+                .get(&port)
+                .is_some_and(|h| h.namespace != ns || h.name != name)
+            {
+                self.health.remove(&port);
             }
-        }
-        self.health.retain(|port, h| {
-            wanted
-                .get(port)
-                .is_some_and(|(ns, name, _)| h.namespace == *ns && h.name == *name)
-        });
-        let mut errors = Vec::new();
-        for (port, (ns, name, local)) in wanted {
             if let std::collections::hash_map::Entry::Vacant(slot) = self.health.entry(port) {
-                match HealthServer::start(port, ns, name) {
+                match HealthServer::start(port, &ns, &name) {
                     Ok(h) => {
                         slot.insert(h);
                     }
@@ -340,23 +385,44 @@ impl Userspace {
         }
         errors
     }
-}
 
-impl Datapath for Userspace {
-    async fn apply(&mut self, state: &ProxyState) -> Result<(), Error> {
-        self.sync_backends(state);
-        let mut errors = self.sync_listeners(state).await;
-        errors.extend(self.sync_health(state));
-        self.options.metrics.retain(state);
+    /// Applies the service ports `changed` of `state`.
+    async fn sync(
+        &mut self,
+        state: &ProxyState,
+        changed: &BTreeSet<ServiceKey>,
+    ) -> Result<(), Error> {
+        self.sync_backends(state, changed);
+        let mut errors = self.sync_listeners(state, changed).await;
+        errors.extend(self.sync_health(state, changed));
         if errors.is_empty() {
             Ok(())
         } else {
-            // Everything else was applied; the failed listeners are retried on the next apply.
+            // Everything else was applied; the failed listeners are retried on the next
+            // full apply (which the run loop makes after a failure).
             Err(Error::Other(format!(
                 "userspace proxy: {}",
                 errors.join("; ")
             )))
         }
+    }
+}
+
+impl Datapath for Userspace {
+    async fn apply(&mut self, state: &ProxyState) -> Result<(), Error> {
+        let mut all: BTreeSet<ServiceKey> = state.services.keys().cloned().collect();
+        all.extend(self.backends.keys().cloned());
+        self.sync(state, &all).await?;
+        self.options.metrics.retain(state);
+        Ok(())
+    }
+
+    async fn apply_changes(
+        &mut self,
+        state: &ProxyState,
+        changed: &BTreeSet<ServiceKey>,
+    ) -> Result<(), Error> {
+        self.sync(state, changed).await
     }
 
     fn rules_renderer(&self) -> Option<crate::rules::Renderer> {
@@ -364,40 +430,31 @@ impl Datapath for Userspace {
     }
 }
 
-/// Every listener a state needs: address → (service port, external traffic?). Service
-/// ports without a usable endpoint get none, so the kernel refuses their traffic. When two
-/// service ports claim one address, the first (in key order) keeps it.
-fn wanted_listeners(state: &ProxyState) -> BTreeMap<(Protocol, SocketAddr), (&ServiceKey, bool)> {
-    let mut wanted: BTreeMap<(Protocol, SocketAddr), (&ServiceKey, bool)> = BTreeMap::new();
-    for (key, sp) in &state.services {
-        if key.protocol == Protocol::Sctp {
-            continue;
-        }
-        let mut claim = |ip: IpAddr, port: u16, external: bool| {
-            let addr = (key.protocol, SocketAddr::new(ip, port));
-            if let Some((other, _)) = wanted.get(&addr) {
-                if *other != key {
-                    tracing::warn!(service = %key.display_name(), %ip, port, "address already served for {}", other.display_name());
-                }
-                return;
-            }
-            wanted.insert(addr, (key, external));
-        };
-        if !usable(sp, false).is_empty() {
-            for ip in &sp.cluster_ips {
-                claim(*ip, sp.port, false);
-            }
-        }
-        if !usable(sp, true).is_empty() {
-            if let Some(np) = sp.node_port {
-                claim(wildcard(sp), np, true);
-            }
-            for ip in sp.external_ips.iter().chain(&sp.load_balancer_ips) {
-                claim(*ip, sp.port, true);
-            }
+/// The listeners one service port wants: address → external traffic? None without a
+/// usable endpoint, so that the kernel refuses its traffic. (When two service ports claim
+/// one address, [`Claims`] gives it to the first in key order.)
+fn listener_claims(key: &ServiceKey, sp: &ServicePort) -> Vec<((Protocol, SocketAddr), bool)> {
+    let mut out = Vec::new();
+    if key.protocol == Protocol::Sctp {
+        return out;
+    }
+    let mut claim = |ip: IpAddr, port: u16, external: bool| {
+        out.push(((key.protocol, SocketAddr::new(ip, port)), external));
+    };
+    if !usable(sp, false).is_empty() {
+        for ip in &sp.cluster_ips {
+            claim(*ip, sp.port, false);
         }
     }
-    wanted
+    if !usable(sp, true).is_empty() {
+        if let Some(np) = sp.node_port {
+            claim(wildcard(sp), np, true);
+        }
+        for ip in sp.external_ips.iter().chain(&sp.load_balancer_ips) {
+            claim(*ip, sp.port, true);
+        }
+    }
+    out
 }
 
 /// The wildcard address of the service's family (IPv4 unless its cluster IP is IPv6).

@@ -40,57 +40,86 @@ where
     let mut state = ProxyState::default();
     for svc in services {
         let svc: &Service = svc.borrow();
-        let Some(spec) = svc.spec.as_ref() else {
-            continue;
-        };
-        if !proxied(spec) {
-            continue;
-        }
-        let namespace = svc
-            .metadata
-            .namespace
-            .clone()
-            .unwrap_or_else(|| "default".into());
-        let Some(name) = svc.metadata.name.clone() else {
+        let (Some(name), namespace) = (svc.metadata.name.as_deref(), namespace_of(svc)) else {
             continue;
         };
         let svc_slices = by_service
-            .get(&(namespace.as_str(), name.as_str()))
+            .get(&(namespace, name))
             .map(Vec::as_slice)
             .unwrap_or_default();
-        let common = Common::new(svc, spec);
-        for port in spec.ports.iter().flatten() {
-            let protocol = protocol(port.protocol.as_deref());
-            let Ok(number) = u16::try_from(port.port) else {
-                continue;
-            };
-            let port_name = port.name.clone().unwrap_or_default();
-            let endpoints = endpoints(svc_slices, &port_name, protocol, node_name);
-            let key = ServiceKey {
-                namespace: namespace.clone(),
-                name: name.clone(),
-                port_name,
-                protocol,
-            };
-            let sp = ServicePort {
-                cluster_ips: common.cluster_ips.clone(),
-                port: number,
-                node_port: common
-                    .has_node_ports
-                    .then(|| port.node_port.and_then(nonzero_port))
-                    .flatten(),
-                external_ips: common.external_ips.clone(),
-                load_balancer_ips: common.load_balancer_ips.clone(),
-                affinity: common.affinity,
-                external_local: common.external_local,
-                internal_local: common.internal_local,
-                health_check_node_port: common.health_check_node_port,
-                endpoints,
-            };
-            state.services.insert(key, sp);
-        }
+        state
+            .services
+            .extend(build_service(svc, svc_slices, node_name));
     }
     state
+}
+
+/// The service ports of one Service, from the EndpointSlices labelled with its name (the
+/// caller picks them; FQDN slices are ignored here too), as [`build`] makes them. Empty for
+/// services that are not proxied.
+pub fn build_service<E>(
+    svc: &Service,
+    slices: &[E],
+    node_name: &str,
+) -> Vec<(ServiceKey, ServicePort)>
+where
+    E: Borrow<EndpointSlice>,
+{
+    let mut out = Vec::new();
+    let Some(spec) = svc.spec.as_ref() else {
+        return out;
+    };
+    if !proxied(spec) {
+        return out;
+    }
+    let namespace = namespace_of(svc);
+    let Some(name) = svc.metadata.name.as_deref() else {
+        return out;
+    };
+    let mut slices: Vec<&EndpointSlice> = slices
+        .iter()
+        .map(Borrow::borrow)
+        .filter(|s| s.address_type != "FQDN")
+        .collect();
+    // A stable order whatever order the caches return slices in.
+    slices.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
+    let common = Common::new(svc, spec);
+    for port in spec.ports.iter().flatten() {
+        let protocol = protocol(port.protocol.as_deref());
+        let Ok(number) = u16::try_from(port.port) else {
+            continue;
+        };
+        let port_name = port.name.clone().unwrap_or_default();
+        let endpoints = endpoints(&slices, &port_name, protocol, node_name);
+        let key = ServiceKey {
+            namespace: namespace.to_string(),
+            name: name.to_string(),
+            port_name,
+            protocol,
+        };
+        let sp = ServicePort {
+            cluster_ips: common.cluster_ips.clone(),
+            port: number,
+            node_port: common
+                .has_node_ports
+                .then(|| port.node_port.and_then(nonzero_port))
+                .flatten(),
+            external_ips: common.external_ips.clone(),
+            load_balancer_ips: common.load_balancer_ips.clone(),
+            affinity: common.affinity,
+            external_local: common.external_local,
+            internal_local: common.internal_local,
+            health_check_node_port: common.health_check_node_port,
+            endpoints,
+        };
+        out.push((key, sp));
+    }
+    out
+}
+
+/// A Service's namespace (`default` when the object has none).
+fn namespace_of(svc: &Service) -> &str {
+    svc.metadata.namespace.as_deref().unwrap_or("default")
 }
 
 /// Whether kube-proxy serves the service at all (`ShouldSkipService`).
@@ -182,6 +211,21 @@ fn protocol(p: Option<&str>) -> Protocol {
     }
 }
 
+/// The name of the Service an EndpointSlice serves (its `kubernetes.io/service-name`
+/// label), unless it has none or is an FQDN slice, which the proxy ignores.
+pub fn slice_service(slice: &EndpointSlice) -> Option<&str> {
+    if slice.address_type == "FQDN" {
+        return None;
+    }
+    slice
+        .metadata
+        .labels
+        .as_ref()
+        .and_then(|l| l.get(SERVICE_NAME_LABEL))
+        .map(String::as_str)
+        .filter(|s| !s.is_empty())
+}
+
 /// Slices grouped by (namespace, service name), from their label.
 fn slices_by_service<E: Borrow<EndpointSlice>>(
     slices: &[E],
@@ -189,26 +233,11 @@ fn slices_by_service<E: Borrow<EndpointSlice>>(
     let mut map: HashMap<(&str, &str), Vec<&EndpointSlice>> = HashMap::new();
     for slice in slices {
         let slice: &EndpointSlice = slice.borrow();
-        if slice.address_type == "FQDN" {
-            continue;
-        }
-        let Some(service) = slice
-            .metadata
-            .labels
-            .as_ref()
-            .and_then(|l| l.get(SERVICE_NAME_LABEL))
-            .filter(|s| !s.is_empty())
-        else {
+        let Some(service) = slice_service(slice) else {
             continue;
         };
         let namespace = slice.metadata.namespace.as_deref().unwrap_or("default");
-        map.entry((namespace, service.as_str()))
-            .or_default()
-            .push(slice);
-    }
-    // A stable order whatever order the caches return slices in.
-    for list in map.values_mut() {
-        list.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
+        map.entry((namespace, service)).or_default().push(slice);
     }
     map
 }
