@@ -155,7 +155,15 @@ pub static RESOURCES: &[ResourceInfo] = &[
         NONE,
         &["status", "finalize"],
     ),
-    core("Node", "nodes", "node", false, &["no"], NONE, &["status"]),
+    core(
+        "Node",
+        "nodes",
+        "node",
+        false,
+        &["no"],
+        NONE,
+        &["status", "proxy"],
+    ),
     core(
         "Pod",
         "pods",
@@ -171,6 +179,7 @@ pub static RESOURCES: &[ResourceInfo] = &[
             "portforward",
             "binding",
             "eviction",
+            "proxy",
         ],
     ),
     core(
@@ -180,7 +189,7 @@ pub static RESOURCES: &[ResourceInfo] = &[
         true,
         &["svc"],
         ALL,
-        &["status"],
+        &["status", "proxy"],
     ),
     core(
         "Endpoints",

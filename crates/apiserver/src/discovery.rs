@@ -68,6 +68,9 @@ fn sorted(group: &str, version: &str, legacy: bool) -> Vec<&'static ResourceInfo
     out
 }
 
+/// The verbs Kubernetes lists for the `proxy` subresources (any HTTP method is passed on).
+const PROXY_VERBS: &[&str] = &["create", "delete", "get", "patch", "update"];
+
 fn resource_verbs(r: &ResourceInfo) -> Vec<&'static str> {
     r.verbs().to_vec()
 }
@@ -88,6 +91,10 @@ fn aggregated_resource(r: &ResourceInfo) -> Value {
                 "exec" | "attach" | "portforward" => (
                     json!({"group": "", "version": "v1", "kind": "PodExecOptions"}),
                     vec!["create", "get"],
+                ),
+                "proxy" => (
+                    json!({"group": "", "version": "v1", "kind": format!("{}ProxyOptions", r.gvk.kind)}),
+                    PROXY_VERBS.to_vec(),
                 ),
                 "token" => (
                     json!({"group": "authentication.k8s.io", "version": "v1", "kind": "TokenRequest"}),
@@ -202,13 +209,22 @@ pub fn resource_list(group: &str, version: &str, legacy: bool) -> Value {
         }
         resources.push(v);
         for s in r.subresources {
-            let kind = if *s == "scale" { "Scale" } else { r.gvk.kind };
+            let kind = match *s {
+                "scale" => "Scale".to_string(),
+                "proxy" => format!("{}ProxyOptions", r.gvk.kind),
+                _ => r.gvk.kind.to_string(),
+            };
+            let verbs = match *s {
+                "status" | "scale" => json!(["get", "patch", "update"]),
+                "proxy" => json!(PROXY_VERBS),
+                _ => json!(["create", "get"]),
+            };
             resources.push(json!({
                 "name": format!("{}/{}", r.plural, s),
                 "singularName": "",
                 "namespaced": r.namespaced,
                 "kind": kind,
-                "verbs": if *s == "status" || *s == "scale" { json!(["get", "patch", "update"]) } else { json!(["create", "get"]) },
+                "verbs": verbs,
             }));
         }
     }

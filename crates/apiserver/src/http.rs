@@ -2,6 +2,7 @@
 //! content types, and routing each request to discovery, objects or lists.
 
 mod node_proxy;
+mod proxy;
 mod routes;
 
 use std::convert::Infallible;
@@ -94,8 +95,9 @@ pub async fn serve(state: Arc<State>, listener: TcpListener, tls: Arc<rustls::Se
                     return;
                 }
             };
-            let service = hyper::service::service_fn(move |req| {
+            let service = hyper::service::service_fn(move |mut req: Request<Incoming>| {
                 let state = state.clone();
+                req.extensions_mut().insert(proxy::Peer(peer));
                 async move { Ok::<_, Infallible>(handle(state, req).await) }
             });
             let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());

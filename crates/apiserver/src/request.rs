@@ -134,6 +134,20 @@ pub fn parse(path: &str, legacy: bool) -> Result<Target, PathError> {
                 legacy_watch,
             }
         }
+        // `.../<name>/proxy/<path...>`: the rest of the path belongs to the proxied request.
+        [res, name, "proxy", _, ..] => {
+            let info = lookup(res).ok_or(PathError::NotFound)?;
+            if !info.subresources.contains(&"proxy") {
+                return Err(PathError::NotFound);
+            }
+            ResourceRequest {
+                info,
+                namespace,
+                name: Some(name.to_string()),
+                subresource: Some("proxy".to_string()),
+                legacy_watch,
+            }
+        }
         _ => return Err(PathError::NotFound),
     };
     // A namespaced path for a cluster-scoped resource is not served, and vice versa for
@@ -223,6 +237,15 @@ mod tests {
         assert_eq!(r.namespace.as_deref(), Some("default"));
         assert_eq!(
             parse("/api/v1/namespaces/default/foos"),
+            Err(PathError::NotFound)
+        );
+        let r = res("/api/v1/namespaces/a/pods/http:web:8080/proxy/some/path/");
+        assert_eq!(r.subresource.as_deref(), Some("proxy"));
+        assert_eq!(r.name.as_deref(), Some("http:web:8080"));
+        let r = res("/api/v1/nodes/n1/proxy");
+        assert_eq!(r.subresource.as_deref(), Some("proxy"));
+        assert_eq!(
+            parse("/api/v1/namespaces/a/configmaps/c/proxy/x"),
             Err(PathError::NotFound)
         );
         assert_eq!(parse("/apis/nope/v1"), Err(PathError::NotFound));

@@ -306,6 +306,7 @@ async fn resource(
                 "application/json",
             ))
         }
+        (_, true, Some("proxy")) => super::proxy::serve(&state, req, &r).await,
         (_, true, Some("log" | "exec" | "attach" | "portforward")) => {
             node_route(&state, req, &r).await
         }
