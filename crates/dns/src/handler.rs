@@ -8,6 +8,8 @@ use arc_swap::ArcSwap;
 use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode};
 use hickory_proto::rr::{DNSClass, Name, RecordType};
 
+mod fast;
+
 use crate::forward::{Forwarder, Resolved};
 use crate::zone::{Lookup, Zone, ZoneAnswer};
 
@@ -46,6 +48,17 @@ impl ZoneHandle {
     }
 }
 
+/// What [`Handler::answer_local`] did with a packet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Local {
+    /// The answer is in the buffer.
+    Answered,
+    /// Nothing is to be sent.
+    Silent,
+    /// The packet needs [`Handler::handle`] (an upstream).
+    Upstream,
+}
+
 /// What to do with one incoming packet once the zone has been asked.
 #[derive(Debug)]
 enum Step {
@@ -80,18 +93,44 @@ impl Handler {
     /// [`handle`](Handler::handle) (forwarding, or an ExternalName chased
     /// out of the zone).
     pub fn handle_local(&self, packet: &[u8], transport: Transport) -> Option<Option<Vec<u8>>> {
-        let zone = self.zone.load();
-        match first_step(&zone, packet) {
-            Step::Drop => Some(None),
-            Step::Raw(bytes) => Some(Some(bytes)),
-            Step::Reply(request, response) => Some(encode(&request, response, transport)),
-            Step::Forward(_) | Step::Chase(..) => None,
+        let mut out = Vec::new();
+        match self.answer_local(packet, transport, &mut out) {
+            Local::Answered => Some(Some(out)),
+            Local::Silent => Some(None),
+            Local::Upstream => None,
+        }
+    }
+
+    /// Like [`handle_local`](Handler::handle_local), writing the answer into
+    /// `out` (cleared first), which a server reuses from query to query.
+    pub fn answer_local(&self, packet: &[u8], transport: Transport, out: &mut Vec<u8>) -> Local {
+        let zone = self.zone.0.load();
+        if fast::answer(&zone, packet, transport, out) {
+            return Local::Answered;
+        }
+        let answer = match first_step(&zone, packet) {
+            Step::Drop => None,
+            Step::Raw(bytes) => Some(bytes),
+            Step::Reply(request, response) => encode(&request, response, transport),
+            Step::Forward(_) | Step::Chase(..) => return Local::Upstream,
+        };
+        match answer {
+            Some(bytes) => {
+                out.clear();
+                out.extend_from_slice(&bytes);
+                Local::Answered
+            }
+            None => Local::Silent,
         }
     }
 
     /// The encoded answer to `packet`, or `None` when nothing is to be sent.
     pub async fn handle(&self, packet: &[u8], transport: Transport) -> Option<Vec<u8>> {
         let zone = self.zone.load();
+        let mut out = Vec::new();
+        if fast::answer(&zone, packet, transport, &mut out) {
+            return Some(out);
+        }
         match first_step(&zone, packet) {
             Step::Drop => None,
             Step::Raw(bytes) => Some(bytes),
@@ -146,6 +185,15 @@ impl Handler {
 /// gets SERVFAIL (an ExternalName's CNAME is answered without its target's
 /// addresses). `None` when nothing is to be sent. Never panics, whatever the bytes.
 pub fn respond_local(zone: &Zone, packet: &[u8], transport: Transport) -> Option<Vec<u8>> {
+    let mut out = Vec::new();
+    if fast::answer(zone, packet, transport, &mut out) {
+        return Some(out);
+    }
+    respond_full(zone, packet, transport)
+}
+
+/// [`respond_local`] without the fast path: the reference it is checked against.
+fn respond_full(zone: &Zone, packet: &[u8], transport: Transport) -> Option<Vec<u8>> {
     match first_step(zone, packet) {
         Step::Drop => None,
         Step::Raw(bytes) => Some(bytes),

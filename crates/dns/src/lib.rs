@@ -14,6 +14,7 @@ pub mod handler;
 pub mod health;
 pub mod names;
 pub mod server;
+mod wire;
 pub mod zone;
 
 /// Kubernetes objects for tests, shared with the integration tests.
@@ -23,9 +24,9 @@ mod test_objects;
 
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 
-pub use handler::{respond_local, Handler, Transport, ZoneHandle};
+pub use handler::{respond_local, Handler, Local, Transport, ZoneHandle};
 pub use server::Server;
-pub use zone::{Lookup, Zone, ZoneAnswer, ZoneBuilder};
+pub use zone::{Lookup, Zone, ZoneAnswer, ZoneBuilder, ZoneState};
 
 /// Everything that can go wrong in this crate.
 #[derive(Debug, thiserror::Error)]

@@ -14,6 +14,34 @@ pub fn dashed(ip: IpAddr) -> String {
     }
 }
 
+/// True when `label` is [`dashed`]`(ip)`, compared without allocating.
+pub fn is_dashed(ip: IpAddr, label: &str) -> bool {
+    use std::fmt::Write;
+    /// Compares what is written against the rest of a label.
+    struct Compare<'a> {
+        rest: &'a [u8],
+        separator: u8,
+    }
+    impl Write for Compare<'_> {
+        fn write_str(&mut self, s: &str) -> std::fmt::Result {
+            for b in s.bytes() {
+                let b = if b == self.separator { b'-' } else { b };
+                match self.rest.split_first() {
+                    Some((&first, rest)) if first == b => self.rest = rest,
+                    _ => return Err(std::fmt::Error),
+                }
+            }
+            Ok(())
+        }
+    }
+    let separator = if ip.is_ipv4() { b'.' } else { b':' };
+    let mut compare = Compare {
+        rest: label.as_bytes(),
+        separator,
+    };
+    write!(compare, "{ip}").is_ok() && compare.rest.is_empty()
+}
+
 /// Parses a dashed label back into an address, as CoreDNS does for pod
 /// names: exactly three dashes and no `--` is IPv4, anything else is read as
 /// IPv6 with dashes for colons. `None` when it is not an address.
@@ -96,6 +124,13 @@ mod tests {
         assert_eq!(parse_dashed("blah"), None);
         assert_eq!(parse_dashed("10-244-1-999"), None);
         assert_eq!(parse_dashed("1-2-3"), None);
+        assert!(is_dashed(v4, "10-244-1-5"));
+        assert!(!is_dashed(v4, "10-244-1-50"));
+        assert!(!is_dashed(v4, "10-244-1-"));
+        assert!(is_dashed(v6, "fd00--1"));
+        assert!(!is_dashed(v6, "fd00-0-0-0-0-0-0-1"));
+        let mapped: IpAddr = "::ffff:1.2.3.4".parse().unwrap();
+        assert!(is_dashed(mapped, &dashed(mapped)));
     }
 
     #[test]

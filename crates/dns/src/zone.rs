@@ -5,18 +5,26 @@
 //! `(name, type) → records | NODATA | NXDOMAIN`.
 
 mod build;
+mod cache;
 mod nodes;
+mod shards;
+mod state;
 
-use std::collections::{BTreeSet, HashMap};
+use std::borrow::{Borrow, Cow};
+use std::collections::HashSet;
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::rdata::{A, AAAA, CNAME, NS, PTR, SOA, SRV, TXT};
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 
 pub use build::ZoneBuilder;
+pub(crate) use cache::{Encoded, NodeAnswers};
+pub use state::ZoneState;
 
 use crate::names;
+use shards::Shards;
 
 /// TTL of the `dns-version` TXT record, as CoreDNS serves it.
 const SCHEMA_TTL: u32 = 28800;
@@ -25,23 +33,54 @@ const SCHEMA_VERSION: &str = "1.1.0";
 /// How many CNAMEs inside the zone are followed for one answer.
 const MAX_CNAME_CHAIN: usize = 8;
 
+/// A Service's key: the wire form of `<name>.<namespace>` (two lower-cased
+/// labels, each with its length byte, no root), which is also how the two
+/// labels appear in a lower-cased question.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) struct Key(Box<[u8]>);
+
+impl Key {
+    /// The key of Service `name` in `namespace` (lower-cased); `None` when
+    /// either is not a DNS label (empty or longer than 63 bytes).
+    pub(crate) fn new(name: &str, namespace: &str) -> Option<Self> {
+        let mut wire = Vec::with_capacity(name.len() + namespace.len() + 2);
+        for label in [name, namespace] {
+            let len = u8::try_from(label.len())
+                .ok()
+                .filter(|l| (1..=63).contains(l))?;
+            wire.push(len);
+            wire.extend(label.bytes().map(|b| b.to_ascii_lowercase()));
+        }
+        Some(Self(wire.into_boxed_slice()))
+    }
+}
+
+impl Borrow<[u8]> for Key {
+    fn borrow(&self) -> &[u8] {
+        &self.0
+    }
+}
+
 /// One Service as the zone keeps it.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub(crate) struct ServiceEntry {
-    pub(crate) name: String,
-    pub(crate) namespace: String,
+    pub(crate) key: Key,
+    pub(crate) name: Box<str>,
+    pub(crate) namespace: Box<str>,
     pub(crate) kind: ServiceKind,
-    pub(crate) ports: Vec<PortEntry>,
+    pub(crate) ports: Arc<[PortEntry]>,
     /// Endpoints published in DNS (ready ones, or all with
     /// `publishNotReadyAddresses`), deduplicated by address.
-    pub(crate) endpoints: Vec<EndpointEntry>,
+    pub(crate) endpoints: Box<[EndpointEntry]>,
+    /// The wire answers of this Service's names, encoded on first use.
+    pub(crate) cache: cache::Cache,
 }
 
 /// What the Service's own name resolves to.
 #[derive(Debug, Clone)]
 pub(crate) enum ServiceKind {
     /// A ClusterIP, NodePort or LoadBalancer Service: its cluster IPs.
-    ClusterIp(Vec<IpAddr>),
+    ClusterIp(Box<[IpAddr]>),
     /// `clusterIP: None`: the endpoints' addresses.
     Headless,
     /// `type: ExternalName`: a CNAME to this name.
@@ -51,31 +90,60 @@ pub(crate) enum ServiceKind {
 /// A port, of the Service or of an EndpointSlice (names and protocols lower-cased).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct PortEntry {
-    pub(crate) name: String,
-    pub(crate) protocol: String,
+    pub(crate) name: Box<str>,
+    pub(crate) protocol: Box<str>,
     pub(crate) port: u16,
 }
 
 /// One endpoint address of a Service.
 #[derive(Debug, Clone)]
 pub(crate) struct EndpointEntry {
-    /// The endpoint's DNS label: its hostname, or the dashed address.
-    pub(crate) label: String,
+    /// The endpoint's hostname, when it has one (else its label is the dashed address).
+    pub(crate) hostname: Option<Box<str>>,
     pub(crate) ip: IpAddr,
-    pub(crate) ports: Vec<PortEntry>,
+    /// The ports of its slice (shared by the slice's endpoints).
+    pub(crate) ports: Arc<[PortEntry]>,
 }
 
-/// An immutable snapshot of the cluster zone.
-#[derive(Debug, Clone)]
-pub struct Zone {
+impl EndpointEntry {
+    /// The endpoint's DNS label: its hostname, or the dashed address.
+    pub(crate) fn label(&self) -> Cow<'_, str> {
+        match &self.hostname {
+            Some(hostname) => Cow::Borrowed(hostname),
+            None => Cow::Owned(names::dashed(self.ip)),
+        }
+    }
+
+    /// True when the endpoint's label is `label` (lower-cased).
+    pub(crate) fn has_label(&self, label: &str) -> bool {
+        match &self.hostname {
+            Some(hostname) => **hostname == *label,
+            None => names::is_dashed(self.ip, label),
+        }
+    }
+}
+
+/// What every snapshot of one zone shares: its origin and TTL.
+#[derive(Debug)]
+pub(crate) struct Base {
     origin: Name,
     origin_labels: Vec<String>,
+    /// The origin in wire form, lower-cased, with the root label.
+    origin_wire: Box<[u8]>,
     ttl: u32,
+}
+
+/// An immutable snapshot of the cluster zone. Cloning is cheap (shared,
+/// copy-on-write maps).
+#[derive(Debug, Clone)]
+pub struct Zone {
+    base: Arc<Base>,
     serial: u32,
-    namespaces: BTreeSet<String>,
-    services: HashMap<(String, String), ServiceEntry>,
-    reverse: HashMap<IpAddr, Vec<Name>>,
-    nameservers: Vec<IpAddr>,
+    namespaces: Arc<HashSet<Box<str>>>,
+    services: Shards<Key, Arc<ServiceEntry>>,
+    /// Address → the Services having it as cluster IP or endpoint.
+    reverse: Shards<IpAddr, Arc<[Arc<ServiceEntry>]>>,
+    nameservers: Arc<[IpAddr]>,
 }
 
 /// The zone's answer to one question.
@@ -137,17 +205,27 @@ impl Rr {
 impl Zone {
     /// The zone's origin, e.g. `cluster.local.`.
     pub fn origin(&self) -> &Name {
-        &self.origin
+        &self.base.origin
     }
 
     /// The TTL of the zone's records.
     pub fn ttl(&self) -> u32 {
-        self.ttl
+        self.base.ttl
     }
 
     /// The SOA serial of this snapshot.
     pub fn serial(&self) -> u32 {
         self.serial
+    }
+
+    /// The origin in wire form, lower-cased.
+    pub(crate) fn origin_wire(&self) -> &[u8] {
+        &self.base.origin_wire
+    }
+
+    /// The Service whose [`Key`] bytes are `key`.
+    pub(crate) fn service_by_key(&self, key: &[u8]) -> Option<&ServiceEntry> {
+        self.services.get(key).map(|entry| &**entry)
     }
 
     /// How many Services the zone holds.
@@ -160,8 +238,8 @@ impl Zone {
     pub fn soa(&self) -> Record {
         let mname = self.child(&["ns", "dns"]);
         let rname = self.child(&["hostmaster"]);
-        let soa = SOA::new(mname, rname, self.serial, 7200, 1800, 86400, self.ttl);
-        Record::from_rdata(self.origin.clone(), self.ttl, RData::SOA(soa))
+        let soa = SOA::new(mname, rname, self.serial, 7200, 1800, 86400, self.ttl());
+        Record::from_rdata(self.base.origin.clone(), self.ttl(), RData::SOA(soa))
     }
 
     /// True when `name` is the origin or below it.
@@ -172,13 +250,14 @@ impl Zone {
     /// Answers the question `(name, qtype)` (class IN).
     pub fn lookup(&self, name: &Name, qtype: RecordType) -> Lookup {
         if qtype == RecordType::PTR && names::is_reverse(name) {
-            return match names::parse_reverse(name).and_then(|ip| self.reverse.get(&ip)) {
+            let targets = names::parse_reverse(name).map(|ip| self.reverse_names(ip));
+            return match targets.filter(|t| !t.is_empty()) {
                 Some(targets) => Lookup::Authoritative(ZoneAnswer {
                     rcode: ResponseCode::NoError,
                     answers: targets
                         .iter()
                         .map(|t| {
-                            Record::from_rdata(name.clone(), self.ttl, RData::PTR(PTR(t.clone())))
+                            Record::from_rdata(name.clone(), self.ttl(), RData::PTR(PTR(t.clone())))
                         })
                         .collect(),
                     authority: Vec::new(),
@@ -218,7 +297,7 @@ impl Zone {
             if let Some(target) = cname {
                 answer.answers.push(Record::from_rdata(
                     current.clone(),
-                    self.ttl,
+                    self.ttl(),
                     RData::CNAME(CNAME(target.clone())),
                 ));
                 current = target;
@@ -243,9 +322,11 @@ impl Zone {
             }
             let record = match rr {
                 Rr::Addr(ip) => self.address(owner.clone(), *ip),
-                Rr::Cname(target) => {
-                    Record::from_rdata(owner.clone(), self.ttl, RData::CNAME(CNAME(target.clone())))
-                }
+                Rr::Cname(target) => Record::from_rdata(
+                    owner.clone(),
+                    self.ttl(),
+                    RData::CNAME(CNAME(target.clone())),
+                ),
                 Rr::Srv {
                     weight,
                     port,
@@ -254,7 +335,7 @@ impl Zone {
                 } => {
                     additionals.push(self.address(target.clone(), *target_ip));
                     let srv = SRV::new(0, *weight, *port, target.clone());
-                    Record::from_rdata(owner.clone(), self.ttl, RData::SRV(srv))
+                    Record::from_rdata(owner.clone(), self.ttl(), RData::SRV(srv))
                 }
                 Rr::Txt(text) => Record::from_rdata(
                     owner.clone(),
@@ -264,10 +345,10 @@ impl Zone {
                 Rr::Soa => self.soa(),
                 Rr::Ns => {
                     let host = self.child(&["ns", "dns"]);
-                    for ip in &self.nameservers {
+                    for ip in self.nameservers.iter() {
                         additionals.push(self.address(host.clone(), *ip));
                     }
-                    Record::from_rdata(owner.clone(), self.ttl, RData::NS(NS(host)))
+                    Record::from_rdata(owner.clone(), self.ttl(), RData::NS(NS(host)))
                 }
             };
             push_unique(&mut answer.answers, record);
@@ -277,10 +358,30 @@ impl Zone {
         }
     }
 
+    /// The names whose address is `ip`, sorted: Services by cluster IP,
+    /// endpoints by their label.
+    fn reverse_names(&self, ip: IpAddr) -> Vec<Name> {
+        let mut targets = Vec::new();
+        for svc in self.reverse.get(&ip).into_iter().flat_map(|s| s.iter()) {
+            if let ServiceKind::ClusterIp(ips) = &svc.kind {
+                if ips.contains(&ip) {
+                    targets.push(self.service_name(svc));
+                }
+            }
+            for endpoint in svc.endpoints.iter().filter(|e| e.ip == ip) {
+                let label = endpoint.label();
+                targets.push(self.child(&[&label, &svc.name, &svc.namespace, "svc"]));
+            }
+        }
+        targets.sort();
+        targets.dedup();
+        targets
+    }
+
     fn address(&self, owner: Name, ip: IpAddr) -> Record {
         match ip {
-            IpAddr::V4(v4) => Record::from_rdata(owner, self.ttl, RData::A(A(v4))),
-            IpAddr::V6(v6) => Record::from_rdata(owner, self.ttl, RData::AAAA(AAAA(v6))),
+            IpAddr::V4(v4) => Record::from_rdata(owner, self.ttl(), RData::A(A(v4))),
+            IpAddr::V6(v6) => Record::from_rdata(owner, self.ttl(), RData::AAAA(AAAA(v6))),
         }
     }
 
@@ -288,8 +389,8 @@ impl Zone {
     /// `None` when `name` is outside the zone.
     fn relative(&self, name: &Name) -> Option<Vec<String>> {
         let labels = names::labels(name);
-        let n = self.origin_labels.len();
-        if labels.len() < n || labels[labels.len() - n..] != self.origin_labels[..] {
+        let n = self.base.origin_labels.len();
+        if labels.len() < n || labels[labels.len() - n..] != self.base.origin_labels[..] {
             return None;
         }
         Some(labels[..labels.len() - n].to_vec())
@@ -298,12 +399,24 @@ impl Zone {
     /// `labels` (leaf first) prepended to the origin.
     pub(crate) fn child(&self, labels: &[&str]) -> Name {
         let mut all: Vec<&str> = labels.to_vec();
-        all.extend(self.origin_labels.iter().map(String::as_str));
+        all.extend(self.base.origin_labels.iter().map(String::as_str));
         let mut name = Name::from_labels(all.iter().map(|l| l.as_bytes()))
-            .unwrap_or_else(|_| self.origin.clone());
+            .unwrap_or_else(|_| self.base.origin.clone());
         name.set_fqdn(true);
         name
     }
+}
+
+/// `name` in wire form, lower-cased, uncompressed, with the root label.
+pub(crate) fn names_wire(name: &Name) -> Box<[u8]> {
+    let mut wire = Vec::new();
+    for label in name.iter() {
+        // Labels of a parsed name are at most 63 bytes.
+        wire.push(u8::try_from(label.len()).unwrap_or(63));
+        wire.extend(label.iter().map(u8::to_ascii_lowercase));
+    }
+    wire.push(0);
+    wire.into_boxed_slice()
 }
 
 fn push_unique(records: &mut Vec<Record>, record: Record) {

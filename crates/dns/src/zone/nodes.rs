@@ -7,7 +7,7 @@ use std::net::IpAddr;
 
 use hickory_proto::rr::Name;
 
-use super::{EndpointEntry, PortEntry, Rr, ServiceEntry, ServiceKind, Zone, SCHEMA_VERSION};
+use super::{EndpointEntry, Key, PortEntry, Rr, ServiceEntry, ServiceKind, Zone, SCHEMA_VERSION};
 use crate::names;
 
 impl Zone {
@@ -41,8 +41,8 @@ impl Zone {
     }
 
     fn service(&self, namespace: &str, name: &str) -> Option<&ServiceEntry> {
-        self.services
-            .get(&(namespace.to_string(), name.to_string()))
+        let key = Key::new(name, namespace)?;
+        self.services.get(&key).map(|entry| &**entry)
     }
 
     /// `<svc>.<ns>.svc.<zone>`: cluster IPs (or ready endpoints when
@@ -78,8 +78,11 @@ impl Zone {
         if matches!(svc.kind, ServiceKind::ExternalName(_)) {
             return None;
         }
-        let matching: Vec<&EndpointEntry> =
-            svc.endpoints.iter().filter(|e| e.label == label).collect();
+        let matching: Vec<&EndpointEntry> = svc
+            .endpoints
+            .iter()
+            .filter(|e| e.has_label(label))
+            .collect();
         if matching.is_empty() {
             return None;
         }
@@ -89,8 +92,8 @@ impl Zone {
     /// `_<port>._<proto>.<svc>.<ns>.svc.<zone>`: SRV records for the named
     /// port (pointing at the Service name, or at each endpoint when headless)
     /// and the addresses behind them.
-    fn port_node(&self, svc: &ServiceEntry, port: &str, proto: &str) -> Option<Vec<Rr>> {
-        let wanted = |p: &PortEntry| p.name == port && p.protocol == proto;
+    pub(super) fn port_node(&self, svc: &ServiceEntry, port: &str, proto: &str) -> Option<Vec<Rr>> {
+        let wanted = |p: &PortEntry| *p.name == *port && *p.protocol == *proto;
         match &svc.kind {
             ServiceKind::ExternalName(_) => None,
             ServiceKind::ClusterIp(ips) => {
@@ -116,7 +119,7 @@ impl Zone {
 
     /// Address and SRV records for `endpoints` of `svc`; with `filter`, only
     /// endpoints having a matching port, and SRV only for those ports.
-    fn endpoint_records<'a>(
+    pub(super) fn endpoint_records<'a>(
         &self,
         svc: &ServiceEntry,
         endpoints: impl Iterator<Item = &'a EndpointEntry>,
@@ -134,7 +137,8 @@ impl Zone {
                 continue;
             }
             rrs.push(Rr::Addr(endpoint.ip));
-            let target = self.child(&[&endpoint.label, &svc.name, &svc.namespace, "svc"]);
+            let label = endpoint.label();
+            let target = self.child(&[&label, &svc.name, &svc.namespace, "svc"]);
             pairs.extend(ports.iter().map(|p| (p.port, target.clone(), endpoint.ip)));
         }
         rrs.extend(srv_records(pairs));
