@@ -223,23 +223,20 @@ pub async fn prepare_create(
 }
 
 /// Keeps what an update may not change: identity, timestamps, deletion state and (for the
-/// main resource of kinds with a status subresource) the status; for status writes,
-/// everything but the status. Bumps `generation` when the spec changed.
+/// main resource of kinds with a status subresource) the status; for status writes, the
+/// spec and everything else outside metadata and status (Kubernetes' status strategies:
+/// metadata changes made through `/status` stick). Bumps `generation` when the spec changed.
 pub fn prepare_update(info: &ResourceInfo, old: &Value, new: &mut Value, part: super::Part) {
     if part == super::Part::Status {
-        let status = new.get("status").cloned();
-        let mut merged = old.clone();
-        if let (Some(map), Some(s)) = (merged.as_object_mut(), status) {
-            map.insert("status".into(), s);
-        }
-        // The status writer may keep metadata.resourceVersion for its precondition.
-        *new = merged;
-        return;
+        keep_all_but_status(info, old, new);
     }
     let Some(map) = new.as_object_mut() else {
         return;
     };
-    if info.subresources.contains(&"status") && info.plural != "namespaces" {
+    if part == super::Part::Main
+        && info.subresources.contains(&"status")
+        && info.plural != "namespaces"
+    {
         match old.get("status") {
             Some(s) => {
                 map.insert("status".into(), s.clone());
@@ -249,7 +246,7 @@ pub fn prepare_update(info: &ResourceInfo, old: &Value, new: &mut Value, part: s
             }
         }
     }
-    if info.plural == "namespaces" {
+    if part == super::Part::Main && info.plural == "namespaces" {
         // Namespace status is server-managed too (phase).
         if let Some(s) = old.get("status") {
             map.insert("status".into(), s.clone());
@@ -296,6 +293,40 @@ pub fn prepare_update(info: &ResourceInfo, old: &Value, new: &mut Value, part: s
             new["metadata"]["generation"] = json!(gen);
         }
     }
+}
+
+/// A status write: the written metadata and status (the stored status when the body has
+/// none) over the stored object. As in Kubernetes' status strategies, the workload kinds
+/// also keep their labels and a pod its owner references.
+fn keep_all_but_status(info: &ResourceInfo, old: &Value, new: &mut Value) {
+    let mut merged = old.clone();
+    if let Some(map) = merged.as_object_mut() {
+        if let Some(meta) = new.get("metadata").filter(|m| m.is_object()) {
+            let mut meta = meta.clone();
+            let keep: &[&str] = match info.plural {
+                "deployments" | "replicasets" | "statefulsets" | "daemonsets" => &["labels"],
+                "pods" => &["ownerReferences"],
+                _ => &[],
+            };
+            if let Some(m) = meta.as_object_mut() {
+                for k in keep {
+                    match old["metadata"].get(*k) {
+                        Some(v) => {
+                            m.insert((*k).into(), v.clone());
+                        }
+                        None => {
+                            m.remove(*k);
+                        }
+                    }
+                }
+            }
+            map.insert("metadata".into(), meta);
+        }
+        if let Some(status) = new.get("status") {
+            map.insert("status".into(), status.clone());
+        }
+    }
+    *new = merged;
 }
 
 /// Whether an update changed nothing but managed-field timestamps.
@@ -451,4 +482,63 @@ pub(super) async fn delete_once(
     crate::gc::deleted(state, info, &obj).await;
     set_rv(&mut obj, kv.mod_revision);
     Ok(obj)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::objects::Part;
+    use portico_api::registry::by_plural;
+
+    #[test]
+    fn a_status_write_keeps_its_metadata_changes_but_not_the_spec() {
+        let info = by_plural("networking.k8s.io", "v1", "ingresses").unwrap();
+        let old = json!({
+            "metadata": {"name": "a", "uid": "u1", "creationTimestamp": "2024-01-01T00:00:00Z", "generation": 1},
+            "spec": {"defaultBackend": {"service": {"name": "b", "port": {"number": 80}}}},
+        });
+        let mut new = json!({
+            "metadata": {"name": "a", "uid": "other", "annotations": {"patchedstatus": "true"}},
+            "spec": {"defaultBackend": {"service": {"name": "changed", "port": {"number": 80}}}},
+            "status": {"loadBalancer": {"ingress": [{"ip": "169.1.1.1"}]}},
+        });
+        prepare_update(info, &old, &mut new, Part::Status);
+        assert_eq!(new["metadata"]["annotations"]["patchedstatus"], "true");
+        assert_eq!(new["metadata"]["uid"], "u1", "identity stays");
+        assert_eq!(new["metadata"]["generation"], 1);
+        assert_eq!(
+            new["spec"], old["spec"],
+            "the spec is not the status writer's"
+        );
+        assert_eq!(
+            new["status"]["loadBalancer"]["ingress"][0]["ip"],
+            "169.1.1.1"
+        );
+    }
+
+    #[test]
+    fn a_status_write_without_status_keeps_the_stored_one_and_workloads_keep_labels() {
+        let info = by_plural("apps", "v1", "deployments").unwrap();
+        let old = json!({
+            "metadata": {"name": "d", "labels": {"app": "x"}, "generation": 3},
+            "spec": {"replicas": 2},
+            "status": {"replicas": 2},
+        });
+        let mut new =
+            json!({"metadata": {"name": "d", "labels": {"app": "y"}, "annotations": {"a": "b"}}});
+        prepare_update(info, &old, &mut new, Part::Status);
+        assert_eq!(new["metadata"]["labels"]["app"], "x");
+        assert_eq!(new["metadata"]["annotations"]["a"], "b");
+        assert_eq!(new["status"]["replicas"], 2);
+        assert_eq!(new["metadata"]["generation"], 3);
+    }
+
+    #[test]
+    fn a_main_write_keeps_the_stored_status() {
+        let info = by_plural("", "v1", "services").unwrap();
+        let old = json!({"metadata": {"name": "s"}, "spec": {"ports": []}, "status": {"loadBalancer": {"ingress": [{"ip": "1.2.3.4"}]}}});
+        let mut new = json!({"metadata": {"name": "s"}, "spec": {"ports": []}, "status": {}});
+        prepare_update(info, &old, &mut new, Part::Main);
+        assert_eq!(new["status"], old["status"]);
+    }
 }

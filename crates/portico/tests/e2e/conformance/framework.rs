@@ -74,3 +74,83 @@ pub fn namespace(c: &Cluster, base: &str) -> String {
 pub async fn client(c: &Cluster) -> kube::Client {
     crate::kube_client::support::client(c).await
 }
+
+/// Discovery as the upstream API tests check it ("getting /apis", "getting /apis/<group>",
+/// "getting /apis/<group>/<version>"): `/apis` (aggregated, as client-go 1.32 asks for it)
+/// lists `group` with `version`, the group document lists `version`, and the group-version
+/// document lists `resource`.
+pub async fn expect_discovery(client: &kube::Client, group: &str, version: &str, resource: &str) {
+    let groups = client.list_api_groups_aggregated().await.unwrap();
+    let found = groups.items.iter().any(|g| {
+        g.metadata.as_ref().and_then(|m| m.name.as_deref()) == Some(group)
+            && g.versions
+                .iter()
+                .any(|v| v.version.as_deref() == Some(version))
+    });
+    assert!(found, "expected {group}/{version} in /apis");
+    let req = http::Request::get(format!("/apis/{group}"))
+        .body(Vec::new())
+        .unwrap();
+    let doc: k8s_openapi::apimachinery::pkg::apis::meta::v1::APIGroup =
+        client.request(req).await.unwrap();
+    assert!(
+        doc.versions.iter().any(|v| v.version == version),
+        "expected {version} in /apis/{group}, got {:?}",
+        doc.versions
+    );
+    let resources = client
+        .list_api_group_resources(&format!("{group}/{version}"))
+        .await
+        .unwrap();
+    assert!(
+        resources.resources.iter().any(|r| r.name == resource),
+        "expected {resource} in /apis/{group}/{version}"
+    );
+}
+
+/// client-go's `retry.RetryOnConflict(retry.DefaultRetry, f)`: up to 5 tries, 10 ms apart,
+/// while `f` fails with 409 Conflict.
+pub async fn retry_on_conflict<T, F, Fut>(mut f: F) -> kube::Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = kube::Result<T>>,
+{
+    let mut tries = 0;
+    loop {
+        match f().await {
+            Err(kube::Error::Api(s)) if s.code == 409 && tries < 4 => {
+                tries += 1;
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
+            other => return other,
+        }
+    }
+}
+
+/// `wait.PollUntilContextTimeout(interval, timeout, immediate, condition)`: polls until the
+/// condition holds (`Ok(true)`), fails (`Err`, returned as is) or `timeout` passes
+/// (`Err("timed out waiting for the condition")`).
+pub async fn poll<F, Fut>(
+    interval: std::time::Duration,
+    timeout: std::time::Duration,
+    immediate: bool,
+    mut condition: F,
+) -> Result<(), String>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<bool, String>>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    if !immediate {
+        tokio::time::sleep(interval).await;
+    }
+    loop {
+        if condition().await? {
+            return Ok(());
+        }
+        if tokio::time::Instant::now() + interval > deadline {
+            return Err("timed out waiting for the condition".into());
+        }
+        tokio::time::sleep(interval).await;
+    }
+}
