@@ -115,6 +115,59 @@ pub(crate) fn json_marshal<T: serde::Serialize>(value: &T) -> String {
         .replace('\u{2029}', "\\u2029")
 }
 
+/// Go's `http.DetectContentType` for the bodies built-in programs write without a type:
+/// HTML by its leading tag, XML, PDF, plain text, else binary.
+pub(crate) fn detect_content_type(body: &[u8]) -> &'static str {
+    let data = &body[..body.len().min(512)];
+    let start = data
+        .iter()
+        .position(|b| !matches!(b, b'\t' | b'\n' | 0x0c | b'\r' | b' '))
+        .unwrap_or(data.len());
+    let trimmed = &data[start..];
+    const HTML: &[&str] = &[
+        "<!DOCTYPE HTML",
+        "<HTML",
+        "<HEAD",
+        "<SCRIPT",
+        "<IFRAME",
+        "<H1",
+        "<DIV",
+        "<FONT",
+        "<TABLE",
+        "<A",
+        "<STYLE",
+        "<TITLE",
+        "<B",
+        "<BODY",
+        "<BR",
+        "<P",
+        "<!--",
+    ];
+    for sig in HTML {
+        let n = sig.len();
+        if trimmed.len() > n
+            && trimmed[..n].eq_ignore_ascii_case(sig.as_bytes())
+            && matches!(trimmed[n], b' ' | b'>')
+        {
+            return "text/html; charset=utf-8";
+        }
+    }
+    if trimmed.starts_with(b"<?xml") {
+        return "text/xml; charset=utf-8";
+    }
+    if data.starts_with(b"%PDF-") {
+        return "application/pdf";
+    }
+    let binary = data
+        .iter()
+        .any(|b| matches!(b, 0x00..=0x08 | 0x0b | 0x0e..=0x1a | 0x1c..=0x1f));
+    if binary {
+        "application/octet-stream"
+    } else {
+        "text/plain; charset=utf-8"
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -139,6 +192,21 @@ mod tests {
         let mut m = BTreeMap::new();
         m.insert("output", "<a & b>\n");
         assert_eq!(json_marshal(&m), r#"{"output":"\u003ca \u0026 b\u003e\n"}"#);
+    }
+
+    #[test]
+    fn content_types_like_go() {
+        assert_eq!(
+            detect_content_type(br#"<a href="/rewriteme">test</a>"#),
+            "text/html; charset=utf-8"
+        );
+        assert_eq!(detect_content_type(b"foo"), "text/plain; charset=utf-8");
+        assert_eq!(
+            detect_content_type(br#"{"Method":"GET"}"#),
+            "text/plain; charset=utf-8"
+        );
+        assert_eq!(detect_content_type(b"<abbr>"), "text/plain; charset=utf-8");
+        assert_eq!(detect_content_type(b"\x00\x01"), "application/octet-stream");
     }
 
     #[test]

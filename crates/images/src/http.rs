@@ -154,25 +154,7 @@ pub(crate) async fn serve(
         connections.spawn(async move {
             let service = service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
                 let handler = handler.clone();
-                async move {
-                    let (parts, body) = req.into_parts();
-                    let body = match Limited::new(body, MAX_BODY).collect().await {
-                        Ok(collected) => collected.to_bytes(),
-                        Err(_) => {
-                            return Ok::<_, Infallible>(text(413, "request body too large\n"))
-                        }
-                    };
-                    let request = Request {
-                        method: parts.method,
-                        path: parts.uri.path().to_string(),
-                        query: parts.uri.query().unwrap_or("").to_string(),
-                        version: parts.version,
-                        headers: parts.headers,
-                        remote,
-                        body,
-                    };
-                    Ok(handler(request).await)
-                }
+                async move { Ok::<_, Infallible>(handle(handler, req, remote).await) }
             });
             let connection = http1::Builder::new().serve_connection(TokioIo::new(stream), service);
             tokio::pin!(connection);
@@ -199,6 +181,67 @@ async fn stopped(stop: &mut watch::Receiver<bool>) {
 pub(crate) async fn serve_forever(listener: TcpListener, handler: Handler) {
     let (_keep, stop) = watch::channel(false);
     serve(listener, handler, stop).await;
+}
+
+/// Serves HTTPS (HTTP/1.1 over TLS with `tls`) on `listener` for as long as the future is
+/// polled.
+pub(crate) async fn serve_tls_forever(
+    listener: TcpListener,
+    tls: Arc<rustls::ServerConfig>,
+    handler: Handler,
+) {
+    let acceptor = tokio_rustls::TlsAcceptor::from(tls);
+    loop {
+        let (stream, remote) = match listener.accept().await {
+            Ok(accepted) => accepted,
+            Err(e) => {
+                tracing::warn!(error = %e, "accept failed");
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let handler = handler.clone();
+        let acceptor = acceptor.clone();
+        tokio::spawn(async move {
+            let stream = match acceptor.accept(stream).await {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::debug!(error = %e, "TLS handshake failed");
+                    return;
+                }
+            };
+            let service = service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+                let handler = handler.clone();
+                async move { Ok::<_, Infallible>(handle(handler, req, remote).await) }
+            });
+            let _ = http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
+    }
+}
+
+/// Reads one request and runs the handler on it.
+async fn handle(
+    handler: Handler,
+    req: hyper::Request<hyper::body::Incoming>,
+    remote: SocketAddr,
+) -> Response {
+    let (parts, body) = req.into_parts();
+    let body = match Limited::new(body, MAX_BODY).collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(_) => return text(413, "request body too large\n"),
+    };
+    let request = Request {
+        method: parts.method,
+        path: parts.uri.path().to_string(),
+        query: parts.uri.query().unwrap_or("").to_string(),
+        version: parts.version,
+        headers: parts.headers,
+        remote,
+        body,
+    };
+    handler(request).await
 }
 
 /// Formats a peer the way Node.js reports `remoteAddress` on a dual-stack listener.

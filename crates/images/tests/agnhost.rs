@@ -254,11 +254,26 @@ async fn porter_serves_environment_values() {
     let env = vec![
         ("SERVE_PORT_9001".to_string(), "foo".to_string()),
         ("SERVE_UDP_PORT_9002".to_string(), "bar".to_string()),
+        (
+            "SERVE_PORT_9003".to_string(),
+            r#"<a href="/rewriteme">test</a>"#.to_string(),
+        ),
     ];
     let ctx = RunContext::loopback().with_env(env.clone());
     let _handle = start("agnhost", &["porter"], &ctx);
     let addr = bound(&ctx, Protocol::Tcp, 9001).await;
-    assert_eq!(get(addr, "/any").await.body, "foo");
+    let reply = get(addr, "/any").await;
+    assert_eq!(reply.body, "foo");
+    assert_eq!(
+        reply.header("content-type"),
+        Some("text/plain; charset=utf-8")
+    );
+    let addr = bound(&ctx, Protocol::Tcp, 9003).await;
+    let reply = get(addr, "/").await;
+    assert_eq!(
+        reply.header("content-type"),
+        Some("text/html; charset=utf-8")
+    );
     let udp_addr = bound(&ctx, Protocol::Udp, 9002).await;
     assert_eq!(udp(udp_addr, "ping").await.0, "bar");
 
@@ -266,7 +281,7 @@ async fn porter_serves_environment_values() {
     let _handle = start("agnhost", &["porter", "--json-response"], &ctx);
     let addr = bound(&ctx, Protocol::Tcp, 9001).await;
     let reply = request(addr, "POST", "/", &[], b"").await;
-    assert_eq!(reply.body, r#"{"Body":"foo","Method":"POST"}"#);
+    assert_eq!(reply.body, r#"{"Method":"POST","Body":"foo"}"#);
     assert_eq!(reply.header("content-type"), Some("application/json"));
 }
 

@@ -88,7 +88,13 @@ pub(crate) fn entries() -> BTreeMap<String, Entry> {
 
     // Toolboxes: the host's dig, host, nslookup, curl, ip, ...
     add(
-        &["tutum/dnsutils", "nicolaka/netshoot"],
+        &[
+            "tutum/dnsutils",
+            "nicolaka/netshoot",
+            "registry.k8s.io/e2e-test-images/jessie-dnsutils",
+            "k8s.gcr.io/e2e-test-images/jessie-dnsutils",
+            "gcr.io/kubernetes-e2e-test-images/jessie-dnsutils",
+        ],
         host(&["sleep", "infinity"]),
     );
     add(&["busybox", "alpine"], host(&["sh"]));

@@ -1,6 +1,7 @@
 //! Kubernetes' e2e test image `agnhost`: one binary with subcommands (`netexec`,
 //! `serve-hostname`, `pause`, ...), reimplemented with the same flags, endpoints and answers.
 
+mod dns;
 mod flags;
 mod liveness;
 mod netexec;
@@ -15,6 +16,8 @@ pub(crate) use flags::FlagSet;
 
 /// The subcommands this agnhost has.
 const SUBCOMMANDS: &[&str] = &[
+    "dns-server-list",
+    "dns-suffix",
     "entrypoint-tester",
     "liveness",
     "netexec",
@@ -39,6 +42,8 @@ pub(crate) async fn run(args: &[String], ctx: &RunContext) -> Outcome {
         "liveness" => liveness::run(rest, ctx).await,
         "porter" => porter::run(rest, ctx).await,
         "test-webserver" => webserver::run(rest, ctx).await,
+        "dns-suffix" => dns::run(sub, rest, ctx, "search"),
+        "dns-server-list" => dns::run(sub, rest, ctx, "nameserver"),
         "entrypoint-tester" => {
             ctx.log(&format!("[{}]", args_with_program(rest).join(" ")));
             Ok(0)

@@ -1,17 +1,23 @@
 //! `agnhost porter`: for each variable `SERVE_PORT_N` (or `SERVE_TCP_PORT_N`) serves its value
-//! over HTTP on port N, and for `SERVE_UDP_PORT_N` answers every datagram on port N with it.
+//! over HTTP on port N, for `SERVE_TLS_PORT_N` over HTTPS (the certificate and key of
+//! `CERT_FILE` and `KEY_FILE`, by default `localhost.crt` and `localhost.key`; the image's
+//! own pair is a self-signed one for `localhost`, made afresh here when the files are
+//! absent), and for `SERVE_UDP_PORT_N` answers every datagram on port N with it. Answers
+//! carry the type Go's server sniffs from the value; `--json-response` answers
+//! `{"Method":...,"Body":...}`.
 
 use super::{go_log, FlagSet};
-use crate::golike::json_marshal;
-use crate::http::{self, handler};
+use crate::golike::{detect_content_type, json_marshal};
+use crate::http::{self, handler, Handler};
 use crate::programs::Outcome;
 use crate::{Error, RunContext};
-use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// What one variable asks for.
 #[derive(Debug, PartialEq, Eq)]
 enum Serve {
     Tcp(u16, String),
+    Tls(u16, String),
     Udp(u16, String),
     Unsupported(String),
 }
@@ -30,7 +36,9 @@ fn plan(env: &[(String, String)]) -> Result<Vec<Serve>, Error> {
             plan.push(Serve::Tcp(port(key, p)?, value.clone()));
         } else if let Some(p) = key.strip_prefix("SERVE_UDP_PORT_") {
             plan.push(Serve::Udp(port(key, p)?, value.clone()));
-        } else if key.starts_with("SERVE_TLS_PORT_") || key.starts_with("SERVE_SCTP_PORT_") {
+        } else if let Some(p) = key.strip_prefix("SERVE_TLS_PORT_") {
+            plan.push(Serve::Tls(port(key, p)?, value.clone()));
+        } else if key.starts_with("SERVE_SCTP_PORT_") {
             plan.push(Serve::Unsupported(key.clone()));
         }
     }
@@ -48,20 +56,12 @@ pub(crate) async fn run(args: &[String], ctx: &RunContext) -> Outcome {
         match serve {
             Serve::Tcp(port, value) => {
                 let listener = ctx.bind_tcp(port).await?;
-                tasks.spawn(http::serve_forever(
-                    listener,
-                    handler(move |req| {
-                        let response = if json {
-                            let mut body = BTreeMap::new();
-                            body.insert("Body", value.clone());
-                            body.insert("Method", req.method.to_string());
-                            http::respond(200, "application/json", json_marshal(&body))
-                        } else {
-                            http::text(200, value.clone())
-                        };
-                        async move { response }
-                    }),
-                ));
+                tasks.spawn(http::serve_forever(listener, answer(value, json)));
+            }
+            Serve::Tls(port, value) => {
+                let tls = tls_config(ctx).await?;
+                let listener = ctx.bind_tcp(port).await?;
+                tasks.spawn(http::serve_tls_forever(listener, tls, answer(value, json)));
             }
             Serve::Udp(port, value) => {
                 let socket = ctx.bind_udp(None, port).await?;
@@ -86,7 +86,7 @@ pub(crate) async fn run(args: &[String], ctx: &RunContext) -> Outcome {
             }
             Serve::Unsupported(key) => go_log(
                 ctx,
-                &format!("{key}: TLS and SCTP ports are not supported by Portico's agnhost"),
+                &format!("{key}: SCTP ports are not supported by Portico's agnhost"),
             ),
         }
     }
@@ -94,6 +94,75 @@ pub(crate) async fn run(args: &[String], ctx: &RunContext) -> Outcome {
     // Like the original, porter stays up even with nothing to serve.
     std::future::pending::<()>().await;
     Ok(0)
+}
+
+/// The answer of every request on one port: the value, or the method and value as JSON.
+fn answer(value: String, json: bool) -> Handler {
+    handler(move |req| {
+        let response = if json {
+            // Go marshals the struct's fields in their declared order.
+            let body = json_marshal(&JsonResponse {
+                method: req.method.to_string(),
+                body: value.clone(),
+            });
+            http::respond(200, "application/json", body)
+        } else {
+            http::respond(200, detect_content_type(value.as_bytes()), value.clone())
+        };
+        async move { response }
+    })
+}
+
+#[derive(serde::Serialize)]
+struct JsonResponse {
+    #[serde(rename = "Method")]
+    method: String,
+    #[serde(rename = "Body")]
+    body: String,
+}
+
+/// The server's certificate: `CERT_FILE`/`KEY_FILE` (PEM) below the image's root if they
+/// exist, else a fresh self-signed one for `localhost`.
+async fn tls_config(ctx: &RunContext) -> Result<Arc<rustls::ServerConfig>, Error> {
+    let tls_err = |e: &dyn std::fmt::Display| Error::Usage(format!("porter: tls: {e}"));
+    let cert_file = ctx
+        .env_var("CERT_FILE")
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| "localhost.crt".into());
+    let key_file = ctx
+        .env_var("KEY_FILE")
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| "localhost.key".into());
+    let root = ctx.fs_root();
+    let read = |f: &str| std::fs::read(root.join(f.trim_start_matches('/')));
+    let (certs, key) = match (read(&cert_file), read(&key_file)) {
+        (Ok(cert_pem), Ok(key_pem)) => {
+            use rustls::pki_types::pem::PemObject;
+            let certs = rustls::pki_types::CertificateDer::pem_slice_iter(&cert_pem)
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| tls_err(&e))?;
+            let key = rustls::pki_types::PrivateKeyDer::from_pem_slice(&key_pem)
+                .map_err(|e| tls_err(&e))?;
+            (certs, key)
+        }
+        _ => {
+            let key = rcgen::KeyPair::generate().map_err(|e| tls_err(&e))?;
+            let params = rcgen::CertificateParams::new(vec!["localhost".to_string()])
+                .map_err(|e| tls_err(&e))?;
+            let cert = params.self_signed(&key).map_err(|e| tls_err(&e))?;
+            let key = rustls::pki_types::PrivateKeyDer::try_from(key.serialize_der())
+                .map_err(|e| tls_err(&e))?;
+            (vec![cert.der().clone()], key)
+        }
+    };
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| tls_err(&e))?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .map_err(|e| tls_err(&e))?;
+    Ok(Arc::new(config))
 }
 
 #[cfg(test)]
@@ -115,7 +184,7 @@ mod tests {
                 Serve::Tcp(9001, "foo".to_string()),
                 Serve::Tcp(9002, "bar".to_string()),
                 Serve::Udp(9003, "baz".to_string()),
-                Serve::Unsupported("SERVE_TLS_PORT_9004".to_string()),
+                Serve::Tls(9004, "tls".to_string()),
             ]
         );
         assert!(plan(&[("SERVE_PORT_x".to_string(), "v".to_string())]).is_err());
