@@ -1,12 +1,16 @@
-//! The DNS listeners: one UDP socket and one TCP listener on the same
-//! address, each query handled on its own task.
+//! The DNS listeners: one UDP socket (served by a thread of its own, see
+//! [`udp`]) and one TCP listener on the same address, each connection on
+//! its own task.
 
-use std::net::SocketAddr;
+mod udp;
+
+use std::net::{SocketAddr, UdpSocket};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream, UdpSocket};
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
@@ -14,8 +18,6 @@ use crate::forward::Forwarder;
 use crate::handler::{Handler, Transport, ZoneHandle};
 use crate::Error;
 
-/// How many UDP queries are answered at once; more are dropped (the client retries).
-const MAX_UDP_IN_FLIGHT: usize = 1024;
 /// The receive buffer asked for the UDP socket, in bytes.
 const UDP_RECEIVE_BUFFER: usize = 4 << 20;
 /// How many TCP connections are served at once.
@@ -55,10 +57,16 @@ impl Server {
 
     /// Answers queries until `shutdown` is cancelled.
     pub async fn serve(self, shutdown: CancellationToken) -> Result<(), Error> {
-        let udp = tokio::spawn(serve_udp(self.udp, self.handler.clone(), shutdown.clone()));
+        let stop = Arc::new(AtomicBool::new(false));
+        udp::spawn(
+            self.udp,
+            self.handler.clone(),
+            tokio::runtime::Handle::current(),
+            stop.clone(),
+        )?;
         let tcp = tokio::spawn(serve_tcp(self.tcp, self.handler, shutdown.clone()));
         shutdown.cancelled().await;
-        udp.abort();
+        stop.store(true, Ordering::Relaxed);
         tcp.abort();
         Ok(())
     }
@@ -69,12 +77,10 @@ impl Server {
 async fn bind_pair(listen: SocketAddr) -> Result<(UdpSocket, TcpListener), Error> {
     let mut last = None;
     for _ in 0..16 {
-        let udp = UdpSocket::bind(listen)
-            .await
-            .map_err(|source| Error::Bind {
-                addr: listen,
-                source,
-            })?;
+        let udp = UdpSocket::bind(listen).map_err(|source| Error::Bind {
+            addr: listen,
+            source,
+        })?;
         // Room for a burst of queries (a node's pods starting at once): the
         // kernel's default buffer holds a few hundred datagrams, and what
         // overflows it is lost without a trace. Capped by net.core.rmem_max.
@@ -92,62 +98,6 @@ async fn bind_pair(listen: SocketAddr) -> Result<(UdpSocket, TcpListener), Error
         addr: listen,
         source: last.unwrap_or_else(|| std::io::Error::other("no free port")),
     })
-}
-
-async fn serve_udp(socket: Arc<UdpSocket>, handler: Arc<Handler>, shutdown: CancellationToken) {
-    let limit = Arc::new(Semaphore::new(MAX_UDP_IN_FLIGHT));
-    let mut buf = vec![0u8; 65535];
-    loop {
-        let (n, peer) = tokio::select! {
-            () = shutdown.cancelled() => return,
-            received = socket.recv_from(&mut buf) => match received {
-                Ok(received) => received,
-                Err(error) => {
-                    // E.g. an ICMP error for an earlier answer: keep serving.
-                    tracing::debug!(%error, "UDP receive failed");
-                    continue;
-                }
-            },
-        };
-        // The zone's own names are answered right here: no task, no copy.
-        if let Some(answer) = handler.handle_local(&buf[..n], Transport::Udp) {
-            if let Some(answer) = answer {
-                reply(&socket, answer, peer);
-            }
-            continue;
-        }
-        let Ok(permit) = limit.clone().try_acquire_owned() else {
-            tracing::debug!(%peer, "too many queries in flight; dropping one");
-            continue;
-        };
-        let packet = buf[..n].to_vec();
-        let (socket, handler) = (socket.clone(), handler.clone());
-        tokio::spawn(async move {
-            if let Some(answer) = handler.handle(&packet, Transport::Udp).await {
-                if let Err(error) = socket.send_to(&answer, peer).await {
-                    tracing::debug!(%error, %peer, "UDP send failed");
-                }
-            }
-            drop(permit);
-        });
-    }
-}
-
-/// Sends `answer` to `peer` without waiting; when the socket's send buffer is
-/// full, on a task of its own.
-fn reply(socket: &Arc<UdpSocket>, answer: Vec<u8>, peer: SocketAddr) {
-    match socket.try_send_to(&answer, peer) {
-        Ok(_) => {}
-        Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => {
-            let socket = socket.clone();
-            tokio::spawn(async move {
-                if let Err(error) = socket.send_to(&answer, peer).await {
-                    tracing::debug!(%error, %peer, "UDP send failed");
-                }
-            });
-        }
-        Err(error) => tracing::debug!(%error, %peer, "UDP send failed"),
-    }
 }
 
 async fn serve_tcp(listener: TcpListener, handler: Arc<Handler>, shutdown: CancellationToken) {
