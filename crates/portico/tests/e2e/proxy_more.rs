@@ -173,6 +173,33 @@ fn udp_echo(c: &Up, mode: &str) {
         "{mode}: {expected:?} not in\n{}",
         rules.stdout
     );
+
+    // The same from the host: `portico proxy rules` asks every node through the API
+    // server's nodes/proxy subresource.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_portico"))
+        .args(["proxy", "rules", "--home"])
+        .arg(c.home())
+        .env_remove("KUBECONFIG")
+        .output()
+        .expect("run portico proxy rules");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{mode}: portico proxy rules: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for node in ["portico-node", "portico-node2"] {
+        assert!(text.contains(&format!("# node {node}\n")), "{mode}: {text}");
+    }
+    assert!(
+        text.contains(&expected),
+        "{mode}: {expected:?} not in\n{text}"
+    );
+    if mode == "nftables" {
+        // kube-proxy's chain names, readable back to the service.
+        assert!(text.contains("add chain ip portico services"), "{text}");
+        assert!(text.contains("-default/udp-echo/udp/echo"), "{text}");
+    }
 }
 
 /// `externalTrafficPolicy: Local`. From outside the cluster (the host, whose forwarder
