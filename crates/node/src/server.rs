@@ -113,7 +113,7 @@ async fn handle(manager: Arc<Manager>, req: Request<Incoming>) -> Response<Body>
     };
     match *sub {
         "log" => log(&pod, live, &pairs, &query).await,
-        "exec" => exec(pod, live, req, &pairs),
+        "exec" => exec(manager.clone(), pod, live, req, &pairs),
         "attach" => attach(live, req),
         "portforward" => portforward(pod, req),
         _ => status(
@@ -211,7 +211,40 @@ async fn log(
     r
 }
 
+/// The argv that runs `command` in container `container`: a path its image holds a built-in
+/// program under (`/agnhost`) runs that program, as it would run the image's file; anything
+/// else runs as given.
+async fn image_argv(
+    manager: &Manager,
+    pod: &PodHandle,
+    container: &str,
+    command: Vec<String>,
+) -> Vec<String> {
+    let api: kube::Api<k8s_openapi::api::core::v1::Pod> =
+        kube::Api::namespaced(manager.client.clone(), &pod.namespace);
+    let Ok(Some(spec)) = api.get_opt(&pod.name).await.map(|p| p.and_then(|p| p.spec)) else {
+        return command;
+    };
+    let image = spec
+        .containers
+        .iter()
+        .chain(spec.init_containers.iter().flatten())
+        .find(|c| c.name == container)
+        .and_then(|c| c.image.clone());
+    let Some(image) = image else {
+        return command;
+    };
+    match manager
+        .catalog
+        .resolve(&image, &command, &[], &manager.config.self_exe)
+    {
+        Ok(resolved) => resolved.argv,
+        Err(_) => command,
+    }
+}
+
 fn exec(
+    manager: Arc<Manager>,
     pod: Arc<PodHandle>,
     (name, live): (String, Option<ContainerLive>),
     req: Request<Incoming>,
@@ -246,6 +279,7 @@ fn exec(
         req,
         move |mut session: portico_streams::Session| async move {
             let tty = tty;
+            let command = image_argv(&manager, &pod, &name, command).await;
             let stdio = if tty {
                 Stdio3::Tty
             } else {
