@@ -180,11 +180,12 @@ pub struct Nftables {
     last_transaction: String,
 }
 
-/// A state the kernel holds, with the objects that serve it.
+/// What the kernel holds: each service port's objects, and the UDP service ports (for
+/// clearing conntrack entries when their endpoints go).
 #[derive(Debug)]
 struct Committed {
-    state: ProxyState,
     rules: Ruleset,
+    udp: std::collections::BTreeMap<crate::model::ServiceKey, crate::model::ServicePort>,
 }
 
 impl Nftables {
@@ -237,6 +238,7 @@ impl Nftables {
         sync::run_nft(&self.config.nft, &script).await
     }
 
+    /// The script that replaces the table with `desired`.
     fn replace_script(&self, desired: &Ruleset) -> String {
         let t = &self.config.table;
         format!(

@@ -2,10 +2,10 @@
 //! committed objects into the desired ones ([`diff`]). Pure functions: same input, same
 //! text, which the tests compare line by line.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
-use super::ruleset::{Collection, ElemDef, Ruleset};
+use super::ruleset::{Collection, Ruleset, ServiceRules};
 use super::NftConfig;
 use crate::model::ServiceKey;
 
@@ -121,13 +121,13 @@ fn element_line(
     verb: &str,
     coll: Collection,
     key: &str,
-    elem: Option<&ElemDef>,
+    elem: Option<(&ServiceKey, &Option<String>)>,
 ) -> String {
-    match elem.and_then(|e| e.value.as_ref().map(|v| (e, v))) {
-        Some((e, value)) => format!(
+    match elem.and_then(|(owner, v)| v.as_ref().map(|v| (owner, v))) {
+        Some((owner, value)) => format!(
             "{verb} element {t} {} {{ {key} comment \"{}\" : {value} }}\n",
             coll.name(),
-            e.owner.display_name()
+            owner.display_name()
         ),
         None => format!("{verb} element {t} {} {{ {key} }}\n", coll.name()),
     }
@@ -146,34 +146,35 @@ fn chain_rank(name: &str) -> u8 {
 pub(crate) fn full(rs: &Ruleset, config: &NftConfig) -> String {
     let t = format!("ip {}", config.table);
     let mut out = base(config);
-    let mut owners: BTreeSet<&ServiceKey> = BTreeSet::new();
-    owners.extend(rs.chains.values().map(|c| &c.owner));
-    owners.extend(rs.elements.values().map(|e| &e.owner));
-    for owner in owners {
+    for (owner, rules) in &rs.services {
+        let owned: Vec<_> = rules
+            .elements
+            .keys()
+            .filter_map(|k| rs.owner(k).filter(|(o, _)| *o == owner).map(|e| (k, e)))
+            .collect();
+        if rules.chains.is_empty() && owned.is_empty() {
+            continue;
+        }
         let _ = writeln!(
             out,
             "\n# {} ({})",
             owner.display_name(),
             owner.protocol.as_str()
         );
-        for (name, set) in rs.sets.iter().filter(|(_, s)| &s.owner == owner) {
-            out.push_str(&set_line(&t, name, set.timeout_secs));
+        for (name, timeout) in &rules.sets {
+            out.push_str(&set_line(&t, name, *timeout));
         }
-        let mut chains: Vec<_> = rs
-            .chains
-            .iter()
-            .filter(|(_, c)| &c.owner == owner)
-            .collect();
+        let mut chains: Vec<_> = rules.chains.iter().collect();
         chains.sort_by_key(|(name, _)| (chain_rank(name), *name));
         for (name, _) in &chains {
             let _ = writeln!(out, "add chain {t} {name}");
         }
         for (name, chain) in &chains {
-            for rule in &chain.rules {
+            for rule in chain.iter() {
                 let _ = writeln!(out, "add rule {t} {name} {rule}");
             }
         }
-        for ((coll, key), elem) in rs.elements.iter().filter(|(_, e)| &e.owner == owner) {
+        for ((coll, key), elem) in owned {
             out.push_str(&element_line(&t, "add", *coll, key, Some(elem)));
         }
     }
@@ -190,10 +191,11 @@ pub(crate) struct Transaction {
     pub stale_chains: Vec<String>,
 }
 
-/// The transaction that turns the committed `old` into `new`: only the elements, sets and
-/// chains that differ. Chains in `pending` (flushed earlier, not yet deleted) and chains
-/// that become unused are deleted when `delete_chains` is set, else only flushed (see
-/// [`super::Nftables`] for why deletion can fail on old kernels).
+/// One service port's new objects (`None`: it is gone).
+pub(crate) type Update = (ServiceKey, Option<ServiceRules>);
+
+/// The transaction that turns the committed `old` into `new` (whole rulesets: for tests
+/// and diagnostics; the datapath uses [`changes`]).
 pub(crate) fn diff(
     old: &Ruleset,
     new: &Ruleset,
@@ -201,67 +203,141 @@ pub(crate) fn diff(
     delete_chains: bool,
     config: &NftConfig,
 ) -> Transaction {
-    let t = format!("ip {}", config.table);
-    let mut out = String::new();
+    let mut updates: Vec<Update> = new
+        .services
+        .iter()
+        .filter(|(k, r)| old.services.get(*k) != Some(*r))
+        .map(|(k, r)| (k.clone(), Some(r.clone())))
+        .collect();
+    updates.extend(
+        old.services
+            .keys()
+            .filter(|k| !new.services.contains_key(*k))
+            .map(|k| (k.clone(), None)),
+    );
+    changes(old, &updates, pending, delete_chains, config)
+}
 
-    // 1. New sets and chains, so that rules and elements below can refer to them.
-    for (name, set) in &new.sets {
-        if !old.sets.contains_key(name) {
-            out.push_str(&set_line(&t, name, set.timeout_secs));
+/// The transaction that applies `updates` to the committed `old`: only the elements, sets
+/// and chains of those service ports that differ, in work proportional to them. Chains in
+/// `pending` (flushed earlier, not yet deleted) and chains that become unused are deleted
+/// when `delete_chains` is set, else only flushed (see [`super::Nftables`] for why deletion
+/// can fail on old kernels).
+pub(crate) fn changes(
+    old: &Ruleset,
+    updates: &[Update],
+    pending: &BTreeSet<String>,
+    delete_chains: bool,
+    config: &NftConfig,
+) -> Transaction {
+    let t = format!("ip {}", config.table);
+    let empty = ServiceRules::default();
+    let mut new_sets: BTreeMap<&str, u64> = BTreeMap::new();
+    let mut gone_sets: BTreeSet<&str> = BTreeSet::new();
+    let mut new_chains: BTreeSet<&str> = BTreeSet::new();
+    let mut fill: BTreeMap<&str, (bool, &[String])> = BTreeMap::new();
+    let mut gone_chains: BTreeSet<&str> = BTreeSet::new();
+    let mut elems: BTreeSet<&(Collection, String)> = BTreeSet::new();
+    let mut kept_chains: BTreeSet<&str> = BTreeSet::new();
+    for (key, next) in updates {
+        let prev = old.services.get(key).unwrap_or(&empty);
+        let next = next.as_ref().unwrap_or(&empty);
+        for (name, timeout) in &next.sets {
+            if !prev.sets.contains_key(name) {
+                new_sets.insert(name, *timeout);
+            }
+        }
+        for name in prev.sets.keys() {
+            if !next.sets.contains_key(name) {
+                gone_sets.insert(name);
+            }
+        }
+        for (name, rules) in &next.chains {
+            kept_chains.insert(name);
+            match prev.chains.get(name) {
+                Some(before) if before == rules => {}
+                Some(_) => {
+                    fill.insert(name, (true, rules));
+                }
+                None => {
+                    if !pending.contains(name) {
+                        new_chains.insert(name);
+                    }
+                    fill.insert(name, (false, rules));
+                }
+            }
+        }
+        for name in prev.chains.keys() {
+            if !next.chains.contains_key(name) {
+                gone_chains.insert(name);
+            }
+        }
+        elems.extend(prev.elements.keys());
+        elems.extend(next.elements.keys());
+    }
+    // Who holds each touched element before and after.
+    let mut element_changes = Vec::new();
+    for elem in elems {
+        let before = old.owner(elem);
+        let mut claimants = old.claims.get(elem).cloned().unwrap_or_default();
+        for (key, next) in updates {
+            claimants.remove(key);
+            if let Some(v) = next.as_ref().and_then(|n| n.elements.get(elem)) {
+                claimants.insert(key.clone(), v.clone());
+            }
+        }
+        let after = claimants.into_iter().next();
+        let after_ref = after.as_ref().map(|(k, v)| (k, v));
+        if before != after_ref {
+            element_changes.push((elem, before, after));
         }
     }
-    for name in new.chains.keys() {
-        if !old.chains.contains_key(name) && !pending.contains(name) {
-            let _ = writeln!(out, "add chain {t} {name}");
-        }
+
+    let mut out = String::new();
+    // 1. New sets and chains, so that rules and elements below can refer to them.
+    for (name, timeout) in &new_sets {
+        out.push_str(&set_line(&t, name, *timeout));
+    }
+    for name in &new_chains {
+        let _ = writeln!(out, "add chain {t} {name}");
     }
     // 2. Elements that go away or change their verdict.
-    let changed_elem = |k: &(Collection, String), e: &ElemDef| match new.elements.get(k) {
-        None => true,
-        Some(n) => n.value != e.value || n.owner != e.owner,
-    };
-    for (k, e) in &old.elements {
-        if changed_elem(k, e) {
-            out.push_str(&element_line(&t, "delete", k.0, &k.1, None));
+    for (elem, before, _) in &element_changes {
+        if before.is_some() {
+            out.push_str(&element_line(&t, "delete", elem.0, &elem.1, None));
         }
     }
     // 3. Chains whose rules change are flushed and refilled; new chains are filled.
-    let mut stale: Vec<String> = Vec::new();
-    for (name, chain) in &new.chains {
-        match old.chains.get(name) {
-            Some(prev) if prev.rules == chain.rules => continue,
-            Some(_) => {
-                let _ = writeln!(out, "flush chain {t} {name}");
-            }
-            None => {}
+    for (name, (flush, rules)) in &fill {
+        if *flush {
+            let _ = writeln!(out, "flush chain {t} {name}");
         }
-        for rule in &chain.rules {
+        for rule in rules.iter() {
             let _ = writeln!(out, "add rule {t} {name} {rule}");
         }
     }
-    for name in old.chains.keys() {
-        if !new.chains.contains_key(name) {
-            let _ = writeln!(out, "flush chain {t} {name}");
-            stale.push(name.clone());
-        }
+    let mut stale: Vec<String> = Vec::new();
+    for name in &gone_chains {
+        let _ = writeln!(out, "flush chain {t} {name}");
+        stale.push(name.to_string());
     }
     // 4. New and changed elements.
-    for (k, e) in &new.elements {
-        let add = match old.elements.get(k) {
-            None => true,
-            Some(prev) => changed_elem(k, prev),
-        };
-        if add {
-            out.push_str(&element_line(&t, "add", k.0, &k.1, Some(e)));
+    for (elem, _, after) in &element_changes {
+        if let Some((owner, value)) = after {
+            out.push_str(&element_line(
+                &t,
+                "add",
+                elem.0,
+                &elem.1,
+                Some((owner, value)),
+            ));
         }
     }
     // 5. Sets no longer referenced (their chains were flushed above), then unused chains.
-    for name in old.sets.keys() {
-        if !new.sets.contains_key(name) {
-            let _ = writeln!(out, "delete set {t} {name}");
-        }
+    for name in &gone_sets {
+        let _ = writeln!(out, "delete set {t} {name}");
     }
-    for name in pending.iter().filter(|n| !new.chains.contains_key(*n)) {
+    for name in pending.iter().filter(|n| !kept_chains.contains(n.as_str())) {
         if !stale.contains(name) {
             stale.push(name.clone());
         }

@@ -3,7 +3,7 @@
 //! Built from a [`ProxyState`] by a pure function; [`super::render`] turns it into nft text,
 //! whole or as the difference between two of them.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, Ipv4Addr};
 
 use super::names::{proto, ServiceNames};
@@ -38,42 +38,30 @@ impl Collection {
     }
 }
 
-/// A regular chain owned by one service port.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct ChainDef {
-    /// The service port it serves.
-    pub owner: ServiceKey,
-    /// Its rules, in order.
-    pub rules: Vec<String>,
+/// The objects one service port owns: its sets and chains, and the elements it puts in
+/// the dispatch sets and maps (another service port may claim the same element; then the
+/// first in key order has it, see [`Ruleset`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct ServiceRules {
+    /// Affinity sets by name, with their entry timeout in seconds.
+    pub sets: BTreeMap<String, u64>,
+    /// Chains by name, with their rules in order.
+    pub chains: BTreeMap<String, Vec<String>>,
+    /// Elements by collection and key (e.g. `10.96.0.10 . tcp . 53`), with the verdict for
+    /// maps (`goto <chain>`, `drop`) or `None` in sets.
+    pub elements: BTreeMap<(Collection, String), Option<String>>,
 }
 
-/// A session-affinity set owned by one service port.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct SetDef {
-    /// The service port it serves.
-    pub owner: ServiceKey,
-    /// Entry timeout in seconds.
-    pub timeout_secs: u64,
-}
+/// Who claims one element: every claimant with its value, in key order; the first has it.
+pub(crate) type Claimants = BTreeMap<ServiceKey, Option<String>>;
 
-/// One element of a [`Collection`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct ElemDef {
-    /// The service port that put it there.
-    pub owner: ServiceKey,
-    /// The verdict for maps (`goto <chain>`, `drop`); `None` in sets.
-    pub value: Option<String>,
-}
-
-/// The per-service objects of the table.
+/// The per-service objects of the table, and who holds each element.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct Ruleset {
-    /// Chains by name.
-    pub chains: BTreeMap<String, ChainDef>,
-    /// Affinity sets by name.
-    pub sets: BTreeMap<String, SetDef>,
-    /// Elements by collection and key (e.g. `10.96.0.10 . tcp . 53`).
-    pub elements: BTreeMap<(Collection, String), ElemDef>,
+    /// Each service port's objects.
+    pub services: BTreeMap<ServiceKey, ServiceRules>,
+    /// The claimants of each element.
+    pub claims: HashMap<(Collection, String), Claimants>,
 }
 
 /// kube-proxy's `CategorizeEndpoints` for one candidate pool: the ready endpoints, or if
@@ -103,52 +91,78 @@ impl Ruleset {
     /// The objects serving `state` (IPv4 addresses only; SCTP ports are skipped).
     pub fn build(state: &ProxyState, config: &NftConfig) -> Ruleset {
         let mut rs = Ruleset::default();
-        for (key, sp) in &state.services {
-            if key.protocol == Protocol::Sctp {
-                continue;
-            }
-            rs.add_service(key, sp, config);
-        }
+        rs.update(
+            state
+                .services
+                .iter()
+                .map(|(key, sp)| (key.clone(), ServiceRules::build(key, sp, config))),
+        );
         rs
     }
 
-    fn chain(&mut self, owner: &ServiceKey, name: &str, rules: Vec<String>) {
-        self.chains.insert(
-            name.to_string(),
-            ChainDef {
-                owner: owner.clone(),
-                rules,
-            },
-        );
-    }
-
-    /// Adds an element unless another service port already claimed the key (two services
-    /// on one external IP and port): the first one, in key order, keeps it.
-    fn element(
+    /// Replaces the objects of the service ports in `updates` (`None`: the port is gone).
+    pub fn update(
         &mut self,
-        owner: &ServiceKey,
-        coll: Collection,
-        key: String,
-        value: Option<String>,
+        updates: impl IntoIterator<Item = (ServiceKey, Option<ServiceRules>)>,
     ) {
-        match self.elements.entry((coll, key)) {
-            std::collections::btree_map::Entry::Vacant(v) => {
-                v.insert(ElemDef {
-                    owner: owner.clone(),
-                    value,
-                });
-            }
-            std::collections::btree_map::Entry::Occupied(o) => {
-                if o.get().owner != *owner {
-                    tracing::warn!(
-                        key = %o.key().1,
-                        kept = %o.get().owner.display_name(),
-                        ignored = %owner.display_name(),
-                        "two service ports claim the same address and port"
-                    );
+        for (key, rules) in updates {
+            if let Some(old) = self.services.remove(&key) {
+                for elem in old.elements.keys() {
+                    if let Some(c) = self.claims.get_mut(elem) {
+                        c.remove(&key);
+                        if c.is_empty() {
+                            self.claims.remove(elem);
+                        }
+                    }
                 }
             }
+            let Some(rules) = rules else {
+                continue;
+            };
+            for (elem, value) in &rules.elements {
+                let claimants = self.claims.entry(elem.clone()).or_default();
+                if let Some(other) = claimants
+                    .keys()
+                    .find(|k| k.namespace != key.namespace || k.name != key.name)
+                {
+                    tracing::warn!(
+                        key = %elem.1,
+                        service = %key.display_name(),
+                        other = %other.display_name(),
+                        "two services claim the same address and port; the first in name order has it"
+                    );
+                }
+                claimants.insert(key.clone(), value.clone());
+            }
+            self.services.insert(key, rules);
         }
+    }
+
+    /// Who has the element `elem`, with its value.
+    pub fn owner(&self, elem: &(Collection, String)) -> Option<(&ServiceKey, &Option<String>)> {
+        self.claims.get(elem).and_then(|c| c.iter().next())
+    }
+}
+
+impl ServiceRules {
+    /// The objects of one service port (empty for SCTP).
+    pub fn build(key: &ServiceKey, sp: &ServicePort, config: &NftConfig) -> Option<ServiceRules> {
+        if key.protocol == Protocol::Sctp {
+            return None;
+        }
+        let mut rules = ServiceRules::default();
+        rules.add_service(key, sp, config);
+        Some(rules)
+    }
+
+    fn chain(&mut self, name: &str, rules: Vec<String>) {
+        self.chains.insert(name.to_string(), rules);
+    }
+
+    /// Adds an element unless this service port claimed the key already (the first claim
+    /// stands).
+    fn element(&mut self, coll: Collection, key: String, value: Option<String>) {
+        self.elements.entry((coll, key)).or_insert(value);
     }
 
     fn add_service(&mut self, key: &ServiceKey, sp: &ServicePort, config: &NftConfig) {
@@ -190,13 +204,12 @@ impl Ruleset {
 
         // Dispatch: cluster IPs.
         for cip in v4s(&sp.cluster_ips) {
-            self.element(key, Collection::ClusterIps, cip.to_string(), None);
+            self.element(Collection::ClusterIps, cip.to_string(), None);
             let k = format!("{cip} . {p} . {port}");
             if has_internal {
-                self.element(key, Collection::ServiceIps, k, goto(internal_chain));
+                self.element(Collection::ServiceIps, k, goto(internal_chain));
             } else {
                 self.element(
-                    key,
                     Collection::NoEndpointServices,
                     k,
                     Some(internal_verdict.clone()),
@@ -207,16 +220,10 @@ impl Ruleset {
         for ip in v4s(&sp.external_ips).chain(v4s(&sp.load_balancer_ips)) {
             let k = format!("{ip} . {p} . {port}");
             if has_endpoints {
-                self.element(
-                    key,
-                    Collection::ServiceIps,
-                    k.clone(),
-                    goto(&names.external),
-                );
+                self.element(Collection::ServiceIps, k.clone(), goto(&names.external));
             }
             if !has_external {
                 self.element(
-                    key,
                     Collection::NoEndpointServices,
                     k,
                     Some(external_verdict.clone()),
@@ -228,19 +235,13 @@ impl Ruleset {
             let k = format!("{p} . {np}");
             if has_endpoints {
                 self.element(
-                    key,
                     Collection::ServiceNodePorts,
                     k.clone(),
                     goto(&names.external),
                 );
             }
             if !has_external {
-                self.element(
-                    key,
-                    Collection::NoEndpointNodePorts,
-                    k,
-                    Some(external_verdict),
-                );
+                self.element(Collection::NoEndpointNodePorts, k, Some(external_verdict));
             }
         }
 
@@ -280,7 +281,7 @@ impl Ruleset {
             if has_external {
                 rules.push(format!("goto {external_policy_chain}"));
             }
-            self.chain(key, &names.external, rules);
+            self.chain(&names.external, rules);
         }
 
         let affinity = sp.affinity.map(|d| d.as_secs().max(1));
@@ -305,17 +306,19 @@ impl Ruleset {
                     ));
                 }
             }
-            let targets: Vec<String> = eps
-                .iter()
-                .enumerate()
-                .map(|(i, ep)| format!("{i} : goto {}", names.endpoint(ep.ip, ep.port)))
-                .collect();
-            rules.push(format!(
-                "numgen random mod {} vmap {{ {} }}",
-                eps.len(),
-                targets.join(" , ")
-            ));
-            self.chain(key, chain, rules);
+            // One draw per endpoint, 1/n, 1/(n-1), ... 1/2, then the last one: uniform,
+            // and no anonymous map per chain (the kernel binds each of those by walking
+            // the whole transaction, which makes loading thousands of services quadratic).
+            for (i, ep) in eps.iter().enumerate() {
+                let target = names.endpoint(ep.ip, ep.port);
+                let left = eps.len() - i;
+                if left > 1 {
+                    rules.push(format!("numgen random mod {left} == 0 goto {target}"));
+                } else {
+                    rules.push(format!("goto {target}"));
+                }
+            }
+            self.chain(chain, rules);
         }
 
         // One DNAT chain per reachable endpoint.
@@ -335,16 +338,10 @@ impl Ruleset {
             if let Some(t) = affinity {
                 let set = names.affinity(ep.ip, ep.port, t);
                 rules.push(format!("update @{set} {{ ip saddr }}"));
-                self.sets.insert(
-                    set,
-                    SetDef {
-                        owner: key.clone(),
-                        timeout_secs: t,
-                    },
-                );
+                self.sets.insert(set, t);
             }
             rules.push(format!("meta l4proto {p} dnat to {}:{}", ep.ip, ep.port));
-            self.chain(key, &name, rules);
+            self.chain(&name, rules);
         }
     }
 }

@@ -8,46 +8,92 @@
 //! transaction fits. Every intermediate step is a consistent table for a subset of the
 //! changes, so service ports switch over whole, never half-programmed.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::process::Stdio;
 use std::time::Instant;
 
 use tokio::io::AsyncWriteExt;
 
-use super::render;
-use super::ruleset::Ruleset;
+use super::render::{self, Update};
+use super::ruleset::{Ruleset, ServiceRules};
 use super::{Committed, Nftables};
-use crate::model::{ProxyState, ServiceKey};
+use crate::model::{Protocol, ProxyState, ServiceKey};
 use crate::{Datapath, Error};
 
 impl Datapath for Nftables {
     async fn apply(&mut self, state: &ProxyState) -> Result<(), Error> {
+        // Everything that differs from what is committed (everything, the first time).
+        let mut changed: BTreeSet<ServiceKey> = state.services.keys().cloned().collect();
+        if let Some(c) = &self.committed {
+            changed.retain(|k| {
+                let desired = state
+                    .services
+                    .get(k)
+                    .and_then(|sp| ServiceRules::build(k, sp, &self.config));
+                c.rules.services.get(k) != desired.as_ref()
+                    || c.udp.get(k)
+                        != state
+                            .services
+                            .get(k)
+                            .filter(|_| k.protocol == Protocol::Udp)
+            });
+            changed.extend(
+                c.rules
+                    .services
+                    .keys()
+                    .filter(|k| !state.services.contains_key(*k))
+                    .cloned(),
+            );
+        }
+        self.apply_changes(state, &changed).await
+    }
+
+    async fn apply_changes(
+        &mut self,
+        state: &ProxyState,
+        changed: &BTreeSet<ServiceKey>,
+    ) -> Result<(), Error> {
         self.last_transaction.clear();
-        let before = self.committed.as_ref().map(|c| c.state.clone());
-        let mut goals = vec![state.clone()];
-        while let Some(goal) = goals.last() {
-            match self.step(goal).await {
-                Ok(()) => {
-                    goals.pop();
-                }
-                Err(e) if too_long(&e) => {
-                    let base = self
-                        .committed
-                        .as_ref()
-                        .map(|c| c.state.clone())
-                        .unwrap_or_default();
-                    let keys = changed(&base, goal);
-                    if keys.len() < 2 {
-                        return Err(e);
-                    }
-                    tracing::debug!(changes = keys.len(), "transaction too large, splitting");
-                    let half = with_changes(base, goal, &keys[..keys.len() / 2]);
-                    goals.push(half);
+        let updates: Vec<Update> = changed
+            .iter()
+            .map(|k| {
+                let rules = state
+                    .services
+                    .get(k)
+                    .and_then(|sp| ServiceRules::build(k, sp, &self.config));
+                (k.clone(), rules)
+            })
+            .collect();
+        // Batches to send, last first; a batch refused as too large is halved.
+        let mut batches = vec![updates];
+        while let Some(batch) = batches.pop() {
+            match self.step(&batch).await {
+                Ok(()) => {}
+                Err(e) if too_long(&e) && batch.len() >= 2 => {
+                    tracing::debug!(changes = batch.len(), "transaction too large, splitting");
+                    let mut first = batch;
+                    let second = first.split_off(first.len() / 2);
+                    batches.push(second);
+                    batches.push(first);
                 }
                 Err(e) => return Err(e),
             }
         }
         // Flows already translated to an endpoint that is gone would keep going there.
-        let flushes = super::conntrack::plan(&before.unwrap_or_default(), state);
+        let mut before = ProxyState::default();
+        let mut after = ProxyState::default();
+        if let Some(c) = self.committed.as_mut() {
+            for k in changed.iter().filter(|k| k.protocol == Protocol::Udp) {
+                if let Some(sp) = c.udp.remove(k) {
+                    before.services.insert(k.clone(), sp);
+                }
+                if let Some(sp) = state.services.get(k) {
+                    after.services.insert(k.clone(), sp.clone());
+                    c.udp.insert(k.clone(), sp.clone());
+                }
+            }
+        }
+        let flushes = super::conntrack::plan(&before, &after);
         if !flushes.is_empty() {
             super::conntrack::flush("conntrack", &flushes).await;
         }
@@ -63,37 +109,34 @@ impl Datapath for Nftables {
 }
 
 impl Nftables {
-    /// Brings the kernel from the committed state to `goal` in one transaction (the whole
-    /// table if nothing is committed). On a refusal as too large the committed state is
-    /// kept; on other failures it is forgotten, so the next step rewrites the table.
-    async fn step(&mut self, goal: &ProxyState) -> Result<(), Error> {
-        let desired = Ruleset::build(goal, &self.config);
-        let done = |rules| Committed {
-            state: goal.clone(),
-            rules,
-        };
-        let Some(old) = self.committed.take() else {
-            let script = self.replace_script(&desired);
+    /// Applies `batch` in one transaction: replacing the table with just these service
+    /// ports if nothing is committed, else changing only their objects. On a refusal as
+    /// too large the committed objects are kept; on other failures they are forgotten, so
+    /// that the next apply rewrites the table.
+    async fn step(&mut self, batch: &[Update]) -> Result<(), Error> {
+        let Some(mut old) = self.committed.take() else {
+            let mut rules = Ruleset::default();
+            rules.update(batch.iter().cloned());
+            let script = self.replace_script(&rules);
             self.run(script).await?;
-            self.committed = Some(done(desired));
+            self.committed = Some(Committed {
+                rules,
+                udp: BTreeMap::new(),
+            });
             self.pending_delete.clear();
             return Ok(());
         };
-        let tx = render::diff(
-            &old.rules,
-            &desired,
-            &self.pending_delete,
-            true,
-            &self.config,
-        );
+        let tx = render::changes(&old.rules, batch, &self.pending_delete, true, &self.config);
         if tx.text.is_empty() {
-            self.committed = Some(done(desired));
+            old.rules.update(batch.iter().cloned());
+            self.committed = Some(old);
             return Ok(());
         }
         match self.run(tx.text).await {
             Ok(()) => {
                 self.pending_delete.clear();
-                self.committed = Some(done(desired));
+                old.rules.update(batch.iter().cloned());
+                self.committed = Some(old);
                 Ok(())
             }
             Err(e) if too_long(&e) => {
@@ -104,16 +147,12 @@ impl Nftables {
                 // Kernels before 6.2 release a chain's references from deleted map
                 // elements a moment after the transaction: keep the chains for next time.
                 tracing::info!(error = %first, "retrying the transaction without deleting chains");
-                let tx = render::diff(
-                    &old.rules,
-                    &desired,
-                    &self.pending_delete,
-                    false,
-                    &self.config,
-                );
+                let tx =
+                    render::changes(&old.rules, batch, &self.pending_delete, false, &self.config);
                 self.run(tx.text).await?;
                 self.pending_delete = tx.stale_chains.into_iter().collect();
-                self.committed = Some(done(desired));
+                old.rules.update(batch.iter().cloned());
+                self.committed = Some(old);
                 Ok(())
             }
             Err(e) => Err(e),
@@ -140,39 +179,6 @@ impl Nftables {
 /// Whether nft failed because the batch did not fit its netlink buffer.
 fn too_long(e: &Error) -> bool {
     matches!(e, Error::Nftables(m) if m.contains("Message too long"))
-}
-
-/// Service ports that differ between `a` and `b`, in key order.
-fn changed(a: &ProxyState, b: &ProxyState) -> Vec<ServiceKey> {
-    let mut keys: Vec<ServiceKey> = b
-        .services
-        .iter()
-        .filter(|(k, sp)| a.services.get(*k) != Some(*sp))
-        .map(|(k, _)| k.clone())
-        .collect();
-    keys.extend(
-        a.services
-            .keys()
-            .filter(|k| !b.services.contains_key(*k))
-            .cloned(),
-    );
-    keys.sort();
-    keys
-}
-
-/// `base` with the service ports `keys` taken from `goal` (or removed if `goal` lacks them).
-fn with_changes(mut base: ProxyState, goal: &ProxyState, keys: &[ServiceKey]) -> ProxyState {
-    for k in keys {
-        match goal.services.get(k) {
-            Some(sp) => {
-                base.services.insert(k.clone(), sp.clone());
-            }
-            None => {
-                base.services.remove(k);
-            }
-        }
-    }
-    base
 }
 
 /// Feeds `script` to `nft -f -` and waits for it; nft's messages become the error.
@@ -210,51 +216,6 @@ pub(super) async fn run_nft(nft: &std::path::Path, script: &str) -> Result<(), E
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Protocol, ServicePort};
-
-    fn sp(port: u16) -> ServicePort {
-        ServicePort {
-            cluster_ips: vec!["10.96.0.1".parse().unwrap()],
-            port,
-            node_port: None,
-            external_ips: vec![],
-            load_balancer_ips: vec![],
-            affinity: None,
-            external_local: false,
-            internal_local: false,
-            health_check_node_port: None,
-            endpoints: vec![],
-        }
-    }
-
-    fn key(name: &str) -> ServiceKey {
-        ServiceKey {
-            namespace: "ns".into(),
-            name: name.into(),
-            port_name: String::new(),
-            protocol: Protocol::Tcp,
-        }
-    }
-
-    #[test]
-    fn splitting_moves_whole_service_ports() {
-        let mut a = ProxyState::default();
-        a.services.insert(key("gone"), sp(1));
-        a.services.insert(key("same"), sp(2));
-        a.services.insert(key("edit"), sp(3));
-        let mut b = ProxyState::default();
-        b.services.insert(key("same"), sp(2));
-        b.services.insert(key("edit"), sp(4));
-        b.services.insert(key("new"), sp(5));
-        let keys = changed(&a, &b);
-        assert_eq!(keys, vec![key("edit"), key("gone"), key("new")]);
-        let half = with_changes(a.clone(), &b, &keys[..2]);
-        assert_eq!(half.services.len(), 2);
-        assert_eq!(half.services[&key("edit")].port, 4);
-        assert!(!half.services.contains_key(&key("gone")));
-        assert!(!half.services.contains_key(&key("new")));
-        assert_eq!(with_changes(half, &b, &keys[2..]), b);
-    }
 
     #[test]
     fn only_message_too_long_splits() {

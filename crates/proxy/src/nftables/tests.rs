@@ -168,7 +168,7 @@ add chain ip portico service-I6BWTMCE-default/web/tcp/
 add chain ip portico external-I6BWTMCE-default/web/tcp/
 add chain ip portico endpoint-WZJVEBJW-default/web/tcp/__10.244.0.7/8080
 add rule ip portico service-I6BWTMCE-default/web/tcp/ ip daddr 10.96.0.20 ip saddr != 10.244.0.0/16 jump mark-for-masquerade
-add rule ip portico service-I6BWTMCE-default/web/tcp/ numgen random mod 1 vmap { 0 : goto endpoint-WZJVEBJW-default/web/tcp/__10.244.0.7/8080 }
+add rule ip portico service-I6BWTMCE-default/web/tcp/ goto endpoint-WZJVEBJW-default/web/tcp/__10.244.0.7/8080
 add rule ip portico external-I6BWTMCE-default/web/tcp/ jump mark-for-masquerade
 add rule ip portico external-I6BWTMCE-default/web/tcp/ goto service-I6BWTMCE-default/web/tcp/
 add rule ip portico endpoint-WZJVEBJW-default/web/tcp/__10.244.0.7/8080 ip saddr 10.244.0.7 jump mark-for-masquerade
@@ -183,7 +183,8 @@ add chain ip portico service-6WHWAHDN-kube-system/kube-dns/udp/dns
 add chain ip portico endpoint-2ZDGV56Z-kube-system/kube-dns/udp/dns__10.244.0.5/53
 add chain ip portico endpoint-LUSLH42O-kube-system/kube-dns/udp/dns__10.244.1.5/53
 add rule ip portico service-6WHWAHDN-kube-system/kube-dns/udp/dns ip daddr 10.96.0.10 ip saddr != 10.244.0.0/16 jump mark-for-masquerade
-add rule ip portico service-6WHWAHDN-kube-system/kube-dns/udp/dns numgen random mod 2 vmap { 0 : goto endpoint-2ZDGV56Z-kube-system/kube-dns/udp/dns__10.244.0.5/53 , 1 : goto endpoint-LUSLH42O-kube-system/kube-dns/udp/dns__10.244.1.5/53 }
+add rule ip portico service-6WHWAHDN-kube-system/kube-dns/udp/dns numgen random mod 2 == 0 goto endpoint-2ZDGV56Z-kube-system/kube-dns/udp/dns__10.244.0.5/53
+add rule ip portico service-6WHWAHDN-kube-system/kube-dns/udp/dns goto endpoint-LUSLH42O-kube-system/kube-dns/udp/dns__10.244.1.5/53
 add rule ip portico endpoint-2ZDGV56Z-kube-system/kube-dns/udp/dns__10.244.0.5/53 ip saddr 10.244.0.5 jump mark-for-masquerade
 add rule ip portico endpoint-2ZDGV56Z-kube-system/kube-dns/udp/dns__10.244.0.5/53 meta l4proto udp dnat to 10.244.0.5:53
 add rule ip portico endpoint-LUSLH42O-kube-system/kube-dns/udp/dns__10.244.1.5/53 ip saddr 10.244.1.5 jump mark-for-masquerade
@@ -202,7 +203,7 @@ add chain ip portico service-QA5GDUKI-default/api/tcp/https
 add rule ip portico endpoint-7XYVE4YI-default/api/tcp/https__10.244.0.9/8443 ip saddr 10.244.0.9 jump mark-for-masquerade
 add rule ip portico endpoint-7XYVE4YI-default/api/tcp/https__10.244.0.9/8443 meta l4proto tcp dnat to 10.244.0.9:8443
 add rule ip portico service-QA5GDUKI-default/api/tcp/https ip daddr 10.96.0.30 ip saddr != 10.244.0.0/16 jump mark-for-masquerade
-add rule ip portico service-QA5GDUKI-default/api/tcp/https numgen random mod 1 vmap { 0 : goto endpoint-7XYVE4YI-default/api/tcp/https__10.244.0.9/8443 }
+add rule ip portico service-QA5GDUKI-default/api/tcp/https goto endpoint-7XYVE4YI-default/api/tcp/https__10.244.0.9/8443
 add element ip portico cluster-ips { 10.96.0.30 }
 add element ip portico service-ips { 10.96.0.30 . tcp . 443 comment "default/api:https" : goto service-QA5GDUKI-default/api/tcp/https }
 "#;
@@ -218,7 +219,7 @@ fn removing_an_endpoint_rewrites_one_chain_and_deletes_another() {
 
 const REMOVE_EP: &str = r#"flush chain ip portico service-6WHWAHDN-kube-system/kube-dns/udp/dns
 add rule ip portico service-6WHWAHDN-kube-system/kube-dns/udp/dns ip daddr 10.96.0.10 ip saddr != 10.244.0.0/16 jump mark-for-masquerade
-add rule ip portico service-6WHWAHDN-kube-system/kube-dns/udp/dns numgen random mod 1 vmap { 0 : goto endpoint-2ZDGV56Z-kube-system/kube-dns/udp/dns__10.244.0.5/53 }
+add rule ip portico service-6WHWAHDN-kube-system/kube-dns/udp/dns goto endpoint-2ZDGV56Z-kube-system/kube-dns/udp/dns__10.244.0.5/53
 flush chain ip portico endpoint-LUSLH42O-kube-system/kube-dns/udp/dns__10.244.1.5/53
 delete chain ip portico endpoint-LUSLH42O-kube-system/kube-dns/udp/dns__10.244.1.5/53
 "#;
@@ -243,7 +244,8 @@ flush chain ip portico service-6WHWAHDN-kube-system/kube-dns/udp/dns
 add rule ip portico service-6WHWAHDN-kube-system/kube-dns/udp/dns ip daddr 10.96.0.10 ip saddr != 10.244.0.0/16 jump mark-for-masquerade
 add rule ip portico service-6WHWAHDN-kube-system/kube-dns/udp/dns ip saddr @affinity-W37H562W-kube-system/kube-dns/udp/dns__10.244.0.5/53 goto endpoint-2ZDGV56Z-kube-system/kube-dns/udp/dns__10.244.0.5/53
 add rule ip portico service-6WHWAHDN-kube-system/kube-dns/udp/dns ip saddr @affinity-P3SG3GTU-kube-system/kube-dns/udp/dns__10.244.1.5/53 goto endpoint-LUSLH42O-kube-system/kube-dns/udp/dns__10.244.1.5/53
-add rule ip portico service-6WHWAHDN-kube-system/kube-dns/udp/dns numgen random mod 2 vmap { 0 : goto endpoint-2ZDGV56Z-kube-system/kube-dns/udp/dns__10.244.0.5/53 , 1 : goto endpoint-LUSLH42O-kube-system/kube-dns/udp/dns__10.244.1.5/53 }
+add rule ip portico service-6WHWAHDN-kube-system/kube-dns/udp/dns numgen random mod 2 == 0 goto endpoint-2ZDGV56Z-kube-system/kube-dns/udp/dns__10.244.0.5/53
+add rule ip portico service-6WHWAHDN-kube-system/kube-dns/udp/dns goto endpoint-LUSLH42O-kube-system/kube-dns/udp/dns__10.244.1.5/53
 "#;
 
 #[test]
@@ -267,7 +269,8 @@ flush chain ip portico service-6WHWAHDN-kube-system/kube-dns/udp/dns
 add rule ip portico service-6WHWAHDN-kube-system/kube-dns/udp/dns ip daddr 10.96.0.10 ip saddr != 10.244.0.0/16 jump mark-for-masquerade
 add rule ip portico service-6WHWAHDN-kube-system/kube-dns/udp/dns ip saddr @affinity-LRKRDI5G-kube-system/kube-dns/udp/dns__10.244.0.5/53 goto endpoint-2ZDGV56Z-kube-system/kube-dns/udp/dns__10.244.0.5/53
 add rule ip portico service-6WHWAHDN-kube-system/kube-dns/udp/dns ip saddr @affinity-R2LKMRC6-kube-system/kube-dns/udp/dns__10.244.1.5/53 goto endpoint-LUSLH42O-kube-system/kube-dns/udp/dns__10.244.1.5/53
-add rule ip portico service-6WHWAHDN-kube-system/kube-dns/udp/dns numgen random mod 2 vmap { 0 : goto endpoint-2ZDGV56Z-kube-system/kube-dns/udp/dns__10.244.0.5/53 , 1 : goto endpoint-LUSLH42O-kube-system/kube-dns/udp/dns__10.244.1.5/53 }
+add rule ip portico service-6WHWAHDN-kube-system/kube-dns/udp/dns numgen random mod 2 == 0 goto endpoint-2ZDGV56Z-kube-system/kube-dns/udp/dns__10.244.0.5/53
+add rule ip portico service-6WHWAHDN-kube-system/kube-dns/udp/dns goto endpoint-LUSLH42O-kube-system/kube-dns/udp/dns__10.244.1.5/53
 delete set ip portico affinity-P3SG3GTU-kube-system/kube-dns/udp/dns__10.244.1.5/53
 delete set ip portico affinity-W37H562W-kube-system/kube-dns/udp/dns__10.244.0.5/53
 "#;
@@ -332,7 +335,7 @@ fn terminating_endpoints_serve_only_when_none_is_ready() {
     }
     let text = render_full(&s, &config());
     assert!(
-        text.contains("numgen random mod 1 vmap { 0 : goto endpoint-LUSLH42O-"),
+        text.contains("/dns goto endpoint-LUSLH42O-") && !text.contains("numgen"),
         "{text}"
     );
     for sp in s.services.values_mut() {
@@ -341,7 +344,7 @@ fn terminating_endpoints_serve_only_when_none_is_ready() {
     }
     let text = render_full(&s, &config());
     assert!(
-        text.contains("numgen random mod 2 vmap"),
+        text.contains("numgen random mod 2 == 0 goto endpoint-2ZDGV56Z-"),
         "both serving-terminating: {text}"
     );
 }
@@ -377,4 +380,49 @@ fn config_is_checked() {
     c.masquerade_bit = 32;
     assert!(Nftables::new(c).is_err());
     assert_eq!(config().mark(), "0x4000");
+}
+
+#[test]
+fn a_shared_external_ip_passes_to_the_next_service_when_the_first_goes() {
+    let mut both = ProxyState::default();
+    for name in ["a", "b"] {
+        let mut sp = cluster_ip(
+            if name == "a" {
+                "10.96.0.41"
+            } else {
+                "10.96.0.42"
+            },
+            80,
+            vec![ep("10.244.0.7", 8080, true)],
+        );
+        sp.external_ips = vec![ip("192.0.2.10")];
+        both.services
+            .insert(key("default", name, "", Protocol::Tcp), sp);
+    }
+    let text = render_full(&both, &config());
+    assert!(
+        text.contains(
+            "add element ip portico service-ips { 192.0.2.10 . tcp . 80 comment \"default/a\""
+        ),
+        "{text}"
+    );
+    assert!(
+        !text.contains("192.0.2.10 . tcp . 80 comment \"default/b\""),
+        "{text}"
+    );
+    let mut only_b = both.clone();
+    only_b
+        .services
+        .remove(&key("default", "a", "", Protocol::Tcp));
+    let tx = diff_text(&both, &only_b);
+    assert!(
+        tx.contains("delete element ip portico service-ips { 192.0.2.10 . tcp . 80 }\n"),
+        "{tx}"
+    );
+    assert!(
+        tx.contains("add element ip portico service-ips { 192.0.2.10 . tcp . 80 comment \"default/b\" : goto external-"),
+        "{tx}"
+    );
+    // b's own objects are not touched.
+    assert!(!tx.contains("default/b/tcp/ ip daddr"), "{tx}");
 }
