@@ -12,7 +12,12 @@
 //! 3. NodeAffinity: `nodeSelector` and the required node affinity (`matchExpressions` with
 //!    `In`/`NotIn`/`Exists`/`DoesNotExist`/`Gt`/`Lt`, `matchFields` on `metadata.name`).
 //!
-//! Resource fit (`Insufficient cpu`), host ports and inter-pod affinity are not checked.
+//! 4. NodePorts: a `hostPort` another pod on the node already holds ([`ports`]; checked by
+//!    the caller, which knows where pods are placed).
+//!
+//! Resource fit (`Insufficient cpu`) and inter-pod affinity are not checked.
+
+pub mod ports;
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
@@ -42,6 +47,8 @@ pub enum Unfit {
     },
     /// The node's labels (or name) do not match the pod's nodeSelector or node affinity.
     Affinity,
+    /// A pod on the node holds a host port this pod asks for.
+    HostPorts,
 }
 
 impl fmt::Display for Unfit {
@@ -52,6 +59,9 @@ impl fmt::Display for Unfit {
                 write!(f, "node(s) had untolerated taint {{{key}: {value}}}")
             }
             Unfit::Affinity => f.write_str("node(s) didn't match Pod's node affinity/selector"),
+            Unfit::HostPorts => {
+                f.write_str("node(s) didn't have free ports for the requested pod ports")
+            }
         }
     }
 }

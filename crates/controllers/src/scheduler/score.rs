@@ -12,6 +12,8 @@ use std::collections::HashMap;
 use k8s_openapi::api::core::v1::Pod;
 use rand::seq::IndexedRandom;
 
+use super::filter::ports::HostPort;
+
 /// A pod's identity: namespace and name.
 pub type PodKey = (String, String);
 
@@ -22,6 +24,8 @@ pub struct Placement {
     pub node: String,
     /// The uid of the pod's controller owner, if any.
     pub owner: Option<String>,
+    /// The host ports the pod holds on the node.
+    pub host_ports: Vec<HostPort>,
 }
 
 /// The pods placed on each node, counted in total and per owner.
@@ -30,6 +34,7 @@ pub struct Placements {
     by_pod: HashMap<PodKey, Placement>,
     node_total: HashMap<String, usize>,
     owner_node: HashMap<(String, String), usize>,
+    node_ports: HashMap<String, HashMap<HostPort, usize>>,
 }
 
 impl Placements {
@@ -46,6 +51,12 @@ impl Placements {
                 .entry((owner.clone(), placement.node.clone()))
                 .or_default() += 1;
         }
+        if !placement.host_ports.is_empty() {
+            let held = self.node_ports.entry(placement.node.clone()).or_default();
+            for p in &placement.host_ports {
+                *held.entry(p.clone()).or_default() += 1;
+            }
+        }
         self.by_pod.insert(key, placement);
     }
 
@@ -55,6 +66,14 @@ impl Placements {
         decrement(&mut self.node_total, &old.node);
         if let Some(owner) = &old.owner {
             decrement(&mut self.owner_node, &(owner.clone(), old.node.clone()));
+        }
+        if let Some(held) = self.node_ports.get_mut(&old.node) {
+            for p in &old.host_ports {
+                decrement(held, p);
+            }
+            if held.is_empty() {
+                self.node_ports.remove(&old.node);
+            }
         }
         Some(old)
     }
@@ -72,6 +91,11 @@ impl Placements {
     /// Pods placed on `node`.
     pub fn total_on(&self, node: &str) -> usize {
         self.node_total.get(node).copied().unwrap_or(0)
+    }
+
+    /// The host ports held by pods placed on `node`.
+    pub fn host_ports_on(&self, node: &str) -> impl Iterator<Item = &HostPort> {
+        self.node_ports.get(node).into_iter().flat_map(|m| m.keys())
     }
 
     /// Pods of `owner` placed on `node`.

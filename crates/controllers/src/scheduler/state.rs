@@ -156,8 +156,15 @@ impl State {
         let node = pod.spec.as_ref().and_then(|s| s.node_name.clone());
         if let Some(node) = node.filter(|n| !n.is_empty()) {
             let owner = score::owner_of(&pod);
-            self.placements
-                .place(key.clone(), Placement { node, owner });
+            let host_ports = filter::ports::host_ports(&pod);
+            self.placements.place(
+                key.clone(),
+                Placement {
+                    node,
+                    owner,
+                    host_ports,
+                },
+            );
             self.pending.remove(&key);
             self.assumed.remove(&key);
             return;
@@ -278,8 +285,18 @@ impl State {
             let pod = pending.pod.clone();
             let mut feasible = Vec::new();
             let mut reasons: Vec<Unfit> = Vec::new();
+            let wanted = filter::ports::host_ports(&pod);
             for (name, node) in &self.nodes {
                 match filter::check(&pod, node) {
+                    Ok(())
+                        if !wanted.is_empty()
+                            && filter::ports::conflict(
+                                &wanted,
+                                self.placements.host_ports_on(name),
+                            ) =>
+                    {
+                        reasons.push(Unfit::HostPorts)
+                    }
                     Ok(()) => feasible.push(name.as_str()),
                     Err(reason) => reasons.push(reason),
                 }
@@ -293,6 +310,7 @@ impl State {
                     Placement {
                         node: node.clone(),
                         owner,
+                        host_ports: wanted,
                     },
                 );
                 return Some(Decision::Bind {

@@ -11,6 +11,7 @@ fn at(node: &str, owner: Option<&str>) -> Placement {
     Placement {
         node: node.into(),
         owner: owner.map(String::from),
+        host_ports: Vec::new(),
     }
 }
 

@@ -160,3 +160,46 @@ fn relist_forgets_vanished_pods() {
     s.on_pod_event(watcher::Event::InitDone);
     assert!(s.placement(&key("a")).is_none());
 }
+
+#[test]
+fn a_taken_host_port_keeps_the_next_pod_off_that_node() {
+    let ports = |ip: &str, proto: &str| {
+        json!({"containers": [{"name": "c", "image": "x", "ports": [
+            {"containerPort": 8080, "hostPort": 54323, "hostIP": ip, "protocol": proto}
+        ]}]})
+    };
+    let holder = pod(
+        "holder",
+        json!({"nodeName": "n1", "containers": ports("", "TCP")["containers"]}),
+    );
+    let mut s = synced(
+        vec![node("n1", true), node("n2", true)],
+        vec![
+            holder,
+            pod("same", ports("172.18.0.2", "TCP")),
+            pod("udp", ports("172.18.0.2", "UDP")),
+        ],
+    );
+    let mut rng = rand::rng();
+    let mut placed = std::collections::BTreeMap::new();
+    while let Some(d) = s.next_decision(&mut rng) {
+        if let Decision::Bind { pod, node } = d {
+            placed.insert(pod.metadata.name.clone().unwrap_or_default(), node);
+        }
+    }
+    assert_eq!(
+        placed["same"], "n2",
+        "54323/TCP on every address of n1 is taken"
+    );
+    assert_eq!(placed.len(), 2);
+
+    // With n2's port taken too (by the assumed "same"), another such pod fits nowhere.
+    s.on_pod_event(watcher::Event::Apply(pod("third", ports("", "TCP"))));
+    match s.next_decision(&mut rng) {
+        Some(Decision::Unschedulable { message, .. }) => assert!(
+            message.contains("2 node(s) didn't have free ports for the requested pod ports"),
+            "{message}"
+        ),
+        other => panic!("expected unschedulable, got {other:?}"),
+    }
+}
