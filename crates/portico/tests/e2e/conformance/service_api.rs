@@ -452,7 +452,7 @@ async fn services_should_complete_a_service_status_lifecycle() {
     .unwrap_or_else(|e| panic!("failed to locate Service {name} in namespace {ns}: {e}"));
 
     // updating the ServiceStatus
-    let updated = framework::retry_on_conflict(|| async {
+    framework::retry_on_conflict(|| async {
         let mut to_update = svc_client.get(&name).await?;
         let condition = json!({
             "type": "StatusUpdate", "status": "True", "reason": "E2E",
@@ -474,11 +474,6 @@ async fn services_should_complete_a_service_status_lifecycle() {
     })
     .await
     .expect("Failed to UpdateStatus");
-    assert!(
-        field(&updated, &["status", "conditions"]).is_array(),
-        "updatedStatus.Conditions: {:?}",
-        updated.data["status"]
-    );
 
     // watching for the Service to be updated: the first condition decides, as upstream
     watch_until(&svc_client, selector, &list_rv, SVC_READY_TIMEOUT, |e| {
