@@ -17,6 +17,10 @@ pub fn service(obj: &mut Value) {
     let spec = obj_mut(root, "spec");
     set_default(spec, "type", json!("ClusterIP"));
     set_default(spec, "sessionAffinity", json!("None"));
+    // SetDefaults_Service: no affinity, no affinity configuration.
+    if spec.get("sessionAffinity").and_then(Value::as_str) == Some("None") {
+        spec.remove("sessionAffinityConfig");
+    }
     let ty = spec
         .get("type")
         .and_then(Value::as_str)

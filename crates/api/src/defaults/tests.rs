@@ -54,6 +54,19 @@ fn load_balancer_and_client_ip_defaults() {
 }
 
 #[test]
+fn no_session_affinity_drops_its_configuration() {
+    // A client that turns ClientIP off but sends the old timeout back (client-go's
+    // read-modify-write) is not refused for it: SetDefaults_Service clears the config.
+    let svc = defaulted(
+        "v1",
+        "Service",
+        json!({"spec": {"sessionAffinity": "None", "sessionAffinityConfig": {"clientIP": {"timeoutSeconds": 10800}}, "ports": [{"port": 80}]}}),
+    );
+    assert_eq!(svc["spec"]["sessionAffinity"], "None");
+    assert!(svc["spec"].get("sessionAffinityConfig").is_none(), "{svc}");
+}
+
+#[test]
 fn external_name_and_headless_families() {
     let ext = defaulted(
         "v1",
