@@ -11,8 +11,8 @@ mod kube_client;
 mod support;
 
 mod allocation;
-mod conformance;
 mod bad_input;
+mod conformance;
 mod create_cmds;
 mod ctl_endpoints;
 mod ctl_lb;
