@@ -1,5 +1,6 @@
 //! The node's own API, reached through the API server's proxy: container logs, `exec`,
-//! `attach` and `port-forward` for the pods of this node.
+//! `attach` and `port-forward` for the pods of this node, and (through `nodes/proxy`) the
+//! kubelet's `/healthz` and `/logs/` ([`files`]).
 //!
 //! Paths are the API server's (`/api/v1/namespaces/NS/pods/NAME/log|exec|attach|portforward`)
 //! so the proxy passes requests on unchanged. Only the API server may call: it presents the
@@ -16,6 +17,8 @@ use hyper_util::rt::TokioIo;
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_util::sync::CancellationToken;
+
+mod files;
 
 use crate::logs::{self, LogOptions, Stream};
 use crate::pods::{ContainerLive, Manager, PodHandle};
@@ -89,6 +92,11 @@ async fn handle(manager: Arc<Manager>, req: Request<Incoming>) -> Response<Body>
         return status(401, "Unauthorized", "Unauthorized");
     }
     let path = req.uri().path().to_string();
+    if req.method() == http::Method::GET {
+        if let Some(r) = files::serve(&manager.config.data_dir, &path).await {
+            return r;
+        }
+    }
     let query = req.uri().query().unwrap_or("").to_string();
     let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
     let ["api", "v1", "namespaces", ns, "pods", name, sub] = parts.as_slice() else {
