@@ -493,3 +493,76 @@ async fn proxy_version_v1_a_set_of_valid_responses_are_returned_for_both_pod_and
         validate_redirect_request(&client, verb, &url).await;
     }
 }
+
+/// `nodeProxyTest`: 20 GETs of `prefix + node + dest` through the API server; 503s (counted,
+/// a second apart) must stay under 10 % and every other answer must be a 200 within
+/// `proxyHTTPCallTimeout`.
+async fn node_proxy_test(client: &kube::Client, dest: &str) {
+    let nodes: Api<k8s_openapi::api::core::v1::Node> = Api::all(client.clone());
+    let node = nodes
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .find(|n| {
+            n.status
+                .as_ref()
+                .and_then(|s| s.conditions.as_ref())
+                .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
+        })
+        .expect("a ready node");
+    let name = node.metadata.name.unwrap();
+    let path = format!("/api/v1/nodes/{name}{dest}");
+    let mut unavailable = 0;
+    for i in 0..PROXY_ATTEMPTS {
+        let (body, status, d) = do_proxy(client, &path).await;
+        if status == 503 {
+            eprintln!("{i}: failed proxying node logs due to service unavailable: {body:?}");
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            unavailable += 1;
+        } else {
+            assert!(body.is_ok(), "{i}: {path}: {body:?}");
+            assert_eq!(status, 200, "{i}: {path}");
+            assert!(d < PROXY_HTTP_CALL_TIMEOUT, "{i}: {path} took {d:?}");
+        }
+    }
+    let max_failures = (0.1 * PROXY_ATTEMPTS as f64).floor() as usize;
+    assert!(
+        unavailable < max_failures,
+        "{unavailable} requests to proxy node logs failed"
+    );
+}
+
+// Ported from test/e2e/network/proxy.go, "should proxy logs on node with explicit kubelet
+// port using proxy subresource" (not a conformance test).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn proxy_version_v1_should_proxy_logs_on_node_with_explicit_kubelet_port_using_proxy_subresource(
+) {
+    let c = blocking(|| framework::cluster(1));
+    let client = framework::client(&c).await;
+    node_proxy_test(&client, ":10250/proxy/logs/").await;
+}
+
+// Ported from test/e2e/network/proxy.go, "should proxy logs on node using proxy subresource"
+// (not a conformance test).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn proxy_version_v1_should_proxy_logs_on_node_using_proxy_subresource() {
+    let c = blocking(|| framework::cluster(1));
+    let client = framework::client(&c).await;
+    node_proxy_test(&client, "/proxy/logs/").await;
+    // Discovery lists the proxy subresources (with Kubernetes' verbs).
+    let core = client.list_core_api_resources("v1").await.unwrap();
+    for name in ["pods/proxy", "services/proxy", "nodes/proxy"] {
+        let r = core
+            .resources
+            .iter()
+            .find(|r| r.name == name)
+            .unwrap_or_else(|| panic!("{name} in /api/v1"));
+        assert_eq!(
+            r.verbs,
+            ["create", "delete", "get", "patch", "update"],
+            "{name}"
+        );
+    }
+}
