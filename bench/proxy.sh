@@ -369,7 +369,7 @@ for mode in $MODES; do
     printf -- '---\napiVersion: v1\nkind: Service\nmetadata: {name: s%05d}\nspec:\n  selector: {app: web}\n  ports: [{port: 80, targetPort: 8080}]\n' "$i"
   done | k "$mode" apply -f - >/dev/null
   for _ in $(seq 1 900); do
-    n=$(k "$mode" get endpointslices --no-headers 2>/dev/null | grep -c "^s0" || true)
+    n=$(k "$mode" get endpointslices --no-headers 2>/dev/null | grep -c "^s[0-9]" || true)
     [ "$n" -ge "$SERVICES" ] && break
     sleep 1
   done

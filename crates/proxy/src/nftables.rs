@@ -9,8 +9,12 @@
 //!   LoadBalancer IPs) and, for any local address but 127/8, `service-nodeports`
 //!   (`protocol . port`).
 //! * Per service port `ns/name:port`: `service-HASH-ns/name/proto/port` picks an endpoint
-//!   with `numgen random mod N vmap { … }` (after the session-affinity lookups, one
-//!   `ip saddr @affinity-… goto endpoint-…` per endpoint); `local-…` does the same over
+//!   with one draw per endpoint, `numgen random mod N == 0 goto endpoint-…`, `mod N-1`, …,
+//!   then `goto` the last one: uniform, like iptables' `statistic` rules. (kube-proxy uses
+//!   one `numgen random mod N vmap { … }`; each such anonymous map makes the kernel walk
+//!   the whole transaction when it binds it, so loading 10,000 services took over two
+//!   minutes instead of four seconds.) Session-affinity lookups come first, one
+//!   `ip saddr @affinity-… goto endpoint-…` per endpoint; `local-…` does the same over
 //!   this node's endpoints for `Local` traffic policies; `external-…` is the entry for node
 //!   ports, external and LoadBalancer IPs (masquerade, or for `externalTrafficPolicy: Local`
 //!   keep the client address and short-circuit pods and the node to all endpoints).
@@ -26,9 +30,16 @@
 //!
 //! # Updates
 //!
-//! [`Nftables`] keeps the objects it last committed in memory. The first `apply` replaces the
-//! table in one transaction; later ones send one `nft -f -` transaction with only the
-//! elements, sets and chains that differ, and never list the kernel's ruleset. Chains that
+//! [`Nftables`] keeps the objects it last committed in memory, per service port, with the
+//! claimants of each dispatch element (two service ports on one external IP and port: the
+//! first in key order holds it). The first `apply` replaces the table in one transaction;
+//! later ones send one `nft -f -` transaction with only the elements, sets and chains of the
+//! service ports that changed ([`crate::Datapath::apply_changes`]: work in proportion to
+//! the change, not to the table), and never list the kernel's ruleset. What remains per
+//! transaction is nft's own start-up: it fetches the table's chains from the kernel before
+//! every script (about 0.1 to 0.3 s with 30,000 chains), which only speaking netlink
+//! directly would avoid; a long-lived `nft -i` does not help, it refetches after each
+//! commit. Chains that
 //! fall out of use are flushed and deleted in the same transaction; on kernels older than
 //! 6.2, which release a chain's references from deleted map elements only a moment later,
 //! the deletion can fail: the transaction is then resent without it and the deletion

@@ -1,0 +1,184 @@
+//! Feeds a datapath SERVICES Services with ENDPOINTS endpoints each, as API objects, and
+//! reports how long the model and the datapath take and how much memory the process holds:
+//! the full first apply, one endpoint change, one added Service (each through
+//! `apply_changes`, as the run loop does).
+//!
+//! Run it in a network namespace of its own (it binds listeners or programs nftables):
+//!
+//! ```text
+//! unshare -n cargo run --release -p portico-proxy --example scale -- userspace 10000 10
+//! unshare -n cargo run --release -p portico-proxy --example scale -- nftables 10000 10
+//! ```
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::core::v1::{Service, ServicePort as ApiPort, ServiceSpec};
+use k8s_openapi::api::discovery::v1::{Endpoint, EndpointPort, EndpointSlice};
+use kube::api::ObjectMeta;
+use portico_proxy::model::{build, build_service, ProxyState, ServiceKey, SERVICE_NAME_LABEL};
+use portico_proxy::nftables::{NftConfig, Nftables};
+use portico_proxy::userspace::{Options, Userspace};
+use portico_proxy::Datapath;
+
+fn service(i: usize) -> Service {
+    Service {
+        metadata: ObjectMeta {
+            name: Some(format!("s{i:05}")),
+            namespace: Some("default".into()),
+            ..ObjectMeta::default()
+        },
+        spec: Some(ServiceSpec {
+            cluster_ip: Some(format!("10.96.{}.{}", i / 250, i % 250 + 1)),
+            ports: Some(vec![ApiPort {
+                port: 80,
+                protocol: Some("TCP".into()),
+                ..ApiPort::default()
+            }]),
+            ..ServiceSpec::default()
+        }),
+        status: None,
+    }
+}
+
+fn slice(i: usize, endpoints: usize, shift: usize) -> EndpointSlice {
+    EndpointSlice {
+        metadata: ObjectMeta {
+            name: Some(format!("s{i:05}-abcde")),
+            namespace: Some("default".into()),
+            labels: Some(BTreeMap::from([(
+                SERVICE_NAME_LABEL.to_string(),
+                format!("s{i:05}"),
+            )])),
+            ..ObjectMeta::default()
+        },
+        address_type: "IPv4".into(),
+        endpoints: (0..endpoints)
+            .map(|j| {
+                let n = i * endpoints + j + shift;
+                Endpoint {
+                    addresses: vec![format!(
+                        "10.{}.{}.{}",
+                        128 + n / 62500,
+                        n / 250 % 250,
+                        n % 250 + 1
+                    )],
+                    node_name: Some("node".into()),
+                    ..Endpoint::default()
+                }
+            })
+            .collect(),
+        ports: Some(vec![EndpointPort {
+            name: Some(String::new()),
+            port: Some(8080),
+            protocol: Some("TCP".into()),
+            ..EndpointPort::default()
+        }]),
+    }
+}
+
+fn rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1).map(str::to_string))
+        })
+        .and_then(|kb| kb.parse::<f64>().ok())
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+/// Rebuilds Service `i` from its objects into `state`; returns the changed keys.
+fn rebuild(state: &mut ProxyState, svc: &Service, slice: &EndpointSlice) -> BTreeSet<ServiceKey> {
+    let mut changed = BTreeSet::new();
+    for (k, sp) in build_service(svc, &[slice], "node") {
+        if state.services.get(&k) != Some(&sp) {
+            state.services.insert(k.clone(), sp);
+            changed.insert(k);
+        }
+    }
+    changed
+}
+
+async fn measure(mut dp: impl Datapath, services: usize, endpoints: usize) {
+    let rss0 = rss_mib();
+    let svcs: Vec<Service> = (0..services).map(service).collect();
+    let mut slices: Vec<EndpointSlice> = (0..services).map(|i| slice(i, endpoints, 0)).collect();
+    let rss_objects = rss_mib();
+    let t = Instant::now();
+    let mut state = build(&svcs, &slices, "node");
+    let build_ms = ms(t.elapsed());
+    let t = Instant::now();
+    if let Err(e) = dp.apply(&state).await {
+        eprintln!("full apply failed: {e}");
+        std::process::exit(1);
+    }
+    let full_ms = ms(t.elapsed());
+    let rss_applied = rss_mib();
+
+    // One endpoint change, 20 times, on different services.
+    let mut change_ms = Vec::new();
+    for round in 0..20 {
+        let i = (round * 7919) % services;
+        slices[i] = slice(i, endpoints, services * endpoints + round);
+        let t = Instant::now();
+        let changed = rebuild(&mut state, &svcs[i], &slices[i]);
+        if let Err(e) = dp.apply_changes(&state, &changed).await {
+            eprintln!("change failed: {e}");
+            std::process::exit(1);
+        }
+        change_ms.push(ms(t.elapsed()));
+    }
+    change_ms.sort_by(f64::total_cmp);
+
+    // One more Service.
+    let new = service(services);
+    let new_slice = slice(services, endpoints, services * endpoints + 100);
+    let t = Instant::now();
+    let changed = rebuild(&mut state, &new, &new_slice);
+    if let Err(e) = dp.apply_changes(&state, &changed).await {
+        eprintln!("adding a service failed: {e}");
+        std::process::exit(1);
+    }
+    let add_ms = ms(t.elapsed());
+
+    println!(
+        "| {services} | {} | {build_ms:.0} | {full_ms:.0} | {:.2} | {:.2} | {add_ms:.2} | {:.0} | {:.0} | {:.0} |",
+        services * endpoints,
+        change_ms[change_ms.len() / 2],
+        change_ms[change_ms.len() - 1],
+        rss0,
+        rss_objects,
+        rss_applied,
+    );
+}
+
+#[tokio::main]
+async fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let mode = args.get(1).map_or("userspace", String::as_str);
+    let services: usize = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(10_000);
+    let endpoints: usize = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(10);
+    println!("{mode}: | services | endpoints | build ms | first apply ms | 1 endpoint change p50 ms | max ms | add 1 service ms | RSS MiB at start | with objects | after apply |");
+    match mode {
+        "nftables" => {
+            let config = NftConfig::new(
+                "10.244.0.0/16".parse().unwrap_or_else(|_| unreachable!()),
+                "10.96.0.0/12".parse().unwrap_or_else(|_| unreachable!()),
+            );
+            match Nftables::new(config) {
+                Ok(dp) => measure(dp, services, endpoints).await,
+                Err(e) => eprintln!("{e}"),
+            }
+        }
+        _ => {
+            let dp = Userspace::new(Options::default());
+            measure(dp, services, endpoints).await;
+        }
+    }
+}
