@@ -11,13 +11,14 @@
 //! ```
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::core::v1::{Service, ServicePort as ApiPort, ServiceSpec};
 use k8s_openapi::api::discovery::v1::{Endpoint, EndpointPort, EndpointSlice};
 use kube::api::ObjectMeta;
 use portico_proxy::model::{build, build_service, ProxyState, ServiceKey, SERVICE_NAME_LABEL};
-use portico_proxy::nftables::{NftConfig, Nftables};
+use portico_proxy::nftables::{Ipv4Cidr, NftConfig, Nftables};
 use portico_proxy::userspace::{Options, Userspace};
 use portico_proxy::Datapath;
 
@@ -167,11 +168,13 @@ async fn main() {
     println!("{mode}: | services | endpoints | build ms | first apply ms | 1 endpoint change p50 ms | max ms | add 1 service ms | RSS MiB at start | with objects | after apply |");
     match mode {
         "nftables" => {
-            let config = NftConfig::new(
-                "10.244.0.0/16".parse().unwrap_or_else(|_| unreachable!()),
-                "10.96.0.0/12".parse().unwrap_or_else(|_| unreachable!()),
-            );
-            match Nftables::new(config) {
+            let (Some(pods), Some(svcs)) = (
+                Ipv4Cidr::new(Ipv4Addr::new(10, 244, 0, 0), 16),
+                Ipv4Cidr::new(Ipv4Addr::new(10, 96, 0, 0), 12),
+            ) else {
+                return;
+            };
+            match Nftables::new(NftConfig::new(pods, svcs)) {
                 Ok(dp) => measure(dp, services, endpoints).await,
                 Err(e) => eprintln!("{e}"),
             }
