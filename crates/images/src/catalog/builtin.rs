@@ -152,7 +152,16 @@ pub(crate) fn entries() -> BTreeMap<String, Entry> {
         &["nginx"],
     );
     let nginx = with_programs(nginx, &["/docker-entrypoint.sh"], "nginx", &[]);
-    add(&["nginx"], nginx);
+    // Kubernetes' e2e suite runs its own nginx build (`e2e-test-images/nginx:1.14-4`, ...).
+    add(
+        &[
+            "nginx",
+            "registry.k8s.io/e2e-test-images/nginx",
+            "k8s.gcr.io/e2e-test-images/nginx",
+            "gcr.io/kubernetes-e2e-test-images/nginx",
+        ],
+        nginx,
+    );
     let httpd = with_programs(
         builtin("httpd", &["httpd-foreground"]),
         &["httpd-foreground", "/usr/local/bin/httpd-foreground"],

@@ -34,6 +34,11 @@ fn builtin_image_without_command_or_args_runs_entrypoint_and_cmd() {
         s(&[EXE, "__image", "agnhost", "pause"])
     );
     assert_eq!(argv(&c, "busybox", &[], &[]), s(&["sh"]));
+    // The conformance suite's nginx runs the same server as Docker Hub's.
+    assert_eq!(
+        argv(&c, "registry.k8s.io/e2e-test-images/nginx:1.14-4", &[], &[]),
+        argv(&c, "nginx", &[], &[])
+    );
 }
 
 #[test]
