@@ -5,9 +5,11 @@
 #   SERVICES=2000 ENDPOINTS=5 ROUNDS=1 DURATION=5 bench/dns.sh
 #   RATE=20000 bench/dns.sh               # the fixed offered rate of the latency runs
 #
-# Subject: the real server (crates/dns `Server`, UDP) answering a zone built from generated
-# Services and EndpointSlices as `portico dns` builds it from its reflectors, whose objects the
-# process keeps as the reflectors do (the example `zone_server`). Peer: Unbound, one thread,
+# Subject: the real server (crates/dns `Server`, UDP) answering a zone fed with generated
+# Services and EndpointSlices as `portico dns` feeds it from its watchers (each object read
+# into the compact `ZoneState`, then dropped; the example `zone_server`). The example also
+# times incremental changes with every Service present (add a Service and its slice, change
+# one slice, delete a Service; each until the new zone is in force), printed below. Peer: Unbound, one thread,
 # the same names as `local-data` in a static `cluster.local` zone. There is no meaningful
 # "direct" baseline for a DNS server, so none is run.
 #
@@ -72,6 +74,7 @@ for _ in $(seq 1 600); do
   sleep 0.1
 done
 BUILD_MS=$(awk '/^ready/ {print $3}' "$WORK/ours.out")
+read -r ADD_MS CHANGE_MS DELETE_MS < <(awk '/^update/ {print $2, $3, $4}' "$WORK/ours.out")
 
 # Unbound: one thread, no validation or recursion, the same names.
 PEER_PORT=$(free_port)
@@ -158,7 +161,8 @@ echo "raw dnsperf output:"
 sed 's/^/  /' "$WORK/raw.txt"
 echo
 echo "Portico DNS vs Unbound 1.x (1 thread); $SERVICES Services x $ENDPOINTS endpoints;"
-echo "server on CPU $SUBJECT_CPU, dnsperf on CPU $CLIENT_CPU; $ROUNDS rounds x ${DURATION}s; zone build ${BUILD_MS} ms"
+echo "server on CPU $SUBJECT_CPU, dnsperf on CPU $CLIENT_CPU; $ROUNDS rounds x ${DURATION}s; initial zone load ${BUILD_MS} ms"
+echo "one service added with $(python3 -c "print(f'{$SERVICES:,}')") present: $ADD_MS ms; one EndpointSlice changed: $CHANGE_MS ms; one service deleted: $DELETE_MS ms (medians of 50, until the new zone is in force)"
 python3 - "$WORK/results.txt" "$OURS_RSS" "$PEER_RSS" <<'PY'
 import statistics, sys
 rows = [l.split() for l in open(sys.argv[1]) if l.strip()]
@@ -179,5 +183,5 @@ def ratio(kind, i):
     return statistics.median(a) / statistics.median(b) if a and b and statistics.median(b) else float("nan")
 print(f"ratio portico/unbound: queries per CPU-second {ratio('max', 4):.2f}x (max load), "
       f"{ratio('fixed', 4):.2f}x (fixed rate); avg latency at fixed rate {ratio('fixed', 5):.2f}x")
-print(f"resident memory: portico {sys.argv[2]} MiB (zone + the objects as cached), unbound {sys.argv[3]} MiB")
+print(f"resident memory: portico {sys.argv[2]} MiB (zone state and encoded answers), unbound {sys.argv[3]} MiB")
 PY
