@@ -101,7 +101,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // The time of reading the objects into the state and building the zone
     // (not of generating the objects).
     let mut build = Duration::ZERO;
-    let mut state = ZoneState::new("cluster.local", 30)?;
+    let mut state = ZoneState::new("cluster.local", 30)?.without_pod_names();
     for i in 0..a.services {
         // As the watchers do: read each object into the state, then drop it.
         let (service, slice) = objects(i, a.endpoints, 0);

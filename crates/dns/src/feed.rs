@@ -182,7 +182,7 @@ fn id_of(object: &Object) -> Option<(String, String)> {
 /// Runs the cluster DNS until `shutdown` is cancelled: the DNS server on
 /// `config.listen`, the probes, and the watchers feeding the zone.
 pub async fn run(client: Client, config: Config, shutdown: CancellationToken) -> Result<(), Error> {
-    let mut feed = Feed::new(ZoneState::new(&config.domain, config.ttl)?);
+    let mut feed = Feed::new(ZoneState::new(&config.domain, config.ttl)?.without_pod_names());
     let zone = ZoneHandle::new(feed.state.zone());
     let server = Server::bind(config.listen, zone.clone(), config.upstream.clone()).await?;
     tracing::info!(listen = %server.local_addr()?, domain = %config.domain, upstream = ?config.upstream, "cluster DNS bound");

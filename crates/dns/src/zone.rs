@@ -24,7 +24,7 @@ pub(crate) use cache::{Encoded, NodeAnswers};
 pub use state::ZoneState;
 
 use crate::names;
-use shards::Shards;
+use shards::{Reverse, Shards};
 
 /// TTL of the `dns-version` TXT record, as CoreDNS serves it.
 const SCHEMA_TTL: u32 = 28800;
@@ -142,7 +142,7 @@ pub struct Zone {
     namespaces: Arc<HashSet<Box<str>>>,
     services: Shards<Key, Arc<ServiceEntry>>,
     /// Address → the Services having it as cluster IP or endpoint.
-    reverse: Shards<IpAddr, Arc<[Arc<ServiceEntry>]>>,
+    reverse: Reverse<Arc<ServiceEntry>>,
     nameservers: Arc<[IpAddr]>,
 }
 
@@ -362,7 +362,7 @@ impl Zone {
     /// endpoints by their label.
     fn reverse_names(&self, ip: IpAddr) -> Vec<Name> {
         let mut targets = Vec::new();
-        for svc in self.reverse.get(&ip).into_iter().flat_map(|s| s.iter()) {
+        for svc in self.reverse.get(ip) {
             if let ServiceKind::ClusterIp(ips) = &svc.kind {
                 if ips.contains(&ip) {
                     targets.push(self.service_name(svc));

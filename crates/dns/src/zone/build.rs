@@ -36,7 +36,9 @@ pub(crate) struct RawSlice {
     pub(crate) name: Box<str>,
     /// The Service it belongs to, lower-cased.
     pub(crate) service: Box<str>,
-    pub(crate) endpoints: Vec<RawEndpoint>,
+    /// The ports of its endpoints.
+    pub(crate) ports: Arc<[PortEntry]>,
+    pub(crate) endpoints: Box<[RawEndpoint]>,
 }
 
 /// An endpoint as read from a slice, before readiness and naming are applied.
@@ -46,9 +48,8 @@ pub(crate) struct RawEndpoint {
     pub(crate) ready: bool,
     /// The slice's hostname for it, lower-cased.
     pub(crate) hostname: Option<Box<str>>,
-    /// The Pod it targets.
+    /// The Pod it targets (only kept when Pods are).
     pub(crate) pod: Option<Box<str>>,
-    pub(crate) ports: Arc<[PortEntry]>,
 }
 
 /// A Pod's DNS fields: (namespace, name) and (`spec.hostname`, `spec.subdomain`), lower-cased.
@@ -99,8 +100,9 @@ pub(crate) fn read_service(service: &Service) -> Option<RawService> {
 }
 
 /// The zone's view of `slice` (IPv4 and IPv6 slices; FQDN slices and
-/// slices without a Service label are `None`).
-pub(crate) fn read_slice(slice: &EndpointSlice) -> Option<RawSlice> {
+/// slices without a Service label are `None`), with the names of the Pods
+/// behind the endpoints when `pods`.
+pub(crate) fn read_slice(slice: &EndpointSlice, pods: bool) -> Option<RawSlice> {
     let namespace = slice.metadata.namespace.as_deref()?;
     let service = slice
         .metadata
@@ -138,7 +140,7 @@ pub(crate) fn read_slice(slice: &EndpointSlice) -> Option<RawSlice> {
         let pod: Option<Box<str>> = endpoint
             .target_ref
             .as_ref()
-            .filter(|r| r.kind.as_deref() == Some("Pod"))
+            .filter(|r| pods && r.kind.as_deref() == Some("Pod"))
             .and_then(|r| r.name.as_deref())
             .map(Into::into);
         for address in &endpoint.addresses {
@@ -150,7 +152,6 @@ pub(crate) fn read_slice(slice: &EndpointSlice) -> Option<RawSlice> {
                 ready,
                 hostname: hostname.clone(),
                 pod: pod.clone(),
-                ports: ports.clone(),
             });
         }
     }
@@ -158,7 +159,8 @@ pub(crate) fn read_slice(slice: &EndpointSlice) -> Option<RawSlice> {
         namespace: lower(namespace),
         name: slice.metadata.name.as_deref().unwrap_or_default().into(),
         service: lower(service),
-        endpoints,
+        ports,
+        endpoints: endpoints.into_boxed_slice(),
     })
 }
 

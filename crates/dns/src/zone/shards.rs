@@ -6,6 +6,7 @@
 use std::borrow::Borrow;
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hash};
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use foldhash::fast::{FixedState, RandomState};
@@ -86,6 +87,60 @@ impl<K: Hash + Eq + Clone, V: Clone> Shards<K, V> {
     }
 }
 
+/// Address → Service entries, as sorted vectors in copy-on-write shards:
+/// 32 bytes per address instead of a hash map slot and an allocation, and
+/// a change copies one shard of a few hundred entries.
+#[derive(Debug, Clone)]
+pub(crate) struct Reverse<V> {
+    shards: Vec<Arc<Vec<(IpAddr, V)>>>,
+}
+
+impl<V: Clone> Default for Reverse<V> {
+    fn default() -> Self {
+        Self {
+            shards: (0..SHARDS).map(|_| Arc::default()).collect(),
+        }
+    }
+}
+
+impl<V: Clone> Reverse<V> {
+    /// The values of `ip`.
+    pub(crate) fn get(&self, ip: IpAddr) -> impl Iterator<Item = &V> {
+        let shard = self.shards.get(shard_of(&ip)).map_or(&[][..], |s| &s[..]);
+        let from = shard.partition_point(|(a, _)| *a < ip);
+        shard[from..]
+            .iter()
+            .take_while(move |(a, _)| *a == ip)
+            .map(|(_, v)| v)
+    }
+
+    /// Removes the values of `ip` that `stale` picks, then adds `new`.
+    pub(crate) fn replace(&mut self, ip: IpAddr, stale: impl Fn(&V) -> bool, new: Option<V>) {
+        let index = shard_of(&ip);
+        let shard = &self.shards[index];
+        let from = shard.partition_point(|(a, _)| *a < ip);
+        let found = shard[from..]
+            .iter()
+            .take_while(|(a, _)| *a == ip)
+            .any(|(_, v)| stale(v));
+        if !found && new.is_none() {
+            return;
+        }
+        let shard = Arc::make_mut(&mut self.shards[index]);
+        let mut at = from;
+        while at < shard.len() && shard[at].0 == ip {
+            if stale(&shard[at].1) {
+                shard.remove(at);
+            } else {
+                at += 1;
+            }
+        }
+        if let Some(value) = new {
+            shard.insert(at, (ip, value));
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -110,6 +165,24 @@ mod tests {
         assert_eq!(map.len(), 2000);
         assert_eq!(map.remove("absent"), None);
         assert_eq!(map.values().count(), 2000);
+    }
+
+    #[test]
+    fn reverse_entries_per_address() {
+        let mut map: Reverse<u32> = Reverse::default();
+        let ip = |i: u32| IpAddr::from(std::net::Ipv4Addr::from(0x0a00_0000 + i));
+        for i in 0..5000 {
+            map.replace(ip(i), |_| false, Some(i));
+        }
+        map.replace(ip(7), |_| false, Some(70));
+        let snapshot = map.clone();
+        map.replace(ip(7), |v| *v == 7, None);
+        map.replace(ip(8), |v| *v == 8, Some(80));
+        assert_eq!(snapshot.get(ip(7)).copied().collect::<Vec<_>>(), [7, 70]);
+        assert_eq!(map.get(ip(7)).copied().collect::<Vec<_>>(), [70]);
+        assert_eq!(map.get(ip(8)).copied().collect::<Vec<_>>(), [80]);
+        assert_eq!(map.get(ip(9)).copied().collect::<Vec<_>>(), [9]);
+        assert_eq!(map.get(ip(6000)).count(), 0);
     }
 
     #[test]

@@ -41,6 +41,8 @@ pub struct ZoneState {
     namespaces_changed: bool,
     /// Names given to nameless slices.
     anonymous: u64,
+    /// Whether Pods name endpoints (else the endpoints' Pod names are not kept).
+    pods_name_endpoints: bool,
     /// The zone as of the last [`zone`](ZoneState::zone) (plus the serial).
     published: Zone,
 }
@@ -74,6 +76,7 @@ impl ZoneState {
             dirty: HashSet::new(),
             namespaces_changed: false,
             anonymous: 0,
+            pods_name_endpoints: true,
             published: Zone {
                 base: Arc::new(base),
                 serial: 0,
@@ -83,6 +86,15 @@ impl ZoneState {
                 nameservers: Arc::new([]),
             },
         })
+    }
+
+    /// Forgets the Pods behind endpoints, for a state fed no Pods (as
+    /// `feed`, like CoreDNS, watches none): per-endpoint names then come
+    /// from the slices' hostnames alone, and 100,000 endpoints keep no Pod
+    /// names. Call before adding slices.
+    pub fn without_pod_names(mut self) -> Self {
+        self.pods_name_endpoints = false;
+        self
     }
 
     /// Sets the SOA serial of the next snapshots (CoreDNS uses the time of the last change).
@@ -137,7 +149,7 @@ impl ZoneState {
             }
         };
         self.remove_slice_id(&id);
-        let Some(raw) = read_slice(slice) else {
+        let Some(raw) = read_slice(slice, self.pods_name_endpoints) else {
             return;
         };
         let Some(key) = Key::new(&raw.service, &raw.namespace) else {
@@ -280,9 +292,8 @@ impl ZoneState {
         let mut endpoints = Vec::new();
         let mut seen = HashSet::new();
         let slices = self.slices_of.get(key).into_iter().flatten();
-        for endpoint in slices
-            .filter_map(|id| self.slices.get(id))
-            .flat_map(|s| &s.endpoints)
+        let slices = slices.filter_map(|id| self.slices.get(id));
+        for (endpoint, ports) in slices.flat_map(|s| s.endpoints.iter().map(move |e| (e, &s.ports)))
         {
             if !(endpoint.ready || raw.publish_not_ready) || !seen.insert(endpoint.ip) {
                 continue;
@@ -297,7 +308,7 @@ impl ZoneState {
             endpoints.push(EndpointEntry {
                 hostname: endpoint.hostname.clone().or_else(from_pod),
                 ip: endpoint.ip,
-                ports: endpoint.ports.clone(),
+                ports: ports.clone(),
             });
         }
         Some(ServiceEntry {
@@ -324,19 +335,8 @@ impl ZoneState {
         ips.sort_unstable();
         ips.dedup();
         for ip in ips {
-            let mut list: Vec<Arc<ServiceEntry>> = zone
-                .reverse
-                .get(&ip)
-                .map(|l| l.iter().filter(|e| e.key != *key).cloned().collect())
-                .unwrap_or_default();
-            if let Some(entry) = new.as_ref().filter(|e| addresses(e).any(|a| a == ip)) {
-                list.push(entry.clone());
-            }
-            if list.is_empty() {
-                zone.reverse.remove(&ip);
-            } else {
-                zone.reverse.insert(ip, list.into());
-            }
+            let now = new.as_ref().filter(|e| addresses(e).any(|a| a == ip));
+            zone.reverse.replace(ip, |e| e.key == *key, now.cloned());
         }
         if Key::new(NAMESERVER.0, NAMESERVER.1).as_ref() == Some(key) {
             zone.nameservers = match new.as_deref().map(|e| &e.kind) {
@@ -366,3 +366,6 @@ fn slice_id(namespace: &str, name: &str) -> Box<str> {
 fn pod_id(namespace: &str, name: &str) -> Box<str> {
     format!("{namespace}/{name}").into()
 }
+
+#[cfg(test)]
+mod tests;
