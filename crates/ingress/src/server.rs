@@ -1,22 +1,29 @@
 //! The HTTP and HTTPS listeners and the reverse proxy.
 //!
-//! Each accepted connection gets its own task: TLS first on the HTTPS listener (SNI picks the
-//! certificate through [`CertResolver`], ALPN offers `h2` and `http/1.1`), then hyper serves
-//! HTTP/1.1 or HTTP/2 (prior knowledge too on the plain port) and hands every request to
-//! [`proxy::Proxy`]. On shutdown the listeners close, connections finish their requests in
-//! flight (at most [`GRACE`]), then [`Server::serve`] returns.
+//! One worker thread per CPU the process may run on, each with a single-threaded tokio
+//! runtime and its own `SO_REUSEPORT` listeners ([`workers`]), so that a client connection,
+//! its TLS session and its backend connections live on one thread with no cross-thread
+//! wakeups; the routing snapshot and the certificates are shared. Plain HTTP/1.1 (and
+//! HTTP/1.1 over TLS) goes through the [`lean`] path; HTTP/2 (ALPN or prior knowledge),
+//! protocol upgrades and HTTPS or HTTP/2 backends go through hyper and [`proxy::Proxy`]. On
+//! shutdown the listeners close, connections finish their requests in flight (at most
+//! [`GRACE`]), then [`Server::serve`] returns.
 
 mod affinity;
 mod forward;
 mod headers;
+mod lean;
 mod pages;
 mod pool;
 mod proxy;
+mod rewind;
 mod sniff;
 mod upstream;
+mod workers;
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
+use std::num::NonZeroUsize;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -25,9 +32,10 @@ use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
+use socket2::{Domain, Protocol, Socket, Type};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::watch;
+use tokio::sync::{oneshot, watch};
 use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -41,15 +49,25 @@ use proxy::{Connection, Proxy};
 pub const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long requests in flight may take to finish after shutdown.
 pub const GRACE: Duration = Duration::from_secs(10);
+/// The listen backlog of each listener.
+const BACKLOG: i32 = 1024;
 
 /// Bound listeners, ready to serve.
 pub struct Server {
-    http: TcpListener,
-    https: TcpListener,
+    /// One HTTP and one HTTPS listener per worker, all on the same two ports.
+    listeners: Vec<(std::net::TcpListener, std::net::TcpListener)>,
     health: Option<TcpListener>,
     addrs: LocalAddrs,
+    shared: Arc<Shared>,
+}
+
+/// What every worker shares.
+struct Shared {
     proxy: Arc<Proxy>,
     tls: TlsAcceptor,
+    hyper: auto::Builder<TokioExecutor>,
+    http_port: u16,
+    https_port: u16,
 }
 
 /// The addresses the listeners are bound to (the actual ports when the config asked for 0).
@@ -64,21 +82,31 @@ pub struct LocalAddrs {
 }
 
 impl Server {
-    /// Binds the HTTP, HTTPS and health listeners of `config`.
+    /// Binds the HTTP, HTTPS and health listeners of `config` (the first two once per
+    /// worker, one worker per CPU this process may run on).
     pub async fn bind(
         config: &Config,
         snapshots: watch::Receiver<Arc<Snapshot>>,
         certs: Arc<CertResolver>,
     ) -> Result<Server, Error> {
-        let http = listen(config.http).await?;
-        let https = listen(config.https).await?;
+        let workers = std::thread::available_parallelism().map_or(1, NonZeroUsize::get);
+        let mut listeners = vec![(listen(config.http)?, listen(config.https)?)];
+        let http = listeners[0].0.local_addr()?;
+        let https = listeners[0].1.local_addr()?;
+        for _ in 1..workers {
+            listeners.push((listen(http)?, listen(https)?));
+        }
         let health = match config.health {
-            Some(addr) => Some(listen(addr).await?),
+            Some(addr) => Some(
+                TcpListener::bind(addr)
+                    .await
+                    .map_err(|source| Error::Bind { addr, source })?,
+            ),
             None => None,
         };
         let addrs = LocalAddrs {
-            http: http.local_addr()?,
-            https: https.local_addr()?,
+            http,
+            https,
             health: health.as_ref().map(TcpListener::local_addr).transpose()?,
         };
         let provider = Arc::new(rustls::crypto::ring::default_provider());
@@ -88,15 +116,29 @@ impl Server {
             .with_no_client_auth()
             .with_cert_resolver(certs);
         tls.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+        // Stateless session tickets (as nginx's default `ssl_session_tickets on`): a client
+        // coming back resumes without a signature, whatever the number of clients.
+        tls.ticketer =
+            rustls::crypto::ring::Ticketer::new().map_err(|e| Error::Tls(e.to_string()))?;
         let proxy = Proxy::new(snapshots, upstream::Upstreams::new()?, addrs.https.port());
-        info!(http = %addrs.http, https = %addrs.https, health = ?addrs.health, "ingress listening");
+        let mut hyper = auto::Builder::new(TokioExecutor::new());
+        hyper
+            .http1()
+            .timer(TokioTimer::new())
+            .header_read_timeout(HEADER_TIMEOUT);
+        hyper.http2().timer(TokioTimer::new());
+        info!(http = %addrs.http, https = %addrs.https, health = ?addrs.health, workers, "ingress listening");
         Ok(Server {
-            http,
-            https,
+            listeners,
             health,
             addrs,
-            proxy: Arc::new(proxy),
-            tls: TlsAcceptor::from(Arc::new(tls)),
+            shared: Arc::new(Shared {
+                proxy: Arc::new(proxy),
+                tls: TlsAcceptor::from(Arc::new(tls)),
+                hyper,
+                http_port: addrs.http.port(),
+                https_port: addrs.https.port(),
+            }),
         })
     }
 
@@ -107,50 +149,24 @@ impl Server {
 
     /// Serves until `shutdown`, then lets requests in flight finish.
     pub async fn serve(self, shutdown: CancellationToken) -> Result<(), Error> {
+        let mut finished = Vec::with_capacity(self.listeners.len());
+        for (i, (http, https)) in self.listeners.into_iter().enumerate() {
+            let (done, finish) = oneshot::channel::<()>();
+            let shared = self.shared.clone();
+            let stop = shutdown.clone();
+            let spawned = std::thread::Builder::new()
+                .name(format!("ingress-{i}"))
+                .spawn(move || {
+                    workers::run(&shared, http, https, &stop);
+                    drop(done);
+                });
+            if let Err(error) = spawned {
+                shutdown.cancel();
+                return Err(Error::Io(error));
+            }
+            finished.push(finish);
+        }
         let tracker = TaskTracker::new();
-        let mut builder = auto::Builder::new(TokioExecutor::new());
-        builder
-            .http1()
-            .timer(TokioTimer::new())
-            .header_read_timeout(HEADER_TIMEOUT);
-        builder.http2().timer(TokioTimer::new());
-        let builder = Arc::new(builder);
-        let https_port = self.addrs.https.port();
-        let http_port = self.addrs.http.port();
-
-        let plain = accept_loop(&self.http, &shutdown, |stream, peer| {
-            let builder = builder.clone();
-            let proxy = self.proxy.clone();
-            let shutdown = shutdown.clone();
-            tracker.spawn(async move {
-                let origin = Origin {
-                    client: peer.ip(),
-                    port: http_port,
-                    tls: false,
-                };
-                serve_proxied(stream, origin, &builder, proxy, &shutdown).await;
-            });
-        });
-        let secure = accept_loop(&self.https, &shutdown, |stream, peer| {
-            let builder = builder.clone();
-            let proxy = self.proxy.clone();
-            let shutdown = shutdown.clone();
-            let acceptor = self.tls.clone();
-            tracker.spawn(async move {
-                let stream =
-                    match tokio::time::timeout(HEADER_TIMEOUT, acceptor.accept(stream)).await {
-                        Ok(Ok(stream)) => stream,
-                        Ok(Err(error)) => return debug!(%peer, %error, "TLS handshake failed"),
-                        Err(_) => return debug!(%peer, "TLS handshake timed out"),
-                    };
-                let origin = Origin {
-                    client: peer.ip(),
-                    port: https_port,
-                    tls: true,
-                };
-                serve_proxied(stream, origin, &builder, proxy, &shutdown).await;
-            });
-        });
         let health = async {
             if let Some(listener) = &self.health {
                 accept_loop(listener, &shutdown, |stream, _peer| {
@@ -160,22 +176,35 @@ impl Server {
                 .await;
             }
         };
-        tokio::join!(plain, secure, health);
+        let workers = async {
+            for finish in finished {
+                let _ = finish.await;
+            }
+        };
+        tokio::join!(health, workers);
         tracker.close();
         if tokio::time::timeout(GRACE, tracker.wait()).await.is_err() {
             warn!(
                 connections = tracker.len(),
-                "connections still open after the grace period"
+                "health connections still open after the grace period"
             );
         }
         Ok(())
     }
 }
 
-async fn listen(addr: SocketAddr) -> Result<TcpListener, Error> {
-    TcpListener::bind(addr)
-        .await
-        .map_err(|source| Error::Bind { addr, source })
+/// A non-blocking listener on `addr` with `SO_REUSEPORT`, so that every worker has its own.
+fn listen(addr: SocketAddr) -> Result<std::net::TcpListener, Error> {
+    let bind = || -> std::io::Result<std::net::TcpListener> {
+        let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+        socket.set_reuse_address(true)?;
+        socket.set_reuse_port(true)?;
+        socket.set_nonblocking(true)?;
+        socket.bind(&addr.into())?;
+        socket.listen(BACKLOG)?;
+        Ok(socket.into())
+    };
+    bind().map_err(|source| Error::Bind { addr, source })
 }
 
 /// Accepts until `shutdown`, handing each connection (with `TCP_NODELAY` set) to `spawn`.

@@ -45,7 +45,9 @@ pub fn ingress_controller(args: IngressArgs) -> Result<()> {
             Some((ns.to_string(), name.to_string()))
         }
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+    // The proxy runs on worker threads of its own (one single-threaded runtime per CPU this
+    // process may use); this runtime only watches the API server and answers health checks.
+    let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("building the async runtime")?;

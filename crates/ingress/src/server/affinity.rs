@@ -32,10 +32,16 @@ pub fn value_of(endpoint: SocketAddr) -> [u8; 16] {
 
 /// The value of cookie `name` in the request's `Cookie` headers.
 pub fn requested<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
-    headers
+    let mut values = headers
         .get_all(COOKIE)
         .iter()
-        .filter_map(|v| v.to_str().ok())
+        .filter_map(|v| v.to_str().ok());
+    requested_in(&mut values, name)
+}
+
+/// The value of cookie `name` in `Cookie` header values.
+pub fn requested_in<'a>(values: &mut impl Iterator<Item = &'a str>, name: &str) -> Option<&'a str> {
+    values
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
         .find(|(n, _)| *n == name)

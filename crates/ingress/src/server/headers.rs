@@ -161,6 +161,23 @@ impl Forwarded {
     }
 }
 
+impl Forwarded {
+    /// The client's address as text.
+    pub fn ip(&self) -> &[u8] {
+        self.ip.as_bytes()
+    }
+
+    /// The port the connection came in on, as text.
+    pub fn port(&self) -> &[u8] {
+        self.port.as_bytes()
+    }
+
+    /// `http` or `https`.
+    pub fn scheme(&self) -> &[u8] {
+        self.scheme.as_bytes()
+    }
+}
+
 /// Sets `X-Forwarded-*`, `X-Real-IP`, `X-Scheme` and `X-Request-ID` (keeping the client's id);
 /// returns the request id. `authority` is the request's host and port as the client sent them.
 pub fn set_forwarded(

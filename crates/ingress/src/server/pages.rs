@@ -14,18 +14,22 @@ const HTML: HeaderValue = HeaderValue::from_static("text/html");
 
 /// A small HTML page for `status`, in the shape of ingress-nginx's error pages.
 pub fn error(status: StatusCode) -> Response<Body> {
-    let body = match status {
+    let mut response = Response::new(Either::Right(Full::new(html(status))));
+    *response.status_mut() = status;
+    response.headers_mut().insert(CONTENT_TYPE, HTML);
+    response
+}
+
+/// The HTML page for `status`.
+pub fn html(status: StatusCode) -> Bytes {
+    match status {
         StatusCode::NOT_FOUND => Bytes::from_static(NOT_FOUND),
         StatusCode::BAD_REQUEST => Bytes::from_static(BAD_REQUEST),
         StatusCode::BAD_GATEWAY => Bytes::from_static(BAD_GATEWAY),
         StatusCode::SERVICE_UNAVAILABLE => Bytes::from_static(UNAVAILABLE),
         StatusCode::GATEWAY_TIMEOUT => Bytes::from_static(GATEWAY_TIMEOUT),
         other => Bytes::from(page(other)),
-    };
-    let mut response = Response::new(Either::Right(Full::new(body)));
-    *response.status_mut() = status;
-    response.headers_mut().insert(CONTENT_TYPE, HTML);
-    response
+    }
 }
 
 /// `308 Permanent Redirect` to `location`, with the small page nginx writes along with it.

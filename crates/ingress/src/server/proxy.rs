@@ -28,7 +28,7 @@ use crate::snapshot::{Backend, RouteMatch, Snapshot};
 
 /// Tries per request, as ingress-nginx's `proxy-next-upstream-tries` (3), bounded by the
 /// number of endpoints.
-const MAX_TRIES: usize = 3;
+pub const MAX_TRIES: usize = 3;
 const COUNTERS: usize = 256;
 
 /// What every request handler shares.
@@ -190,14 +190,24 @@ impl Proxy {
         response.map(Either::Left)
     }
 
-    fn next(&self, backend: &Backend) -> usize {
+    /// The newest snapshot.
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        self.snapshots.borrow().clone()
+    }
+
+    /// The index of the endpoint of `backend` whose turn it is.
+    pub fn next(&self, backend: &Backend) -> usize {
         let slot = (std::ptr::from_ref(backend) as usize >> 4) % COUNTERS;
         let n = self.counters[slot].fetch_add(1, Ordering::Relaxed);
         n % backend.endpoints.len().max(1)
     }
 
     fn https_location(&self, host: &str, uri: &Uri) -> String {
-        let pq = uri.path_and_query().map_or("/", |pq| pq.as_str());
+        self.redirect_to(host, uri.path_and_query().map_or("/", |pq| pq.as_str()))
+    }
+
+    /// Where the HTTPS redirect of a request for `host` and `pq` (path and query) points.
+    pub fn redirect_to(&self, host: &str, pq: &str) -> String {
         if self.https_port == 443 {
             format!("https://{host}{pq}")
         } else {
