@@ -105,8 +105,8 @@ fn serve(socket: &Arc<UdpSocket>, handler: &Arc<Handler>, runtime: &Handle, stop
     }
 }
 
-/// Sends the answers `to_send` (index into `answers`, peer), in as few
-/// `sendmmsg` calls as the kernel allows; a failed datagram is skipped.
+/// Sends the answers `to_send` (index into `answers`, peer) with one
+/// `sendmmsg`; when the first datagram fails, it is skipped and the rest sent.
 fn send_all(
     fd: i32,
     headers: &mut MultiHeaders<SockaddrStorage>,
@@ -130,7 +130,11 @@ fn send_all(
             MsgFlags::empty(),
         );
         match sent {
-            Ok(results) => from += results.count().max(1),
+            // On a blocking socket every datagram is sent unless one fails,
+            // which ends the call early; those after it are dropped (the
+            // clients retry). The count is not read: nix reads it through
+            // receive-side addresses this header never had.
+            Ok(_) => return,
             Err(Errno::EINTR) => {}
             Err(error) => {
                 tracing::debug!(%error, "UDP send failed");
