@@ -11,6 +11,7 @@
 #   R=5 DURATION=20 bench/ingress.sh
 #   CONNECTIONS=64 bench/ingress.sh
 #   PORTICO_BIN=/path/to/portico bench/ingress.sh
+#   CASES=handshakes TARGETS=portico bench/ingress.sh   # a subset (e.g. to profile with perf -p)
 #
 # Everything runs in a fresh user + network + mount namespace made with unshare (no root
 # needed, nothing touches the host network): a bridge without ports carries 10.99.0.1, where the
@@ -228,8 +229,8 @@ EOF
 }
 
 declare -A RESULT
-CASES=(http https handshakes h2)
-TARGETS=(direct nginx portico)
+read -r -a CASES <<< "${CASES:-http https handshakes h2}"
+read -r -a TARGETS <<< "${TARGETS:-direct nginx portico}"
 url_of() { # case target
   local scheme=http port
   case "$1" in https|handshakes|h2) scheme=https ;; esac

@@ -212,7 +212,11 @@ async fn request_bodies_of_every_framing_reach_the_backend() {
 async fn backends_that_die_give_502_or_a_truncated_response() {
     let (backend, _) = scripted(false).await;
     let proxy = proxy_to(&[backend]).await;
-    let text = raw(proxy.addrs.http, get("/die", "").as_bytes()).await;
+    let text = raw(
+        proxy.addrs.http,
+        get("/die", "Connection: close\r\n").as_bytes(),
+    )
+    .await;
     assert!(text.starts_with("HTTP/1.1 502 Bad Gateway\r\n"), "{text}");
     assert!(text.contains("502 Bad Gateway</h1>"));
 
