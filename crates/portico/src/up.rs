@@ -61,6 +61,10 @@ pub struct UpArgs {
     /// Host port (on the listen address) of the ingress controller's HTTPS listener.
     #[arg(long, default_value_t = 8443)]
     pub https_port: u16,
+    /// The DNS server the cluster DNS forwards names outside the cluster to, as ADDR:PORT
+    /// (default: the first `nameserver` of the host's /etc/resolv.conf).
+    #[arg(long)]
+    pub upstream_dns: Option<std::net::SocketAddr>,
 }
 
 impl UpArgs {
@@ -71,7 +75,7 @@ impl UpArgs {
 
     /// The same options as command-line arguments, for the next process of the chain.
     pub fn to_args(&self) -> Vec<String> {
-        vec![
+        let mut args: Vec<String> = vec![
             "--nodes".into(),
             self.nodes.to_string(),
             "--home".into(),
@@ -88,7 +92,11 @@ impl UpArgs {
             self.http_port.to_string(),
             "--https-port".into(),
             self.https_port.to_string(),
-        ]
+        ];
+        if let Some(dns) = self.upstream_dns {
+            args.extend(["--upstream-dns".into(), dns.to_string()]);
+        }
+        args
     }
 }
 

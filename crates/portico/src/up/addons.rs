@@ -87,10 +87,18 @@ fn host_resolvers() -> Vec<SocketAddr> {
     portico_dns::upstreams_from_resolv_conf(&text)
 }
 
-/// Relays DNS queries sent to `GATEWAY:53` on the node network to the host's resolvers
-/// through a UDP socket the host side bound (a socket keeps the host's network).
-pub async fn forward_dns(ports: portico_sandbox::ports::PortClient, stop: CancellationToken) {
-    let resolvers = host_resolvers();
+/// Relays DNS queries sent to `GATEWAY:53` on the node network to `upstream` (else the
+/// host's first resolver) through a UDP socket the host side bound (a socket keeps the host's
+/// network).
+pub async fn forward_dns(
+    ports: portico_sandbox::ports::PortClient,
+    upstream: Option<SocketAddr>,
+    stop: CancellationToken,
+) {
+    let resolvers = match upstream {
+        Some(u) => vec![u],
+        None => host_resolvers(),
+    };
     let Some(&upstream) = resolvers.first() else {
         tracing::info!("the host has no DNS servers: names outside the cluster will not resolve");
         return;

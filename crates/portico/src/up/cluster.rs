@@ -178,7 +178,11 @@ async fn run(args: &UpArgs) -> Result<()> {
     super::addons::apply_dns(&client)
         .await
         .context("creating the cluster DNS")?;
-    tokio::spawn(super::addons::forward_dns(ports.clone(), shutdown.clone()));
+    tokio::spawn(super::addons::forward_dns(
+        ports.clone(),
+        args.upstream_dns,
+        shutdown.clone(),
+    ));
     say("step starting the ingress controller");
     super::ingress::apply(&client)
         .await

@@ -229,6 +229,7 @@ pub fn down(home: Option<&Path>) -> Result<()> {
         proxy_mode: String::new(),
         http_port: 0,
         https_port: 0,
+        upstream_dns: None,
     };
     let home = args.home();
     let Some(pid) = running_pid(&home) else {

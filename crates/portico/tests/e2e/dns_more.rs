@@ -5,9 +5,7 @@
 //! paths, NXDOMAIN against NODATA, 10,000 glibc lookups with parallel A/AAAA through the
 //! proxy, and killing one DNS pod while a client resolves in a loop.
 //!
-//! Nothing here resolves names outside `cluster.local`: the cluster's forwarder would send
-//! them to the host's resolver, which is not on loopback. Forwarding is covered by the
-//! `portico-dns` integration tests against a fake upstream on 127.0.0.1.
+//! Names outside `cluster.local` (forwarded upstream) are in `dns_upstream`.
 
 use std::collections::BTreeSet;
 

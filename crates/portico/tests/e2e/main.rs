@@ -20,6 +20,7 @@ mod ctl_scheduler;
 mod ctl_workloads;
 mod deletion;
 mod dns_more;
+mod dns_upstream;
 mod edit_patch;
 mod expose;
 mod ingress;
