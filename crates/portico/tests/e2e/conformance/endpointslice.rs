@@ -9,12 +9,11 @@ use std::time::Duration;
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::{Endpoints, ObjectReference, Pod, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
-use kube::api::{
-    Api, DeleteParams, ListParams, Patch, PatchParams, PostParams, WatchEvent, WatchParams,
-};
+use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams, WatchParams};
 use serde_json::json;
 
 use super::framework;
+use super::framework::annotation;
 
 mod expect;
 use crate::kube_client::support::blocking;
@@ -295,14 +294,6 @@ async fn endpointslice_should_create_endpoints_and_endpointslices_for_pods_match
     expect_endpoints_and_slices(&cs, &ns, &svc2, &[&pod1, &pod2], 2, 2, true).await;
 }
 
-fn annotation<'a>(eps: &'a EndpointSlice, key: &str) -> Option<&'a str> {
-    eps.metadata
-        .annotations
-        .as_ref()?
-        .get(key)
-        .map(String::as_str)
-}
-
 // Ported from test/e2e/network/endpointslice.go, "should support creating EndpointSlice API
 // operations".
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -404,21 +395,8 @@ async fn endpointslice_should_support_creating_endpointslice_api_operations() {
     );
 
     // waiting for watch events with expected annotations
-    loop {
-        let evt = match tokio::time::timeout(FOREVER_TEST_TIMEOUT, eps_watch.next()).await {
-            Err(_) => panic!("timed out waiting for watch event"),
-            Ok(None) => panic!("watch channel should not close"),
-            Ok(Some(evt)) => evt.unwrap(),
-        };
-        let watched = match evt {
-            WatchEvent::Bookmark(_) => continue,
-            WatchEvent::Modified(eps) => eps,
-            other => panic!("expected a MODIFIED event, got {other:?}"),
-        };
-        if annotation(&watched, "patched") == Some("true") {
-            break;
-        }
-    }
+    framework::await_modified_with_annotation(&mut eps_watch, "patched", FOREVER_TEST_TIMEOUT)
+        .await;
     drop(eps_watch);
 
     // deleting

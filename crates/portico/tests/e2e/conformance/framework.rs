@@ -154,3 +154,41 @@ where
         tokio::time::sleep(interval).await;
     }
 }
+
+/// The value of annotation `key` of any object.
+pub fn annotation<'a, K: kube::Resource>(obj: &'a K, key: &str) -> Option<&'a str> {
+    obj.meta()
+        .annotations
+        .as_ref()?
+        .get(key)
+        .map(String::as_str)
+}
+
+/// The API-operations tests' "waiting for watch events with expected annotations": reads
+/// `watch` (bookmarks skipped) until a MODIFIED event whose object has annotation `key` set to
+/// `"true"`; any other event, a closed watch or `timeout` between events fails the test.
+pub async fn await_modified_with_annotation<K, S>(
+    watch: &mut S,
+    key: &str,
+    timeout: std::time::Duration,
+) where
+    K: kube::Resource + std::fmt::Debug,
+    S: futures::Stream<Item = kube::Result<kube::api::WatchEvent<K>>> + Unpin,
+{
+    use futures::StreamExt;
+    loop {
+        let evt = match tokio::time::timeout(timeout, watch.next()).await {
+            Err(_) => panic!("timed out waiting for watch event"),
+            Ok(None) => panic!("watch channel should not close"),
+            Ok(Some(evt)) => evt.unwrap(),
+        };
+        let watched = match evt {
+            kube::api::WatchEvent::Bookmark(_) => continue,
+            kube::api::WatchEvent::Modified(obj) => obj,
+            other => panic!("expected a MODIFIED event, got {other:?}"),
+        };
+        if annotation(&watched, key) == Some("true") {
+            return;
+        }
+    }
+}

@@ -6,13 +6,13 @@ use std::time::Duration;
 use futures::StreamExt;
 use k8s_openapi::api::networking::v1::Ingress;
 use kube::api::{
-    Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams, PostParams, WatchEvent,
-    WatchParams,
+    Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams, PostParams, WatchParams,
 };
 use kube::discovery::ApiResource;
 use serde_json::{json, Value};
 
 use super::framework;
+use super::framework::annotation;
 use crate::kube_client::support::blocking;
 
 /// `wait.ForeverTestTimeout`.
@@ -36,14 +36,6 @@ fn ingress(unique: &str, host: &str) -> Ingress {
         "status": {"loadBalancer": {}},
     }))
     .unwrap()
-}
-
-fn annotation<'a>(ing: &'a Ingress, key: &str) -> Option<&'a str> {
-    ing.metadata
-        .annotations
-        .as_ref()?
-        .get(key)
-        .map(String::as_str)
 }
 
 fn load_balancer(ing: &Ingress) -> Value {
@@ -162,21 +154,8 @@ async fn ingress_api_should_support_creating_ingress_api_operations() {
     );
 
     // waiting for watch events with expected annotations
-    loop {
-        let evt = match tokio::time::timeout(FOREVER_TEST_TIMEOUT, ing_watch.next()).await {
-            Err(_) => panic!("timed out waiting for watch event"),
-            Ok(None) => panic!("watch channel should not close"),
-            Ok(Some(evt)) => evt.unwrap(),
-        };
-        let watched = match evt {
-            WatchEvent::Bookmark(_) => continue,
-            WatchEvent::Modified(ing) => ing,
-            other => panic!("expected a MODIFIED event, got {other:?}"),
-        };
-        if annotation(&watched, "patched") == Some("true") {
-            break;
-        }
-    }
+    framework::await_modified_with_annotation(&mut ing_watch, "patched", FOREVER_TEST_TIMEOUT)
+        .await;
     drop(ing_watch);
 
     // patching /status

@@ -4,12 +4,11 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use k8s_openapi::api::networking::v1::IngressClass;
-use kube::api::{
-    Api, DeleteParams, ListParams, Patch, PatchParams, PostParams, WatchEvent, WatchParams,
-};
+use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams, WatchParams};
 use serde_json::json;
 
 use super::framework;
+use super::framework::annotation;
 use crate::kube_client::support::blocking;
 
 /// `wait.ForeverTestTimeout`.
@@ -30,14 +29,6 @@ async fn create_ingress_class(
     }))
     .unwrap();
     api.create(&PostParams::default(), &class).await
-}
-
-fn annotation<'a>(ic: &'a IngressClass, key: &str) -> Option<&'a str> {
-    ic.metadata
-        .annotations
-        .as_ref()?
-        .get(key)
-        .map(String::as_str)
 }
 
 // Ported from test/e2e/network/ingressclass.go, "should support creating IngressClass API
@@ -121,21 +112,7 @@ async fn ingressclass_api_should_support_creating_ingressclass_api_operations() 
     );
 
     // waiting for watch events with expected annotations
-    loop {
-        let evt = match tokio::time::timeout(FOREVER_TEST_TIMEOUT, ic_watch.next()).await {
-            Err(_) => panic!("timed out waiting for watch event"),
-            Ok(None) => panic!("watch channel should not close"),
-            Ok(Some(evt)) => evt.unwrap(),
-        };
-        let watched = match evt {
-            WatchEvent::Bookmark(_) => continue,
-            WatchEvent::Modified(ic) => ic,
-            other => panic!("expected a MODIFIED event, got {other:?}"),
-        };
-        if annotation(&watched, "patched") == Some("true") {
-            break;
-        }
-    }
+    framework::await_modified_with_annotation(&mut ic_watch, "patched", FOREVER_TEST_TIMEOUT).await;
     drop(ic_watch);
 
     // deleting
