@@ -16,25 +16,11 @@ fn external(spec: &Value) -> bool {
     matches!(spec["type"].as_str(), Some("NodePort" | "LoadBalancer"))
 }
 
-/// Turning session affinity off drops its configuration: Kubernetes' `SetDefaults_Service`
-/// clears `sessionAffinityConfig` whenever `sessionAffinity` is `None`, so a client that
-/// reads a ClientIP Service, sets `sessionAffinity: None` and writes it back (the e2e jig's
-/// `UpdateService`) is not refused for the defaulted timeout it left in place.
-pub fn drop_unused_session_affinity_config(new: &mut Value) {
-    let Some(spec) = new.get_mut("spec").and_then(Value::as_object_mut) else {
-        return;
-    };
-    if spec.get("sessionAffinity").and_then(Value::as_str) == Some("None") {
-        spec.remove("sessionAffinityConfig");
-    }
-}
-
 /// On a type change, drops the fields the new type does not use when the client left them
 /// as they were, so `kubectl patch svc x -p '{"spec":{"type":"ClusterIP"}}'` works on a
-/// LoadBalancer (Kubernetes' dropTypeDependentFields). Also applies
-/// [`drop_unused_session_affinity_config`].
+/// LoadBalancer (Kubernetes' dropTypeDependentFields). (`sessionAffinity: None` clearing
+/// its configuration is a default, `portico_api::defaults`, applied to every write after this.)
 pub fn drop_type_dependent_fields(old: &Value, new: &mut Value) {
-    drop_unused_session_affinity_config(new);
     let old_spec = &old["spec"];
     if old_spec["type"] == new["spec"]["type"] {
         return;
@@ -108,22 +94,6 @@ mod tests {
             new["spec"],
             json!({"type": "ClusterIP", "clusterIP": "10.96.0.5", "ports": [{"port": 80}]})
         );
-    }
-
-    #[test]
-    fn session_affinity_none_drops_the_client_ip_timeout() {
-        let old = json!({"spec": {"type": "NodePort", "sessionAffinity": "ClientIP",
-            "sessionAffinityConfig": {"clientIP": {"timeoutSeconds": 10800}}}});
-        let mut new = old.clone();
-        new["spec"]["sessionAffinity"] = json!("None");
-        drop_type_dependent_fields(&old, &mut new);
-        assert_eq!(
-            new["spec"],
-            json!({"type": "NodePort", "sessionAffinity": "None"})
-        );
-        let mut sticky = old.clone();
-        drop_type_dependent_fields(&old, &mut sticky);
-        assert_eq!(sticky, old, "ClientIP keeps its configuration");
     }
 
     #[test]
