@@ -95,12 +95,15 @@ spec:
     ]);
     c.ready_pods("run=client", 1);
     // The DNS pods come moments after the nodes: wait until an outside name answers.
+    // Until then dig fails (the kube-dns Service has no ready endpoint and refuses), so
+    // a failed dig here means "not yet", not a failure.
     let first = c.eventually(120, || {
-        let out = dig(
+        let r = exec(
             &c,
-            &["+short", "+time=2", "+tries=1", "outside.example.test"],
+            "client",
+            &["dig", "+short", "+time=2", "+tries=1", "outside.example.test"],
         );
-        (!out.trim().is_empty()).then_some(out)
+        (r.ok && !r.stdout.trim().is_empty()).then_some(r.stdout)
     });
     assert_eq!(first.trim(), OUTSIDE_IP, "A from the upstream resolver");
 
