@@ -101,7 +101,13 @@ spec:
         let r = exec(
             &c,
             "client",
-            &["dig", "+short", "+time=2", "+tries=1", "outside.example.test"],
+            &[
+                "dig",
+                "+short",
+                "+time=2",
+                "+tries=1",
+                "outside.example.test",
+            ],
         );
         (r.ok && !r.stdout.trim().is_empty()).then_some(r.stdout)
     });
