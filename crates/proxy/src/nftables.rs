@@ -50,7 +50,10 @@
 
 pub mod conntrack;
 mod names;
+mod netlink;
+mod ops;
 mod render;
+mod rule;
 mod ruleset;
 mod sync;
 
@@ -189,6 +192,27 @@ pub struct Nftables {
     /// Chains flushed but not yet deleted.
     pending_delete: BTreeSet<String>,
     last_transaction: String,
+    /// The netlink socket of incremental transactions: opened on first use, dropped after
+    /// any failure.
+    socket: Option<netlink::Socket>,
+    last_timing: NetlinkTiming,
+}
+
+/// Where the time of the last [`crate::Datapath::apply`]'s netlink transactions went
+/// (zero when it sent none, e.g. on the first apply, which goes through `nft`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct NetlinkTiming {
+    /// Transactions (batches) sent.
+    pub batches: u32,
+    /// Messages sent, one per changed object.
+    pub messages: usize,
+    /// Bytes sent.
+    pub bytes: usize,
+    /// Turning the operations into netlink messages.
+    pub encode: std::time::Duration,
+    /// From sending a batch to its last acknowledgement: the kernel's work (it checks and
+    /// commits the batch inside the send call).
+    pub kernel: std::time::Duration,
 }
 
 /// What the kernel holds: each service port's objects, and the UDP service ports (for
@@ -209,6 +233,8 @@ impl Nftables {
             committed: None,
             pending_delete: BTreeSet::new(),
             last_transaction: String::new(),
+            socket: None,
+            last_timing: NetlinkTiming::default(),
         })
     }
 
@@ -220,6 +246,11 @@ impl Nftables {
     /// The script(s) the last `apply` sent, in order (empty if it changed nothing).
     pub fn last_transaction(&self) -> &str {
         &self.last_transaction
+    }
+
+    /// How long the last apply's netlink transactions took.
+    pub fn last_timing(&self) -> NetlinkTiming {
+        self.last_timing
     }
 
     /// The script `apply(state)` would send now (as one transaction), without sending it.

@@ -1,10 +1,14 @@
-//! nft text from a [`Ruleset`]: the whole table ([`full`]) or one transaction that turns the
-//! committed objects into the desired ones ([`diff`]). Pure functions: same input, same
-//! text, which the tests compare line by line.
+//! nft text from a [`Ruleset`]: the whole table ([`full`]), and the operations of one
+//! transaction that turns the committed objects into the desired ones ([`diff`],
+//! [`changes`]; their text is [`ops::script`], their netlink form
+//! [`super::netlink::Batch`]). Pure functions: same input, same output, which the tests
+//! compare line by line.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
+use super::ops::{self, Op};
+use super::rule::{ElemKey, Verdict};
 use super::ruleset::{Collection, Ruleset, ServiceRules};
 use super::NftConfig;
 use crate::model::ServiceKey;
@@ -110,29 +114,6 @@ pub(crate) fn base(config: &NftConfig) -> String {
     s
 }
 
-fn set_line(t: &str, name: &str, timeout: u64) -> String {
-    format!(
-        "add set {t} {name} {{ type ipv4_addr ; flags dynamic,timeout ; timeout {timeout}s ; }}\n"
-    )
-}
-
-fn element_line(
-    t: &str,
-    verb: &str,
-    coll: Collection,
-    key: &str,
-    elem: Option<(&ServiceKey, &Option<String>)>,
-) -> String {
-    match elem.and_then(|(owner, v)| v.as_ref().map(|v| (owner, v))) {
-        Some((owner, value)) => format!(
-            "{verb} element {t} {} {{ {key} comment \"{}\" : {value} }}\n",
-            coll.name(),
-            owner.display_name()
-        ),
-        None => format!("{verb} element {t} {} {{ {key} }}\n", coll.name()),
-    }
-}
-
 /// Reading order of a service's chains: selection, then entry, then endpoints.
 fn chain_rank(name: &str) -> u8 {
     ["service-", "local-", "external-"]
@@ -162,7 +143,11 @@ pub(crate) fn full(rs: &Ruleset, config: &NftConfig) -> String {
             owner.protocol.as_str()
         );
         for (name, timeout) in &rules.sets {
-            out.push_str(&set_line(&t, name, *timeout));
+            let op = Op::AddSet {
+                name: name.clone(),
+                timeout: *timeout,
+            };
+            out.push_str(&op.line(&config.table));
         }
         let mut chains: Vec<_> = rules.chains.iter().collect();
         chains.sort_by_key(|(name, _)| (chain_rank(name), *name));
@@ -174,8 +159,20 @@ pub(crate) fn full(rs: &Ruleset, config: &NftConfig) -> String {
                 let _ = writeln!(out, "add rule {t} {name} {rule}");
             }
         }
-        for ((coll, key), elem) in owned {
-            out.push_str(&element_line(&t, "add", *coll, key, Some(elem)));
+        for ((coll, key), (owner, value)) in owned {
+            match value {
+                Some(v) => {
+                    let _ = writeln!(
+                        out,
+                        "add element {t} {} {{ {key} comment \"{}\" : {v} }}",
+                        coll.name(),
+                        owner.display_name()
+                    );
+                }
+                None => {
+                    let _ = writeln!(out, "add element {t} {} {{ {key} }}", coll.name());
+                }
+            }
         }
     }
     out
@@ -184,9 +181,11 @@ pub(crate) fn full(rs: &Ruleset, config: &NftConfig) -> String {
 /// What a transaction from `old` to `new` does, and the chains it leaves for later deletion.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct Transaction {
-    /// The nft script (empty when nothing changed).
+    /// The operations, in order (empty when nothing changed).
+    pub ops: Vec<Op>,
+    /// The same as an nft script (what [`super::Nftables::last_transaction`] shows).
     pub text: String,
-    /// Chains that are no longer used: flushed by `text`, and deleted by it too when
+    /// Chains that are no longer used: flushed by `ops`, and deleted by them too when
     /// deletion was asked for.
     pub stale_chains: Vec<String>,
 }
@@ -218,6 +217,8 @@ pub(crate) fn diff(
     changes(old, &updates, pending, delete_chains, config)
 }
 
+type Claim<'a> = Option<(&'a ServiceKey, &'a Option<Verdict>)>;
+
 /// The transaction that applies `updates` to the committed `old`: only the elements, sets
 /// and chains of those service ports that differ, in work proportional to them. Chains in
 /// `pending` (flushed earlier, not yet deleted) and chains that become unused are deleted
@@ -230,14 +231,13 @@ pub(crate) fn changes(
     delete_chains: bool,
     config: &NftConfig,
 ) -> Transaction {
-    let t = format!("ip {}", config.table);
     let empty = ServiceRules::default();
     let mut new_sets: BTreeMap<&str, u64> = BTreeMap::new();
     let mut gone_sets: BTreeSet<&str> = BTreeSet::new();
     let mut new_chains: BTreeSet<&str> = BTreeSet::new();
-    let mut fill: BTreeMap<&str, (bool, &[String])> = BTreeMap::new();
+    let mut fill: BTreeMap<&str, (bool, &[super::rule::Rule])> = BTreeMap::new();
     let mut gone_chains: BTreeSet<&str> = BTreeSet::new();
-    let mut elems: BTreeSet<&(Collection, String)> = BTreeSet::new();
+    let mut elems: BTreeSet<&(Collection, ElemKey)> = BTreeSet::new();
     let mut kept_chains: BTreeSet<&str> = BTreeSet::new();
     for (key, next) in updates {
         let prev = old.services.get(key).unwrap_or(&empty);
@@ -276,7 +276,7 @@ pub(crate) fn changes(
         elems.extend(next.elements.keys());
     }
     // Who holds each touched element before and after.
-    let mut element_changes = Vec::new();
+    let mut element_changes: Vec<(&(Collection, ElemKey), Claim<'_>, _)> = Vec::new();
     for elem in elems {
         let before = old.owner(elem);
         let mut claimants = old.claims.get(elem).cloned().unwrap_or_default();
@@ -293,49 +293,54 @@ pub(crate) fn changes(
         }
     }
 
-    let mut out = String::new();
+    let mut ops = Vec::new();
     // 1. New sets and chains, so that rules and elements below can refer to them.
     for (name, timeout) in &new_sets {
-        out.push_str(&set_line(&t, name, *timeout));
+        ops.push(Op::AddSet {
+            name: name.to_string(),
+            timeout: *timeout,
+        });
     }
     for name in &new_chains {
-        let _ = writeln!(out, "add chain {t} {name}");
+        ops.push(Op::AddChain(name.to_string()));
     }
     // 2. Elements that go away or change their verdict.
     for (elem, before, _) in &element_changes {
         if before.is_some() {
-            out.push_str(&element_line(&t, "delete", elem.0, &elem.1, None));
+            ops.push(Op::DeleteElement(elem.0, elem.1.clone()));
         }
     }
     // 3. Chains whose rules change are flushed and refilled; new chains are filled.
     for (name, (flush, rules)) in &fill {
         if *flush {
-            let _ = writeln!(out, "flush chain {t} {name}");
+            ops.push(Op::FlushChain(name.to_string()));
         }
         for rule in rules.iter() {
-            let _ = writeln!(out, "add rule {t} {name} {rule}");
+            ops.push(Op::AddRule {
+                chain: name.to_string(),
+                rule: rule.clone(),
+            });
         }
     }
     let mut stale: Vec<String> = Vec::new();
     for name in &gone_chains {
-        let _ = writeln!(out, "flush chain {t} {name}");
+        ops.push(Op::FlushChain(name.to_string()));
         stale.push(name.to_string());
     }
     // 4. New and changed elements.
-    for (elem, _, after) in &element_changes {
-        if let Some((owner, value)) = after {
-            out.push_str(&element_line(
-                &t,
-                "add",
-                elem.0,
-                &elem.1,
-                Some((owner, value)),
-            ));
+    for (elem, _, after) in element_changes {
+        if let Some((owner, verdict)) = after {
+            ops.push(Op::AddElement {
+                coll: elem.0,
+                key: elem.1.clone(),
+                comment: owner.display_name(),
+                verdict,
+            });
         }
     }
     // 5. Sets no longer referenced (their chains were flushed above), then unused chains.
     for name in &gone_sets {
-        let _ = writeln!(out, "delete set {t} {name}");
+        ops.push(Op::DeleteSet(name.to_string()));
     }
     for name in pending.iter().filter(|n| !kept_chains.contains(n.as_str())) {
         if !stale.contains(name) {
@@ -345,11 +350,12 @@ pub(crate) fn changes(
     stale.sort();
     if delete_chains {
         for name in &stale {
-            let _ = writeln!(out, "delete chain {t} {name}");
+            ops.push(Op::DeleteChain(name.clone()));
         }
     }
     Transaction {
-        text: out,
+        text: ops::script(&ops, &config.table),
+        ops,
         stale_chains: stale,
     }
 }

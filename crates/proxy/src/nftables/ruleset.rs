@@ -6,7 +6,8 @@
 use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, Ipv4Addr};
 
-use super::names::{proto, ServiceNames};
+use super::names::ServiceNames;
+use super::rule::{ElemKey, Rule, Verdict, MARK_FOR_MASQUERADE};
 use super::NftConfig;
 use crate::model::{Endpoint, Protocol, ProxyState, ServiceKey, ServicePort};
 
@@ -46,14 +47,14 @@ pub(crate) struct ServiceRules {
     /// Affinity sets by name, with their entry timeout in seconds.
     pub sets: BTreeMap<String, u64>,
     /// Chains by name, with their rules in order.
-    pub chains: BTreeMap<String, Vec<String>>,
+    pub chains: BTreeMap<String, Vec<Rule>>,
     /// Elements by collection and key (e.g. `10.96.0.10 . tcp . 53`), with the verdict for
     /// maps (`goto <chain>`, `drop`) or `None` in sets.
-    pub elements: BTreeMap<(Collection, String), Option<String>>,
+    pub elements: BTreeMap<(Collection, ElemKey), Option<Verdict>>,
 }
 
 /// Who claims one element: every claimant with its value, in key order; the first has it.
-pub(crate) type Claimants = BTreeMap<ServiceKey, Option<String>>;
+pub(crate) type Claimants = BTreeMap<ServiceKey, Option<Verdict>>;
 
 /// The per-service objects of the table, and who holds each element.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -61,7 +62,7 @@ pub(crate) struct Ruleset {
     /// Each service port's objects.
     pub services: BTreeMap<ServiceKey, ServiceRules>,
     /// The claimants of each element.
-    pub claims: HashMap<(Collection, String), Claimants>,
+    pub claims: HashMap<(Collection, ElemKey), Claimants>,
 }
 
 /// kube-proxy's `CategorizeEndpoints` for one candidate pool: the ready endpoints, or if
@@ -139,7 +140,7 @@ impl Ruleset {
     }
 
     /// Who has the element `elem`, with its value.
-    pub fn owner(&self, elem: &(Collection, String)) -> Option<(&ServiceKey, &Option<String>)> {
+    pub fn owner(&self, elem: &(Collection, ElemKey)) -> Option<(&ServiceKey, &Option<Verdict>)> {
         self.claims.get(elem).and_then(|c| c.iter().next())
     }
 }
@@ -155,19 +156,19 @@ impl ServiceRules {
         Some(rules)
     }
 
-    fn chain(&mut self, name: &str, rules: Vec<String>) {
+    fn chain(&mut self, name: &str, rules: Vec<Rule>) {
         self.chains.insert(name.to_string(), rules);
     }
 
     /// Adds an element unless this service port claimed the key already (the first claim
     /// stands).
-    fn element(&mut self, coll: Collection, key: String, value: Option<String>) {
+    fn element(&mut self, coll: Collection, key: ElemKey, value: Option<Verdict>) {
         self.elements.entry((coll, key)).or_insert(value);
     }
 
     fn add_service(&mut self, key: &ServiceKey, sp: &ServicePort, config: &NftConfig) {
         let names = ServiceNames::new(key);
-        let p = proto(key.protocol);
+        let p = key.protocol;
         let port = sp.port;
         let external_ok = sp.externally_accessible();
         let ext_local = external_ok && sp.external_local;
@@ -193,19 +194,19 @@ impl ServiceRules {
             &names.service
         };
         let (internal_verdict, external_verdict) = if has_endpoints {
-            ("drop".to_string(), "drop".to_string())
+            (Verdict::Drop, Verdict::Drop)
         } else {
             (
-                "goto reject-chain".to_string(),
-                "goto reject-chain".to_string(),
+                Verdict::Goto("reject-chain".to_string()),
+                Verdict::Goto("reject-chain".to_string()),
             )
         };
-        let goto = |chain: &str| Some(format!("goto {chain}"));
+        let goto = |chain: &str| Some(Verdict::Goto(chain.to_string()));
 
         // Dispatch: cluster IPs.
         for cip in v4s(&sp.cluster_ips) {
-            self.element(Collection::ClusterIps, cip.to_string(), None);
-            let k = format!("{cip} . {p} . {port}");
+            self.element(Collection::ClusterIps, ElemKey::Addr(cip), None);
+            let k = ElemKey::AddrProtoPort(cip, p, port);
             if has_internal {
                 self.element(Collection::ServiceIps, k, goto(internal_chain));
             } else {
@@ -218,7 +219,7 @@ impl ServiceRules {
         }
         // External IPs and LoadBalancer IPs.
         for ip in v4s(&sp.external_ips).chain(v4s(&sp.load_balancer_ips)) {
-            let k = format!("{ip} . {p} . {port}");
+            let k = ElemKey::AddrProtoPort(ip, p, port);
             if has_endpoints {
                 self.element(Collection::ServiceIps, k.clone(), goto(&names.external));
             }
@@ -232,7 +233,7 @@ impl ServiceRules {
         }
         // Node port.
         if let Some(np) = sp.node_port {
-            let k = format!("{p} . {np}");
+            let k = ElemKey::ProtoPort(p, np);
             if has_endpoints {
                 self.element(
                     Collection::ServiceNodePorts,
@@ -247,13 +248,11 @@ impl ServiceRules {
 
         // Traffic to a cluster IP from outside the pod network is masqueraded, so that
         // replies come back through this node.
-        let masq_cluster: Vec<String> = if has_internal {
+        let masq_cluster: Vec<Rule> = if has_internal {
             v4s(&sp.cluster_ips)
-                .map(|cip| {
-                    format!(
-                        "ip daddr {cip} ip saddr != {} jump mark-for-masquerade",
-                        config.pod_cidr
-                    )
+                .map(|daddr| Rule::MasqueradeOutside {
+                    daddr,
+                    pods: config.pod_cidr,
                 })
                 .collect()
         } else {
@@ -266,20 +265,24 @@ impl ServiceRules {
                 // Pods and the node itself keep reaching every endpoint, as if they went
                 // out to the load balancer and back; only outside clients are limited to
                 // local endpoints, and they keep their source address.
-                rules.push(format!(
-                    "ip saddr {} goto {} comment \"short-circuit pod traffic\"",
-                    config.pod_cidr, names.service
-                ));
-                rules.push("fib saddr type local jump mark-for-masquerade comment \"masquerade local traffic\"".to_string());
-                rules.push(format!(
-                    "fib saddr type local goto {} comment \"short-circuit local traffic\"",
-                    names.service
-                ));
+                rules.push(Rule::SourceIn {
+                    cidr: config.pod_cidr,
+                    verdict: Verdict::Goto(names.service.clone()),
+                    comment: "short-circuit pod traffic",
+                });
+                rules.push(Rule::LocalSource {
+                    verdict: Verdict::Jump(MARK_FOR_MASQUERADE.to_string()),
+                    comment: "masquerade local traffic",
+                });
+                rules.push(Rule::LocalSource {
+                    verdict: Verdict::Goto(names.service.clone()),
+                    comment: "short-circuit local traffic",
+                });
             } else {
-                rules.push("jump mark-for-masquerade".to_string());
+                rules.push(Rule::Always(Verdict::Jump(MARK_FOR_MASQUERADE.to_string())));
             }
             if has_external {
-                rules.push(format!("goto {external_policy_chain}"));
+                rules.push(Rule::Always(Verdict::Goto(external_policy_chain.clone())));
             }
             self.chain(&names.external, rules);
         }
@@ -299,11 +302,10 @@ impl ServiceRules {
             };
             if let Some(t) = affinity {
                 for ep in eps.iter() {
-                    rules.push(format!(
-                        "ip saddr @{} goto {}",
-                        names.affinity(ep.ip, ep.port, t),
-                        names.endpoint(ep.ip, ep.port)
-                    ));
+                    rules.push(Rule::Affinity {
+                        set: names.affinity(ep.ip, ep.port, t),
+                        target: names.endpoint(ep.ip, ep.port),
+                    });
                 }
             }
             // One draw per endpoint, 1/n, 1/(n-1), ... 1/2, then the last one: uniform,
@@ -313,9 +315,12 @@ impl ServiceRules {
                 let target = names.endpoint(ep.ip, ep.port);
                 let left = eps.len() - i;
                 if left > 1 {
-                    rules.push(format!("numgen random mod {left} == 0 goto {target}"));
+                    rules.push(Rule::Random {
+                        modulus: u32::try_from(left).unwrap_or(u32::MAX),
+                        target,
+                    });
                 } else {
-                    rules.push(format!("goto {target}"));
+                    rules.push(Rule::Always(Verdict::Goto(target)));
                 }
             }
             self.chain(chain, rules);
@@ -334,13 +339,20 @@ impl ServiceRules {
             if self.chains.contains_key(&name) {
                 continue;
             }
-            let mut rules = vec![format!("ip saddr {} jump mark-for-masquerade", ep.ip)];
+            let IpAddr::V4(addr) = ep.ip else {
+                continue;
+            };
+            let mut rules = vec![Rule::Hairpin { endpoint: addr }];
             if let Some(t) = affinity {
                 let set = names.affinity(ep.ip, ep.port, t);
-                rules.push(format!("update @{set} {{ ip saddr }}"));
+                rules.push(Rule::Remember { set: set.clone() });
                 self.sets.insert(set, t);
             }
-            rules.push(format!("meta l4proto {p} dnat to {}:{}", ep.ip, ep.port));
+            rules.push(Rule::Dnat {
+                protocol: p,
+                addr,
+                port: ep.port,
+            });
             self.chain(&name, rules);
         }
     }

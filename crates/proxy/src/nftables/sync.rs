@@ -1,10 +1,11 @@
-//! Sending transactions: [`Datapath::apply`] for [`Nftables`], one `nft -f -` per
-//! transaction.
+//! Sending transactions: [`Datapath::apply`] for [`Nftables`]. The first apply (and the
+//! rewrite after a failure) replaces the table with one `nft -f -` script; every later
+//! transaction goes over netlink ([`super::netlink`]) as one batch.
 //!
-//! A transaction that the kernel refuses as too large (`Message too long`: without
-//! `CAP_NET_ADMIN` in the initial namespace, nft cannot enlarge its netlink socket buffer,
-//! so a rootless sandbox takes batches of a few hundred objects only) is split: the
-//! changed service ports are halved and the first half applied on its own, until each
+//! A transaction too large to send (`Message too long`, or `No buffer space available`:
+//! without `CAP_NET_ADMIN` in the initial namespace a socket cannot be enlarged past
+//! `net.core.wmem_max`, so a rootless sandbox takes batches of a limited size) is split:
+//! the changed service ports are halved and the first half applied on its own, until each
 //! transaction fits. Every intermediate step is a consistent table for a subset of the
 //! changes, so service ports switch over whole, never half-programmed.
 
@@ -14,9 +15,11 @@ use std::time::Instant;
 
 use tokio::io::AsyncWriteExt;
 
+use super::netlink::{self, Batch, Failure};
+use super::ops::{Line, Op};
 use super::render::{self, Update};
 use super::ruleset::{Ruleset, ServiceRules};
-use super::{Committed, Nftables};
+use super::{Committed, NetlinkTiming, Nftables};
 use crate::model::{Protocol, ProxyState, ServiceKey};
 use crate::{Datapath, Error};
 
@@ -54,6 +57,7 @@ impl Datapath for Nftables {
         changed: &BTreeSet<ServiceKey>,
     ) -> Result<(), Error> {
         self.last_transaction.clear();
+        self.last_timing = NetlinkTiming::default();
         let updates: Vec<Update> = changed
             .iter()
             .map(|k| {
@@ -69,14 +73,16 @@ impl Datapath for Nftables {
         while let Some(batch) = batches.pop() {
             match self.step(&batch).await {
                 Ok(()) => {}
-                Err(e) if too_long(&e) && batch.len() >= 2 => {
-                    tracing::debug!(changes = batch.len(), "transaction too large, splitting");
+                Err(StepError::TooLarge(e)) if batch.len() >= 2 => {
+                    tracing::debug!(changes = batch.len(), error = %e, "transaction too large, splitting");
                     let mut first = batch;
                     let second = first.split_off(first.len() / 2);
                     batches.push(second);
                     batches.push(first);
                 }
-                Err(e) => return Err(e),
+                Err(StepError::TooLarge(e) | StepError::Refused(e) | StepError::Failed(e)) => {
+                    return Err(e)
+                }
             }
         }
         // Flows already translated to an endpoint that is gone would keep going there.
@@ -108,17 +114,33 @@ impl Datapath for Nftables {
     }
 }
 
+/// Why a step failed, which decides what happens next.
+enum StepError {
+    /// Too large to send; the kernel is unchanged (the changes can be split).
+    TooLarge(Error),
+    /// The kernel refused the transaction and is unchanged.
+    Refused(Error),
+    /// Anything else: the next apply rewrites the table.
+    Failed(Error),
+}
+
 impl Nftables {
     /// Applies `batch` in one transaction: replacing the table with just these service
     /// ports if nothing is committed, else changing only their objects. On a refusal as
     /// too large the committed objects are kept; on other failures they are forgotten, so
     /// that the next apply rewrites the table.
-    async fn step(&mut self, batch: &[Update]) -> Result<(), Error> {
+    async fn step(&mut self, batch: &[Update]) -> Result<(), StepError> {
         let Some(mut old) = self.committed.take() else {
             let mut rules = Ruleset::default();
             rules.update(batch.iter().cloned());
             let script = self.replace_script(&rules);
-            self.run(script).await?;
+            self.run(script).await.map_err(|e| {
+                if too_long(&e) {
+                    StepError::TooLarge(e)
+                } else {
+                    StepError::Failed(e)
+                }
+            })?;
             self.committed = Some(Committed {
                 rules,
                 udp: BTreeMap::new(),
@@ -127,39 +149,106 @@ impl Nftables {
             return Ok(());
         };
         let tx = render::changes(&old.rules, batch, &self.pending_delete, true, &self.config);
-        if tx.text.is_empty() {
-            old.rules.update(batch.iter().cloned());
-            self.committed = Some(old);
-            return Ok(());
-        }
-        match self.run(tx.text).await {
+        match self.send(&tx.ops, &tx.text).await {
             Ok(()) => {
                 self.pending_delete.clear();
                 old.rules.update(batch.iter().cloned());
                 self.committed = Some(old);
                 Ok(())
             }
-            Err(e) if too_long(&e) => {
+            Err(StepError::TooLarge(e)) => {
                 self.committed = Some(old);
-                Err(e)
+                Err(StepError::TooLarge(e))
             }
-            Err(first) if !tx.stale_chains.is_empty() => {
+            Err(StepError::Refused(first)) if !tx.stale_chains.is_empty() => {
                 // Kernels before 6.2 release a chain's references from deleted map
-                // elements a moment after the transaction: keep the chains for next time.
+                // elements a moment after the transaction (`EBUSY`): keep the chains for
+                // next time.
                 tracing::info!(error = %first, "retrying the transaction without deleting chains");
                 let tx =
                     render::changes(&old.rules, batch, &self.pending_delete, false, &self.config);
-                self.run(tx.text).await?;
+                self.send(&tx.ops, &tx.text).await.map_err(|e| match e {
+                    StepError::TooLarge(e) | StepError::Refused(e) | StepError::Failed(e) => {
+                        StepError::Failed(e)
+                    }
+                })?;
                 self.pending_delete = tx.stale_chains.into_iter().collect();
                 old.rules.update(batch.iter().cloned());
                 self.committed = Some(old);
                 Ok(())
             }
-            Err(e) => Err(e),
+            Err(StepError::Refused(e) | StepError::Failed(e)) => Err(StepError::Failed(e)),
         }
     }
 
-    /// Runs one transaction and appends it to [`Nftables::last_transaction`] if it worked.
+    /// Sends `ops` as one netlink batch and appends `text` (their script) to
+    /// [`Nftables::last_transaction`] if it worked.
+    async fn send(&mut self, ops: &[Op], text: &str) -> Result<(), StepError> {
+        if ops.is_empty() {
+            return Ok(());
+        }
+        let started = Instant::now();
+        let mut batch = Batch::encode(&self.config.table, ops);
+        let encode = started.elapsed();
+        let mut socket = match self.socket.take() {
+            Some(s) => s,
+            None => netlink::Socket::open().map_err(|source| {
+                StepError::Failed(Error::Io {
+                    what: "opening a NETLINK_NETFILTER socket".into(),
+                    source,
+                })
+            })?,
+        };
+        let (socket, result, batch) = tokio::task::spawn_blocking(move || {
+            let result = socket.send(&mut batch);
+            (socket, result, batch)
+        })
+        .await
+        .map_err(|e| StepError::Failed(Error::Nftables(format!("netlink task failed: {e}"))))?;
+        tracing::debug!(
+            messages = ops.len(),
+            bytes = batch.bytes().len(),
+            encode_ms = encode.as_secs_f64() * 1e3,
+            total_ms = started.elapsed().as_secs_f64() * 1e3,
+            ok = result.is_ok(),
+            "nftables netlink transaction"
+        );
+        let table = &self.config.table;
+        match result {
+            Ok(sent) => {
+                self.socket = Some(socket);
+                let t = &mut self.last_timing;
+                t.batches += 1;
+                t.messages += ops.len();
+                t.bytes += batch.bytes().len();
+                t.encode += encode;
+                t.kernel += sent.kernel;
+                self.last_transaction.push_str(text);
+                Ok(())
+            }
+            Err(Failure::TooLarge(e)) => Err(StepError::TooLarge(Error::Nftables(format!(
+                "netlink: a transaction of {} messages ({} bytes) is too large to send: {e}",
+                ops.len(),
+                batch.bytes().len()
+            )))),
+            Err(Failure::Refused { op, error, message }) => {
+                let what = match op.and_then(|i| ops.get(i)) {
+                    Some(op) => format!("`{}`", Line { op, table }),
+                    None => format!("a transaction of {} messages", ops.len()),
+                };
+                let detail = message.map(|m| format!(" ({m})")).unwrap_or_default();
+                Err(StepError::Refused(Error::Nftables(format!(
+                    "nftables refused {what}: {error}{detail}"
+                ))))
+            }
+            Err(Failure::Io(what, e)) => Err(StepError::Failed(Error::Nftables(format!(
+                "netlink: {what} the nf_tables socket failed: {e}"
+            )))),
+        }
+    }
+
+    /// Runs one `nft -f -` script and appends it to [`Nftables::last_transaction`] if it
+    /// worked.
     async fn run(&mut self, script: String) -> Result<(), Error> {
         let started = Instant::now();
         let result = run_nft(&self.config.nft, &script).await;

@@ -1,0 +1,106 @@
+//! The operations of an incremental transaction as data: [`Op`] prints as one line of an
+//! nft script ([`Op::line`]) and [`super::netlink`] encodes it as one nf_tables message.
+
+use std::fmt::{self, Write as _};
+
+use super::rule::{ElemKey, Rule, Verdict};
+use super::ruleset::Collection;
+
+/// One change to the table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Op {
+    /// `add set`: an affinity set (`ipv4_addr`, dynamic, with a timeout in seconds).
+    AddSet {
+        /// The set's name.
+        name: String,
+        /// Entry timeout in seconds.
+        timeout: u64,
+    },
+    /// `add chain`: a regular (non-base) chain.
+    AddChain(String),
+    /// `delete element`: an element, by key.
+    DeleteElement(Collection, ElemKey),
+    /// `flush chain`: removes every rule of a chain.
+    FlushChain(String),
+    /// `add rule`: appends a rule to a chain.
+    AddRule {
+        /// The chain.
+        chain: String,
+        /// The rule.
+        rule: Rule,
+    },
+    /// `add element`: an element, with its comment and verdict in maps.
+    AddElement {
+        /// The set or map.
+        coll: Collection,
+        /// The key.
+        key: ElemKey,
+        /// The owner's name, the element's comment (maps only).
+        comment: String,
+        /// The verdict (maps) or `None` (sets).
+        verdict: Option<Verdict>,
+    },
+    /// `delete set`.
+    DeleteSet(String),
+    /// `delete chain`.
+    DeleteChain(String),
+}
+
+impl Op {
+    /// The op as a line of an nft script for table `ip <table>` (with the newline).
+    pub fn line(&self, table: &str) -> String {
+        let mut s = String::new();
+        let _ = writeln!(s, "{}", Line { op: self, table });
+        s
+    }
+}
+
+/// An [`Op`] with its table, printable.
+pub(crate) struct Line<'a> {
+    /// The operation.
+    pub op: &'a Op,
+    /// The table's name (family `ip`).
+    pub table: &'a str,
+}
+
+impl fmt::Display for Line<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let t = self.table;
+        match self.op {
+            Op::AddSet { name, timeout } => write!(
+                f,
+                "add set ip {t} {name} {{ type ipv4_addr ; flags dynamic,timeout ; timeout {timeout}s ; }}"
+            ),
+            Op::AddChain(name) => write!(f, "add chain ip {t} {name}"),
+            Op::DeleteElement(coll, key) => {
+                write!(f, "delete element ip {t} {} {{ {key} }}", coll.name())
+            }
+            Op::FlushChain(name) => write!(f, "flush chain ip {t} {name}"),
+            Op::AddRule { chain, rule } => write!(f, "add rule ip {t} {chain} {rule}"),
+            Op::AddElement {
+                coll,
+                key,
+                comment,
+                verdict,
+            } => match verdict {
+                Some(v) => write!(
+                    f,
+                    "add element ip {t} {} {{ {key} comment \"{comment}\" : {v} }}",
+                    coll.name()
+                ),
+                None => write!(f, "add element ip {t} {} {{ {key} }}", coll.name()),
+            },
+            Op::DeleteSet(name) => write!(f, "delete set ip {t} {name}"),
+            Op::DeleteChain(name) => write!(f, "delete chain ip {t} {name}"),
+        }
+    }
+}
+
+/// The nft script of `ops`, one line each.
+pub(crate) fn script(ops: &[Op], table: &str) -> String {
+    let mut s = String::new();
+    for op in ops {
+        let _ = writeln!(s, "{}", Line { op, table });
+    }
+    s
+}
