@@ -1,13 +1,15 @@
 //! Feeds a datapath SERVICES Services with ENDPOINTS endpoints each, as API objects, and
 //! reports how long the model and the datapath take and how much memory the process holds:
 //! the full first apply, one endpoint change, one added Service (each through
-//! `apply_changes`, as the run loop does).
+//! `apply_changes`, as the run loop does). For nftables it also splits the incremental
+//! transactions' time into encoding and the kernel's share (send to last acknowledgement).
 //!
 //! Run it in a network namespace of its own (it binds listeners or programs nftables):
 //!
 //! ```text
 //! unshare -n cargo run --release -p portico-proxy --example scale -- userspace 10000 10
-//! unshare -n cargo run --release -p portico-proxy --example scale -- nftables 10000 10
+//! cargo build --release -p portico-proxy --example scale
+//! unshare -rn target/release/examples/scale nftables 10000 10
 //! ```
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -18,7 +20,7 @@ use k8s_openapi::api::core::v1::{Service, ServicePort as ApiPort, ServiceSpec};
 use k8s_openapi::api::discovery::v1::{Endpoint, EndpointPort, EndpointSlice};
 use kube::api::ObjectMeta;
 use portico_proxy::model::{build, build_service, ProxyState, ServiceKey, SERVICE_NAME_LABEL};
-use portico_proxy::nftables::{Ipv4Cidr, NftConfig, Nftables};
+use portico_proxy::nftables::{Ipv4Cidr, NetlinkTiming, NftConfig, Nftables};
 use portico_proxy::userspace::{Options, Userspace};
 use portico_proxy::Datapath;
 
@@ -106,7 +108,12 @@ fn rebuild(state: &mut ProxyState, svc: &Service, slice: &EndpointSlice) -> BTre
     changed
 }
 
-async fn measure(mut dp: impl Datapath, services: usize, endpoints: usize) {
+async fn measure<D: Datapath>(
+    mut dp: D,
+    services: usize,
+    endpoints: usize,
+    timing: impl Fn(&D) -> Option<NetlinkTiming>,
+) {
     let rss0 = rss_mib();
     let svcs: Vec<Service> = (0..services).map(service).collect();
     let mut slices: Vec<EndpointSlice> = (0..services).map(|i| slice(i, endpoints, 0)).collect();
@@ -124,6 +131,7 @@ async fn measure(mut dp: impl Datapath, services: usize, endpoints: usize) {
 
     // One endpoint change, 20 times, on different services.
     let mut change_ms = Vec::new();
+    let mut change_timing = Vec::new();
     for round in 0..20 {
         let i = (round * 7919) % services;
         slices[i] = slice(i, endpoints, services * endpoints + round);
@@ -134,6 +142,7 @@ async fn measure(mut dp: impl Datapath, services: usize, endpoints: usize) {
             std::process::exit(1);
         }
         change_ms.push(ms(t.elapsed()));
+        change_timing.extend(timing(&dp));
     }
     change_ms.sort_by(f64::total_cmp);
 
@@ -147,6 +156,7 @@ async fn measure(mut dp: impl Datapath, services: usize, endpoints: usize) {
         std::process::exit(1);
     }
     let add_ms = ms(t.elapsed());
+    let add_timing = timing(&dp);
 
     println!(
         "| {services} | {} | {build_ms:.0} | {full_ms:.0} | {:.2} | {:.2} | {add_ms:.2} | {:.0} | {:.0} | {:.0} |",
@@ -157,6 +167,26 @@ async fn measure(mut dp: impl Datapath, services: usize, endpoints: usize) {
         rss_objects,
         rss_applied,
     );
+    if let Some(add) = add_timing {
+        let mut kernel: Vec<f64> = change_timing.iter().map(|t| ms(t.kernel)).collect();
+        let mut encode: Vec<f64> = change_timing.iter().map(|t| ms(t.encode)).collect();
+        kernel.sort_by(f64::total_cmp);
+        encode.sort_by(f64::total_cmp);
+        let mid = |v: &[f64]| v.get(v.len() / 2).copied().unwrap_or(0.0);
+        let max = |v: &[f64]| v.last().copied().unwrap_or(0.0);
+        println!(
+            "netlink: endpoint change: encode p50 {:.3} ms, kernel (send to last ack) p50 {:.2} ms, max {:.2} ms, {} messages; \
+             add service: encode {:.3} ms, kernel {:.2} ms, {} messages, {} bytes",
+            mid(&encode),
+            mid(&kernel),
+            max(&kernel),
+            change_timing.first().map_or(0, |t| t.messages),
+            ms(add.encode),
+            ms(add.kernel),
+            add.messages,
+            add.bytes,
+        );
+    }
 }
 
 #[tokio::main]
@@ -175,13 +205,18 @@ async fn main() {
                 return;
             };
             match Nftables::new(NftConfig::new(pods, svcs)) {
-                Ok(dp) => measure(dp, services, endpoints).await,
+                Ok(dp) => {
+                    measure(dp, services, endpoints, |dp: &Nftables| {
+                        Some(dp.last_timing())
+                    })
+                    .await
+                }
                 Err(e) => eprintln!("{e}"),
             }
         }
         _ => {
             let dp = Userspace::new(Options::default());
-            measure(dp, services, endpoints).await;
+            measure(dp, services, endpoints, |_: &Userspace| None).await;
         }
     }
 }

@@ -32,19 +32,29 @@
 //!
 //! [`Nftables`] keeps the objects it last committed in memory, per service port, with the
 //! claimants of each dispatch element (two service ports on one external IP and port: the
-//! first in key order holds it). The first `apply` replaces the table in one transaction;
-//! later ones send one `nft -f -` transaction with only the elements, sets and chains of the
-//! service ports that changed ([`crate::Datapath::apply_changes`]: work in proportion to
-//! the change, not to the table), and never list the kernel's ruleset. What remains per
-//! transaction is nft's own start-up: it fetches the table's chains from the kernel before
-//! every script (about 0.1 to 0.3 s with 30,000 chains), which only speaking netlink
-//! directly would avoid; a long-lived `nft -i` does not help, it refetches after each
-//! commit. Chains that
-//! fall out of use are flushed and deleted in the same transaction; on kernels older than
-//! 6.2, which release a chain's references from deleted map elements only a moment later,
-//! the deletion can fail: the transaction is then resent without it and the deletion
-//! retried with the next one. A failed transaction leaves the kernel unchanged (nft applies
-//! a script atomically) and makes the next `apply` rewrite the whole table.
+//! first in key order holds it). The rules, element keys and verdicts are data (one variant
+//! per rule shape), printed as nft text and encoded as netlink messages from the same
+//! value. The first `apply` replaces the table with one `nft -f -` script (the text
+//! [`render_full`] shows, after `add table`/`delete table`). Every later transaction
+//! carries only the elements, sets and chains of the service ports that changed
+//! ([`crate::Datapath::apply_changes`]: work in proportion to the change, not to the table)
+//! and goes straight to the kernel as one nfnetlink batch on a long-lived
+//! `NETLINK_NETFILTER` socket: no `nft` process, and no listing of the kernel's ruleset
+//! (nft 1.0 fetches every chain of the table before each script, seconds with 100,000
+//! chains). The kernel checks and commits the batch inside the send call and acknowledges
+//! each message; a refusal names the object (and carries the kernel's extended-ACK text).
+//! What remains per transaction is the kernel's own work, which includes re-validating the
+//! jumps of the chains the transaction touches. [`Nftables::last_transaction`] still shows
+//! each transaction as the nft script it is equivalent to.
+//!
+//! Chains that fall out of use are flushed and deleted in the same transaction; on kernels
+//! older than 6.2, which release a chain's references from deleted map elements only a
+//! moment later, the deletion can fail: the transaction is then resent without it and the
+//! deletion retried with the next one. A transaction too large for the socket
+//! (`EMSGSIZE`, `ENOBUFS`) is split by service port. A refused transaction leaves the
+//! kernel unchanged (batches apply atomically); any failure drops the socket (the next
+//! transaction opens a new one) and makes the next `apply` rewrite the whole table
+//! through nft.
 //!
 //! Only IPv4 is programmed: IPv6 addresses and endpoints are skipped, as are SCTP ports.
 
