@@ -138,13 +138,16 @@ impl Socket {
             Err(e) => return Err(Failure::Io("sending to", e)),
         }
         while !pending.is_empty() {
-            let len = rustix::net::recv(
+            let len = match rustix::net::recv(
                 self.sock.as_fd(),
                 &mut self.buf[..],
                 rustix::net::RecvFlags::empty(),
-            )
-            .map_err(|e| Failure::Io("reading from", e.into()))?
-            .0;
+            ) {
+                Ok((len, _)) => len,
+                Err(rustix::io::Errno::INTR) => continue,
+                // Includes ENOBUFS (replies were dropped): the outcome is unknown.
+                Err(e) => return Err(Failure::Io("reading from", e.into())),
+            };
             let mut at = 0;
             while let Some(reply) = parse_reply(&self.buf[at..len.min(self.buf.len())]) {
                 at += reply.advance;
