@@ -133,6 +133,7 @@ subject "$NGINX" -p "$WORK/nginx" -e "$WORK/nginx/error.log" -c "$WORK/nginx/bac
 PIDS+=($!)
 subject "$NGINX" -p "$WORK/nginx" -e "$WORK/nginx/error.log" -c "$WORK/nginx/proxy.conf" &
 PIDS+=($!)
+NGINX_PROXY_PID=$!
 
 # The API server and the objects.
 "$PORTICO_BIN" server --data-dir "$WORK/api" --listen 127.0.0.1:16443 >"$WORK/api.log" 2>&1 &
@@ -190,6 +191,7 @@ kubectl annotate ingress bench nginx.ingress.kubernetes.io/ssl-redirect=false >/
 subject "$PORTICO_BIN" ingress-controller --kubeconfig "$KUBECONFIG" \
   --http "$IP:8080" --https "$IP:8443" --health 127.0.0.1:10254 >"$WORK/ingress.log" 2>&1 &
 PIDS+=($!)
+INGRESS_PID=$!
 for _ in $(seq 200); do
   code=$(curl -s -o /dev/null -w '%{http_code}' http://bench.local:8080/ || true)
   [ "$code" = 200 ] && break
@@ -228,6 +230,22 @@ print(f"{float(m.group(1)):.0f} nan" if m and ok and ok.group(2) == "0" else "na
 EOF
 }
 
+# CPU time (clock ticks, user + system) of a process and its children: what the subject
+# spent, so that requests per CPU-second can be reported beside requests per second (on two
+# CPUs the load generator saturates first in the handshake case).
+TICKS=$(getconf CLK_TCK)
+cpu_ticks() { # pid
+  local total=0 pid
+  for pid in "$1" $(pgrep -P "$1" || true); do
+    [ -r "/proc/$pid/stat" ] || continue
+    total=$((total + $(awk '{print $14 + $15}' "/proc/$pid/stat")))
+  done
+  echo "$total"
+}
+subject_pid() { # target
+  case "$1" in nginx) echo "$NGINX_PROXY_PID" ;; portico) echo "$INGRESS_PID" ;; *) echo "" ;; esac
+}
+
 declare -A RESULT
 read -r -a CASES <<< "${CASES:-http https handshakes h2}"
 read -r -a TARGETS <<< "${TARGETS:-direct nginx portico}"
@@ -248,12 +266,17 @@ for round in $(seq "$R"); do
       url=$(url_of "$case" "$target")
       [ -n "$url" ] || continue
       echo "round $round: $case via $target" >&2
+      pid=$(subject_pid "$target")
+      before=$([ -n "$pid" ] && cpu_ticks "$pid" || echo 0)
       case "$case" in
         http|https) out=$(wrk_run "$url") ;;
         handshakes) out=$(wrk_run "$url" -H "Connection: close") ;;
         h2) out=$(h2_run "$url") ;;
       esac
-      RESULT[$case/$target]+="$out;"
+      after=$([ -n "$pid" ] && cpu_ticks "$pid" || echo 0)
+      # Requests per CPU-second of the subject ("nan" for direct, which has no proxy).
+      per=$(python3 -c "import sys; r, d, t = sys.argv[1].split()[0], float(sys.argv[2]), (int(sys.argv[3]) - int(sys.argv[4])) / int(sys.argv[5]); print('nan' if r == 'nan' or t <= 0 else f'{float(r) * d / t:.0f}')" "$out" "$DURATION" "$after" "$before" "$TICKS")
+      RESULT[$case/$target]+="$out $per;"
     done
   done
 done
@@ -266,17 +289,20 @@ def median(key):
     rounds = [r.split() for r in raw.get(key, "").split(";") if r]
     rps = [float(r[0]) for r in rounds if r[0] != "nan"]
     p99 = [float(r[1]) for r in rounds if r[1] != "nan"]
-    return (statistics.median(rps) if rps else None, statistics.median(p99) if p99 else None)
+    cpu = [float(r[2]) for r in rounds if len(r) > 2 and r[2] != "nan"]
+    return (statistics.median(rps) if rps else None, statistics.median(p99) if p99 else None,
+            statistics.median(cpu) if cpu else None)
 names = {"http": "HTTP/1.1 keep-alive", "https": "HTTPS keep-alive",
          "handshakes": "new TLS handshakes (Connection: close)", "h2": "HTTP/2 over TLS (h2load -m10)"}
 print(f"Ingress benchmark: {R} alternating rounds of {D} s, {C} connections, {N} CPUs "
       "(load generator pinned apart); median round.\n")
-print("| case | direct req/s | nginx req/s | portico req/s | portico/nginx | portico/direct | p99 ms direct / nginx / portico |")
-print("|---|---:|---:|---:|---:|---:|---|")
+print("| case | direct req/s | nginx req/s | portico req/s | portico/nginx | portico/direct | p99 ms direct / nginx / portico | req per CPU-s nginx / portico (ratio) |")
+print("|---|---:|---:|---:|---:|---:|---|---|")
 fmt = lambda v, f="{:.0f}": "-" if v is None else f.format(v)
 for case in ["http", "https", "handshakes", "h2"]:
     d, n, p = median(f"{case}/direct"), median(f"{case}/nginx"), median(f"{case}/portico")
     ratio = lambda a, b: "-" if a[0] is None or b[0] is None or b[0] == 0 else f"{a[0] / b[0]:.2f}x"
     print(f"| {names[case]} | {fmt(d[0])} | {fmt(n[0])} | {fmt(p[0])} | {ratio(p, n)} | {ratio(p, d)} | "
-          f"{fmt(d[1], '{:.2f}')} / {fmt(n[1], '{:.2f}')} / {fmt(p[1], '{:.2f}')} |")
+          f"{fmt(d[1], '{:.2f}')} / {fmt(n[1], '{:.2f}')} / {fmt(p[1], '{:.2f}')} | "
+          f"{fmt(n[2])} / {fmt(p[2])} ({'-' if n[2] is None or p[2] is None else f'{p[2] / n[2]:.2f}x'}) |")
 EOF

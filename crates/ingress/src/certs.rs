@@ -127,6 +127,25 @@ impl ResolvesServerCert for CertResolver {
     }
 }
 
+/// The TLS primitives the ingress uses: aws-lc, with the AES-128-GCM suites (SHA-256 key
+/// schedule) preferred over AES-256-GCM with SHA-384, as BoringSSL and Go's crypto/tls order
+/// them. Both are secure; SHA-256 runs on the CPU's SHA extensions where SHA-384 has none,
+/// which makes a TLS 1.3 handshake (a dozen HMACs) markedly cheaper.
+pub(crate) fn provider() -> rustls::crypto::CryptoProvider {
+    let mut provider = rustls::crypto::aws_lc_rs::default_provider();
+    provider
+        .cipher_suites
+        .sort_by_key(|suite| match suite.suite() {
+            rustls::CipherSuite::TLS13_AES_128_GCM_SHA256 => 0,
+            rustls::CipherSuite::TLS13_AES_256_GCM_SHA384 => 1,
+            rustls::CipherSuite::TLS13_CHACHA20_POLY1305_SHA256 => 2,
+            rustls::CipherSuite::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256
+            | rustls::CipherSuite::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256 => 3,
+            _ => 4,
+        });
+    provider
+}
+
 /// A certificate chain and key from PEM; the key must belong to the first certificate.
 fn load(pair: &TlsPair) -> Result<CertifiedKey, Error> {
     let chain = CertificateDer::pem_slice_iter(&pair.cert_pem)
@@ -137,8 +156,7 @@ fn load(pair: &TlsPair) -> Result<CertifiedKey, Error> {
     }
     let key = PrivateKeyDer::from_pem_slice(&pair.key_pem)
         .map_err(|error| Error::Tls(format!("tls.key: {error}")))?;
-    let provider = rustls::crypto::ring::default_provider();
-    CertifiedKey::from_der(chain, key, &provider).map_err(|error| Error::Tls(error.to_string()))
+    CertifiedKey::from_der(chain, key, &provider()).map_err(|error| Error::Tls(error.to_string()))
 }
 
 /// ingress-nginx's "Kubernetes Ingress Controller Fake Certificate" for `ingress.local`,
@@ -158,7 +176,6 @@ fn default_certificate() -> Result<CertifiedKey, Error> {
     let cert = params.self_signed(&key).map_err(tls)?;
     let key_der = PrivateKeyDer::try_from(key.serialize_der())
         .map_err(|error| Error::Tls(format!("default certificate key: {error}")))?;
-    let provider = rustls::crypto::ring::default_provider();
-    CertifiedKey::from_der(vec![cert.der().clone()], key_der, &provider)
+    CertifiedKey::from_der(vec![cert.der().clone()], key_der, &provider())
         .map_err(|error| Error::Tls(error.to_string()))
 }

@@ -109,17 +109,23 @@ impl Server {
             https,
             health: health.as_ref().map(TcpListener::local_addr).transpose()?,
         };
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let mut tls = rustls::ServerConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .map_err(|e| Error::Tls(e.to_string()))?
-            .with_no_client_auth()
-            .with_cert_resolver(certs);
+        let mut tls =
+            rustls::ServerConfig::builder_with_provider(Arc::new(crate::certs::provider()))
+                .with_safe_default_protocol_versions()
+                .map_err(|e| Error::Tls(e.to_string()))?
+                .with_no_client_auth()
+                .with_cert_resolver(certs);
         tls.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+        // Our suite order decides (see `certs::provider`), as `ssl_prefer_server_ciphers on`.
+        tls.ignore_client_order = true;
         // Stateless session tickets (as nginx's default `ssl_session_tickets on`): a client
         // coming back resumes without a signature, whatever the number of clients.
         tls.ticketer =
-            rustls::crypto::ring::Ticketer::new().map_err(|e| Error::Tls(e.to_string()))?;
+            rustls::crypto::aws_lc_rs::Ticketer::new().map_err(|e| Error::Tls(e.to_string()))?;
+        // One ticket per handshake (TLS 1.3 tickets are single-use, so a client coming back
+        // always holds a fresh one), as OpenSSL sends on resumption; two would double the
+        // ticket work of every resumed handshake on both ends.
+        tls.send_tls13_tickets = 1;
         let proxy = Proxy::new(snapshots, upstream::Upstreams::new()?, addrs.https.port());
         let mut hyper = auto::Builder::new(TokioExecutor::new());
         hyper

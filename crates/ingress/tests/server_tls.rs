@@ -16,6 +16,7 @@ use portico_ingress::snapshot::Inputs;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, SignatureScheme};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 #[tokio::test]
 async fn http2_over_tls_through_alpn() {
@@ -152,6 +153,55 @@ async fn https_backends_are_spoken_to_over_tls_without_verification() {
 }
 
 /// The certificate the proxy presents for SNI `name`.
+#[tokio::test]
+async fn handshakes_prefer_aes_128_and_clients_resume_with_the_ticket_they_got() {
+    let one = backend("one").await;
+    let mut inputs = Inputs::default();
+    service(&mut inputs, "one", &[one]);
+    ingress(
+        &mut inputs,
+        "one",
+        "a.example",
+        "/",
+        "one",
+        &[],
+        &["a.example"],
+    );
+    tls_secret(&mut inputs, "one", &["a.example"]);
+    let proxy = Proxy::start(&inputs).await;
+    // rustls' own client lists AES-256-GCM-SHA384 first; the server's order decides.
+    let config = Arc::new(client_config());
+    assert_eq!(
+        config.crypto_provider().cipher_suites[0].suite(),
+        rustls::CipherSuite::TLS13_AES_256_GCM_SHA384
+    );
+    let connector = tokio_rustls::TlsConnector::from(config);
+    let mut kinds = Vec::new();
+    for _ in 0..3 {
+        let stream = tokio::net::TcpStream::connect(proxy.addrs.https)
+            .await
+            .unwrap();
+        let name = ServerName::try_from("a.example").unwrap();
+        let mut tls = connector.connect(name, stream).await.unwrap();
+        // A request and its answer: the session ticket arrives with it.
+        tls.write_all(b"GET / HTTP/1.1\r\nHost: a.example\r\nConnection: close\r\n\r\n")
+            .await
+            .unwrap();
+        let mut answer = Vec::new();
+        let _ = tls.read_to_end(&mut answer).await;
+        let answer = String::from_utf8_lossy(&answer);
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+        let (_, session) = tls.get_ref();
+        assert_eq!(
+            session.negotiated_cipher_suite().map(|s| s.suite()),
+            Some(rustls::CipherSuite::TLS13_AES_128_GCM_SHA256)
+        );
+        kinds.push(session.handshake_kind());
+    }
+    use rustls::HandshakeKind::{Full, Resumed};
+    assert_eq!(kinds, [Some(Full), Some(Resumed), Some(Resumed)]);
+}
+
 async fn served_cert(addr: SocketAddr, name: &str) -> Vec<u8> {
     let config = client_config();
     let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
@@ -163,7 +213,7 @@ async fn served_cert(addr: SocketAddr, name: &str) -> Vec<u8> {
 }
 
 fn client_config() -> rustls::ClientConfig {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .unwrap()
@@ -179,7 +229,7 @@ async fn tls_backend(name: &'static str) -> SocketAddr {
         .unwrap()
         .self_signed(&key)
         .unwrap();
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let config = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .unwrap()
@@ -250,7 +300,7 @@ impl ServerCertVerifier for AcceptAny {
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        rustls::crypto::ring::default_provider()
+        rustls::crypto::aws_lc_rs::default_provider()
             .signature_verification_algorithms
             .supported_schemes()
     }

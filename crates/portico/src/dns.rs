@@ -34,7 +34,7 @@ pub struct DnsArgs {
 
 /// Runs the DNS server until SIGTERM or SIGINT.
 pub fn dns(args: DnsArgs) -> Result<()> {
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -35,7 +35,7 @@ pub struct IngressArgs {
 
 /// Runs the ingress controller until SIGTERM or SIGINT.
 pub fn ingress_controller(args: IngressArgs) -> Result<()> {
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let publish_service = match &args.publish_service {
         None => None,
         Some(s) => {

@@ -181,7 +181,7 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Server(args) => {
-            let _ = rustls::crypto::ring::default_provider().install_default();
+            let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .build()

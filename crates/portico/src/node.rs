@@ -74,7 +74,7 @@ pub fn node(args: NodeArgs) -> Result<()> {
         let mut line = String::new();
         let _ = std::io::stdin().read_line(&mut line);
     }
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -41,7 +41,7 @@ enum ProxyCommand {
 
 /// Runs `portico proxy`.
 pub fn proxy(args: ProxyArgs) -> Result<()> {
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -215,7 +215,7 @@ impl ServerCertVerifier for AnyCertificate {
 
 /// The certificate a TLS client asking for `sni` is sent by a server using `resolver`.
 async fn handshake(resolver: Arc<CertResolver>, sni: &str) -> CertificateDer<'static> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let server = rustls::ServerConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
         .unwrap()

@@ -45,7 +45,7 @@ enum Upstream {
 impl Upstreams {
     /// No clients yet; HTTPS backends get a client configuration that verifies nothing.
     pub fn new() -> Result<Upstreams, Error> {
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
         let schemes = provider
             .signature_verification_algorithms
             .supported_schemes();

@@ -27,7 +27,7 @@ fn say(line: &str) {
 
 /// Runs the cluster until SIGTERM or SIGINT.
 pub fn cluster(args: &UpArgs) -> Result<()> {
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -131,7 +131,7 @@ fn tls_config() -> Result<Arc<rustls::ClientConfig>, Error> {
     if let Some(c) = CONFIG.get() {
         return Ok(c.clone());
     }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let schemes = provider
         .signature_verification_algorithms
         .supported_schemes();

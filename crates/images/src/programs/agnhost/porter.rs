@@ -155,7 +155,7 @@ async fn tls_config(ctx: &RunContext) -> Result<Arc<rustls::ServerConfig>, Error
             (vec![cert.der().clone()], key)
         }
     };
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let config = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|e| tls_err(&e))?

@@ -19,7 +19,7 @@ pub async fn client(c: &Cluster) -> kube::Client {
 
 /// A kube-rs client for the kubeconfig at `path`.
 pub async fn client_from(path: &Path) -> kube::Client {
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let kc = kube::config::Kubeconfig::read_from(path).unwrap();
     let config = kube::Config::from_custom_kubeconfig(kc, &Default::default())
         .await
