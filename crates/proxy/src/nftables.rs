@@ -58,6 +58,7 @@
 //!
 //! Only IPv4 is programmed: IPv6 addresses and endpoints are skipped, as are SCTP ports.
 
+mod buckets;
 pub mod conntrack;
 mod names;
 mod netlink;

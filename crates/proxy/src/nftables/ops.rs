@@ -3,8 +3,10 @@
 
 use std::fmt::{self, Write as _};
 
+use super::buckets::{self, EndpointMap};
 use super::rule::{ElemKey, Rule, Verdict};
 use super::ruleset::Collection;
+use crate::model::Protocol;
 
 /// One change to the table.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -16,6 +18,24 @@ pub(crate) enum Op {
         /// Entry timeout in seconds.
         timeout: u64,
     },
+    /// `add map`: an endpoint map (see [`super::buckets`]).
+    AddMap {
+        /// The map's name.
+        name: String,
+        /// The service port's protocol (the type of the mapped port).
+        protocol: Protocol,
+    },
+    /// `flush map`: removes every element of an endpoint map.
+    FlushMap(String),
+    /// `add element`: all elements of an endpoint map.
+    AddRanges {
+        /// The map's name.
+        name: String,
+        /// The elements.
+        map: EndpointMap,
+    },
+    /// `delete map`: an endpoint map.
+    DeleteMap(String),
     /// `add chain`: a regular (non-base) chain.
     AddChain(String),
     /// `delete element`: an element, by key.
@@ -71,6 +91,14 @@ impl fmt::Display for Line<'_> {
                 f,
                 "add set ip {t} {name} {{ type ipv4_addr ; flags dynamic,timeout ; timeout {timeout}s ; }}"
             ),
+            Op::AddMap { name, protocol } => {
+                write!(f, "add map ip {t} {name} {{ {} }}", buckets::spec(*protocol))
+            }
+            Op::FlushMap(name) => write!(f, "flush map ip {t} {name}"),
+            Op::AddRanges { name, map } => {
+                write!(f, "add element ip {t} {name} {{ {} }}", map.elements())
+            }
+            Op::DeleteMap(name) => write!(f, "delete map ip {t} {name}"),
             Op::AddChain(name) => write!(f, "add chain ip {t} {name}"),
             Op::DeleteElement(coll, key) => {
                 write!(f, "delete element ip {t} {} {{ {key} }}", coll.name())
