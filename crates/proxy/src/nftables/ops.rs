@@ -124,6 +124,24 @@ impl fmt::Display for Line<'_> {
     }
 }
 
+/// Most ranges in one `add element` (a netlink attribute nest holds at most 64 KiB; a
+/// range takes about 72 bytes).
+const RANGES_PER_OP: usize = 512;
+
+/// The `add element` ops that fill the endpoint map `name` (none when it is empty).
+pub(crate) fn fill_map(name: &str, map: &EndpointMap) -> Vec<Op> {
+    map.ranges
+        .chunks(RANGES_PER_OP)
+        .map(|chunk| Op::AddRanges {
+            name: name.to_string(),
+            map: EndpointMap {
+                protocol: map.protocol,
+                ranges: chunk.to_vec(),
+            },
+        })
+        .collect()
+}
+
 /// The nft script of `ops`, one line each.
 pub(crate) fn script(ops: &[Op], table: &str) -> String {
     let mut s = String::new();
@@ -131,4 +149,33 @@ pub(crate) fn script(ops: &[Op], table: &str) -> String {
         let _ = writeln!(s, "{}", Line { op, table });
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::Ipv4Addr;
+
+    use super::*;
+
+    #[test]
+    fn large_maps_are_filled_in_messages_that_fit() {
+        let eps: Vec<(Ipv4Addr, u16)> = (0..1500u32)
+            .map(|i| (Ipv4Addr::from(0x0af4_0000 + i), 8080))
+            .collect();
+        let map = EndpointMap::new(Protocol::Tcp, &eps);
+        let ops = fill_map("m", &map);
+        assert_eq!(ops.len(), 3);
+        let mut all = Vec::new();
+        for op in &ops {
+            let Op::AddRanges { map: part, .. } = op else {
+                panic!("{op:?}");
+            };
+            all.extend_from_slice(&part.ranges);
+            // One message each, and its element list within a netlink attribute's 64 KiB.
+            let batch = super::super::netlink::Batch::encode("t", std::slice::from_ref(op));
+            assert!(batch.bytes().len() < 65_000, "{}", batch.bytes().len());
+        }
+        assert_eq!(all, map.ranges);
+        assert!(fill_map("m", &EndpointMap::new(Protocol::Tcp, &[])).is_empty());
+    }
 }

@@ -159,19 +159,12 @@ pub(crate) fn full(rs: &Ruleset, config: &NftConfig) -> String {
             out.push_str(&op.line(&config.table));
         }
         for (name, map) in &rules.maps {
-            for op in [
-                Op::AddMap {
-                    name: name.clone(),
-                    protocol: map.protocol,
-                },
-                Op::AddRanges {
-                    name: name.clone(),
-                    map: map.clone(),
-                },
-            ] {
-                if !matches!(&op, Op::AddRanges { map, .. } if map.ranges.is_empty()) {
-                    out.push_str(&op.line(&config.table));
-                }
+            let declare = Op::AddMap {
+                name: name.clone(),
+                protocol: map.protocol,
+            };
+            for op in std::iter::once(declare).chain(ops::fill_map(name, map)) {
+                out.push_str(&op.line(&config.table));
             }
         }
         let mut chains: Vec<_> = rules.chains.iter().collect();
@@ -360,20 +353,10 @@ pub(crate) fn changes(
     // service port without session affinity (with the `hairpin` elements below).
     for (name, map) in &refill_maps {
         ops.push(Op::FlushMap(name.to_string()));
-        if !map.ranges.is_empty() {
-            ops.push(Op::AddRanges {
-                name: name.to_string(),
-                map: (*map).clone(),
-            });
-        }
+        ops.extend(ops::fill_map(name, map));
     }
     for (name, map) in &new_maps {
-        if !map.ranges.is_empty() {
-            ops.push(Op::AddRanges {
-                name: name.to_string(),
-                map: (*map).clone(),
-            });
-        }
+        ops.extend(ops::fill_map(name, map));
     }
     // 2. Elements that go away or change their verdict.
     for (elem, before, _) in &element_changes {
