@@ -135,6 +135,16 @@ async fn measure<D: Datapath>(
     }
     let full_ms = ms(t.elapsed());
     let rss_applied = rss_mib();
+    // Without room for one large batch (a rootless namespace caps socket buffers), the
+    // first apply loads what fits through nft and sends the rest over netlink.
+    if let Some(first) = timing(&dp) {
+        println!(
+            "first apply: {} netlink batches after the nft load, {} messages, kernel {:.0} ms",
+            first.batches,
+            first.messages,
+            ms(first.kernel)
+        );
+    }
 
     // One endpoint change, 20 times, on different services.
     let mut change_ms = Vec::new();

@@ -4,7 +4,7 @@
 //! [`super::netlink::Batch`]). Pure functions: same input, same output, which the tests
 //! compare line by line.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Write as _;
 
 use super::buckets::EndpointMap;
@@ -313,15 +313,22 @@ pub(crate) fn changes(
         elems.extend(next.elements.keys());
     }
     // Who holds each touched element before and after.
+    // (One pass over the updates: a first load of 10,000 services touches 100,000 elements.)
+    let updated: BTreeSet<&ServiceKey> = updates.iter().map(|(k, _)| k).collect();
+    let mut next_claims: HashMap<&(Collection, ElemKey), Vec<(&ServiceKey, &Option<Verdict>)>> =
+        HashMap::new();
+    for (key, next) in updates {
+        for (elem, v) in next.iter().flat_map(|n| n.elements.iter()) {
+            next_claims.entry(elem).or_default().push((key, v));
+        }
+    }
     let mut element_changes: Vec<(&(Collection, ElemKey), Claim<'_>, _)> = Vec::new();
     for elem in elems {
         let before = old.owner(elem);
         let mut claimants = old.claims.get(elem).cloned().unwrap_or_default();
-        for (key, next) in updates {
-            claimants.remove(key);
-            if let Some(v) = next.as_ref().and_then(|n| n.elements.get(elem)) {
-                claimants.insert(key.clone(), v.clone());
-            }
+        claimants.retain(|k, _| !updated.contains(k));
+        for (key, v) in next_claims.get(elem).into_iter().flatten() {
+            claimants.insert((*key).clone(), (*v).clone());
         }
         let after = claimants.into_iter().next();
         let after_ref = after.as_ref().map(|(k, v)| (k, v));
