@@ -237,6 +237,10 @@ pub(crate) fn diff(
 
 type Claim<'a> = Option<(&'a ServiceKey, &'a Option<Verdict>)>;
 
+/// The claimants an element gets from the updates of one transaction.
+type NextClaims<'a> =
+    HashMap<&'a (Collection, ElemKey), Vec<(&'a ServiceKey, &'a Option<Verdict>)>>;
+
 /// The transaction that applies `updates` to the committed `old`: only the elements, sets
 /// and chains of those service ports that differ, in work proportional to them. Chains in
 /// `pending` (flushed earlier, not yet deleted) and chains that become unused are deleted
@@ -315,8 +319,7 @@ pub(crate) fn changes(
     // Who holds each touched element before and after.
     // (One pass over the updates: a first load of 10,000 services touches 100,000 elements.)
     let updated: BTreeSet<&ServiceKey> = updates.iter().map(|(k, _)| k).collect();
-    let mut next_claims: HashMap<&(Collection, ElemKey), Vec<(&ServiceKey, &Option<Verdict>)>> =
-        HashMap::new();
+    let mut next_claims: NextClaims<'_> = HashMap::new();
     for (key, next) in updates {
         for (elem, v) in next.iter().flat_map(|n| n.elements.iter()) {
             next_claims.entry(elem).or_default().push((key, v));
