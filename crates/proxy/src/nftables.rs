@@ -8,21 +8,31 @@
 //!   two verdict maps: `service-ips` (`ip . protocol . port`: cluster, external and
 //!   LoadBalancer IPs) and, for any local address but 127/8, `service-nodeports`
 //!   (`protocol . port`).
-//! * Per service port `ns/name:port`: `service-HASH-ns/name/proto/port` picks an endpoint
-//!   with one draw per endpoint, `numgen random mod N == 0 goto endpoint-…`, `mod N-1`, …,
-//!   then `goto` the last one: uniform, like iptables' `statistic` rules. (kube-proxy uses
-//!   one `numgen random mod N vmap { … }`; each such anonymous map makes the kernel walk
-//!   the whole transaction when it binds it, so loading 10,000 services took over two
-//!   minutes instead of four seconds.) Session-affinity lookups come first, one
-//!   `ip saddr @affinity-… goto endpoint-…` per endpoint; `local-…` does the same over
-//!   this node's endpoints for `Local` traffic policies; `external-…` is the entry for node
-//!   ports, external and LoadBalancer IPs (masquerade, or for `externalTrafficPolicy: Local`
-//!   keep the client address and short-circuit pods and the node to all endpoints).
-//!   `endpoint-HASH-…__ip/port` marks hairpin traffic for masquerade, records affinity
-//!   (`update @affinity-… { ip saddr }`) and DNATs.
+//! * Per service port `ns/name:port`: `service-HASH-ns/name/proto/port` chooses the
+//!   endpoint; `local-…` does the same over this node's endpoints for `Local` traffic
+//!   policies; `external-…` is the entry for node ports, external and LoadBalancer IPs
+//!   (masquerade, or for `externalTrafficPolicy: Local` keep the client address and
+//!   short-circuit pods and the node to all endpoints).
+//! * Without session affinity (the compact layout), the choice is one rule,
+//!   `meta l4proto tcp dnat ip addr . port to numgen random mod 65536 map @endpoints-…`:
+//!   the named interval map `endpoints-HASH-ns/name/proto/port` (`local-endpoints-…` for
+//!   `local-…`) splits the 65,536 buckets into one contiguous range per endpoint, sizes
+//!   differing by at most one (uniform to 1/65536), each mapped to `address . port`.
+//!   There are no per-endpoint chains; a pod reaching itself through such a service is
+//!   caught by the static set `hairpin` (`endpoint . endpoint` for every endpoint of these
+//!   services, shared by the services that list the endpoint).
+//! * With session affinity, per-endpoint chains as kube-proxy has them: the selection
+//!   chain first looks the client up, one `ip saddr @affinity-… goto endpoint-…` per
+//!   endpoint, then draws `numgen random mod N == 0 goto endpoint-…`, `mod N-1`, …, then
+//!   `goto` the last one (uniform; kube-proxy uses one `numgen random mod N vmap { … }`,
+//!   but the kernel binds each such anonymous map by walking the whole transaction, which
+//!   made loading 10,000 services take minutes). `endpoint-HASH-…__ip/port` marks hairpin
+//!   traffic for masquerade, records affinity (`update @affinity-… { ip saddr }`) and
+//!   DNATs.
 //! * Source NAT: rules jump to `mark-for-masquerade` (traffic to a cluster IP from outside the
-//!   pod network, all external traffic under `Cluster` policy, a pod reaching itself);
-//!   `nat-postrouting` masquerades marked packets.
+//!   pod network, all external traffic under `Cluster` policy, a pod reaching itself
+//!   through a service with affinity); `nat-postrouting` masquerades marked packets and,
+//!   first, any packet whose `source . destination` is in `hairpin`.
 //! * `filter-prerouting` and `filter-output` (after DNAT) reject new connections to service
 //!   ports without endpoints (`no-endpoint-services`, `no-endpoint-nodeports`; `drop` when a
 //!   `Local` policy finds no local endpoint), reject anything else sent to a cluster IP
@@ -43,9 +53,15 @@
 //! (nft 1.0 fetches every chain of the table before each script, seconds with 100,000
 //! chains). The kernel checks and commits the batch inside the send call and acknowledges
 //! each message; a refusal names the object (and carries the kernel's extended-ACK text).
-//! What remains per transaction is the kernel's own work, which includes re-validating the
-//! jumps of the chains the transaction touches. [`Nftables::last_transaction`] still shows
-//! each transaction as the nft script it is equivalent to.
+//! What remains per transaction is the kernel's own work. A transaction that only changes
+//! set elements without verdicts is cheap: an endpoint change of a service without session
+//! affinity is `flush map` on its endpoint map, one `add element` with the new ranges, and
+//! the `hairpin` elements that appear or go — no rule, no chain. Any transaction that adds
+//! a rule with a verdict or NAT, or a verdict-map element with `goto` (adding a service,
+//! going to or from zero endpoints, every endpoint change of a service with affinity), makes
+//! the kernel re-validate the whole chain graph at commit, in proportion to the table.
+//! [`Nftables::last_transaction`] still shows each transaction as the nft script it is
+//! equivalent to.
 //!
 //! Chains that fall out of use are flushed and deleted in the same transaction; on kernels
 //! older than 6.2, which release a chain's references from deleted map elements only a
@@ -58,6 +74,7 @@
 //!
 //! Only IPv4 is programmed: IPv6 addresses and endpoints are skipped, as are SCTP ports.
 
+mod buckets;
 pub mod conntrack;
 mod names;
 mod netlink;

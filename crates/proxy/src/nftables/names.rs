@@ -5,6 +5,7 @@
 //! `service-GWN2D4VA-default/web/tcp/http`; endpoint chains add `__<ip>/<port>`. The hash
 //! keeps names distinct (and unique if a name ever has to be shortened) and makes chains of
 //! different services easy to tell apart at a glance, as in kube-proxy's nftables mode.
+//! Endpoint maps (`endpoints-…`, `local-endpoints-…`) share the hash of their chains.
 
 use std::net::IpAddr;
 
@@ -92,6 +93,11 @@ pub(crate) struct ServiceNames {
     pub local: String,
     /// Entry for node ports, external and LoadBalancer IPs: `external-…`.
     pub external: String,
+    /// The endpoint map of `service-…` (services without session affinity):
+    /// `endpoints-…`.
+    pub endpoints: String,
+    /// The endpoint map of `local-…`: `local-endpoints-…`.
+    pub local_endpoints: String,
     key: ServiceKey,
 }
 
@@ -103,6 +109,8 @@ impl ServiceNames {
             service: hashed("service-", &base, &base),
             local: hashed("local-", &base, &base),
             external: hashed("external-", &base, &base),
+            endpoints: hashed("endpoints-", &base, &base),
+            local_endpoints: hashed("local-endpoints-", &base, &base),
             key: key.clone(),
         }
     }
@@ -145,6 +153,14 @@ mod tests {
         );
         assert_eq!(n.external, format!("external-{hash}-default/web/tcp/http"));
         assert_eq!(n.local, format!("local-{hash}-default/web/tcp/http"));
+        assert_eq!(
+            n.endpoints,
+            format!("endpoints-{hash}-default/web/tcp/http")
+        );
+        assert_eq!(
+            n.local_endpoints,
+            format!("local-endpoints-{hash}-default/web/tcp/http")
+        );
         let ep = n.endpoint("10.244.0.3".parse().unwrap(), 8080);
         assert!(ep.starts_with("endpoint-"));
         assert!(
@@ -170,6 +186,7 @@ mod tests {
         k.name = "we b:x".into();
         let n = ServiceNames::new(&k);
         assert_eq!(n.service.len(), NAME_MAX);
+        assert_eq!(n.local_endpoints.len(), NAME_MAX);
         assert!(n.service.ends_with("..."));
         assert!(n.service.contains("/we_b_x/"));
         let v6 = ServiceNames::new(&key("")).endpoint("fd00::1".parse().unwrap(), 53);

@@ -13,6 +13,7 @@
 mod attr;
 mod batch;
 mod expr;
+mod maps;
 
 use std::io;
 use std::os::fd::AsFd;

@@ -3,8 +3,10 @@
 
 use std::fmt::{self, Write as _};
 
+use super::buckets::{self, EndpointMap};
 use super::rule::{ElemKey, Rule, Verdict};
 use super::ruleset::Collection;
+use crate::model::Protocol;
 
 /// One change to the table.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -16,6 +18,24 @@ pub(crate) enum Op {
         /// Entry timeout in seconds.
         timeout: u64,
     },
+    /// `add map`: an endpoint map (see [`super::buckets`]).
+    AddMap {
+        /// The map's name.
+        name: String,
+        /// The service port's protocol (the type of the mapped port).
+        protocol: Protocol,
+    },
+    /// `flush map`: removes every element of an endpoint map.
+    FlushMap(String),
+    /// `add element`: all elements of an endpoint map.
+    AddRanges {
+        /// The map's name.
+        name: String,
+        /// The elements.
+        map: EndpointMap,
+    },
+    /// `delete map`: an endpoint map.
+    DeleteMap(String),
     /// `add chain`: a regular (non-base) chain.
     AddChain(String),
     /// `delete element`: an element, by key.
@@ -71,6 +91,14 @@ impl fmt::Display for Line<'_> {
                 f,
                 "add set ip {t} {name} {{ type ipv4_addr ; flags dynamic,timeout ; timeout {timeout}s ; }}"
             ),
+            Op::AddMap { name, protocol } => {
+                write!(f, "add map ip {t} {name} {{ {} }}", buckets::spec(*protocol))
+            }
+            Op::FlushMap(name) => write!(f, "flush map ip {t} {name}"),
+            Op::AddRanges { name, map } => {
+                write!(f, "add element ip {t} {name} {{ {} }}", map.elements())
+            }
+            Op::DeleteMap(name) => write!(f, "delete map ip {t} {name}"),
             Op::AddChain(name) => write!(f, "add chain ip {t} {name}"),
             Op::DeleteElement(coll, key) => {
                 write!(f, "delete element ip {t} {} {{ {key} }}", coll.name())
@@ -96,6 +124,24 @@ impl fmt::Display for Line<'_> {
     }
 }
 
+/// Most ranges in one `add element` (a netlink attribute nest holds at most 64 KiB; a
+/// range takes about 72 bytes).
+const RANGES_PER_OP: usize = 512;
+
+/// The `add element` ops that fill the endpoint map `name` (none when it is empty).
+pub(crate) fn fill_map(name: &str, map: &EndpointMap) -> Vec<Op> {
+    map.ranges
+        .chunks(RANGES_PER_OP)
+        .map(|chunk| Op::AddRanges {
+            name: name.to_string(),
+            map: EndpointMap {
+                protocol: map.protocol,
+                ranges: chunk.to_vec(),
+            },
+        })
+        .collect()
+}
+
 /// The nft script of `ops`, one line each.
 pub(crate) fn script(ops: &[Op], table: &str) -> String {
     let mut s = String::new();
@@ -103,4 +149,33 @@ pub(crate) fn script(ops: &[Op], table: &str) -> String {
         let _ = writeln!(s, "{}", Line { op, table });
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::Ipv4Addr;
+
+    use super::*;
+
+    #[test]
+    fn large_maps_are_filled_in_messages_that_fit() {
+        let eps: Vec<(Ipv4Addr, u16)> = (0..1500u32)
+            .map(|i| (Ipv4Addr::from(0x0af4_0000 + i), 8080))
+            .collect();
+        let map = EndpointMap::new(Protocol::Tcp, &eps);
+        let ops = fill_map("m", &map);
+        assert_eq!(ops.len(), 3);
+        let mut all = Vec::new();
+        for op in &ops {
+            let Op::AddRanges { map: part, .. } = op else {
+                panic!("{op:?}");
+            };
+            all.extend_from_slice(&part.ranges);
+            // One message each, and its element list within a netlink attribute's 64 KiB.
+            let batch = super::super::netlink::Batch::encode("t", std::slice::from_ref(op));
+            assert!(batch.bytes().len() < 65_000, "{}", batch.bytes().len());
+        }
+        assert_eq!(all, map.ranges);
+        assert!(fill_map("m", &EndpointMap::new(Protocol::Tcp, &[])).is_empty());
+    }
 }

@@ -42,6 +42,8 @@ pub(crate) enum ElemKey {
     AddrProtoPort(Ipv4Addr, Protocol, u16),
     /// `tcp . 30080` (`service-nodeports`, `no-endpoint-nodeports`).
     ProtoPort(Protocol, u16),
+    /// `10.244.0.5 . 10.244.0.5` (`hairpin`: source . destination).
+    AddrPair(Ipv4Addr, Ipv4Addr),
 }
 
 impl fmt::Display for ElemKey {
@@ -50,6 +52,7 @@ impl fmt::Display for ElemKey {
             ElemKey::Addr(a) => write!(f, "{a}"),
             ElemKey::AddrProtoPort(a, p, port) => write!(f, "{a} . {} . {port}", proto(*p)),
             ElemKey::ProtoPort(p, port) => write!(f, "{} . {port}", proto(*p)),
+            ElemKey::AddrPair(a, b) => write!(f, "{a} . {b}"),
         }
     }
 }
@@ -116,6 +119,15 @@ pub(crate) enum Rule {
         /// The endpoint's port.
         port: u16,
     },
+    /// `meta l4proto <protocol> dnat ip addr . port to numgen random mod 65536 map @<map>`:
+    /// the endpoint choice of a service port without session affinity (see
+    /// [`super::buckets`]).
+    DnatMap {
+        /// The service port's protocol.
+        protocol: Protocol,
+        /// The endpoint map.
+        map: String,
+    },
 }
 
 impl fmt::Display for Rule {
@@ -147,6 +159,12 @@ impl fmt::Display for Rule {
                 addr,
                 port,
             } => write!(f, "meta l4proto {} dnat to {addr}:{port}", proto(*protocol)),
+            Rule::DnatMap { protocol, map } => write!(
+                f,
+                "meta l4proto {} dnat ip addr . port to numgen random mod {} map @{map}",
+                proto(*protocol),
+                super::buckets::BUCKETS
+            ),
         }
     }
 }
@@ -198,6 +216,13 @@ mod tests {
                 "meta l4proto udp dnat to 10.244.0.5:53",
             ),
             (Rule::Remember { set: "s".into() }, "update @s { ip saddr }"),
+            (
+                Rule::DnatMap {
+                    protocol: Protocol::Tcp,
+                    map: "m".into(),
+                },
+                "meta l4proto tcp dnat ip addr . port to numgen random mod 65536 map @m",
+            ),
         ];
         for (rule, text) in cases {
             assert_eq!(rule.to_string(), text);
@@ -211,5 +236,10 @@ mod tests {
             "udp . 30080"
         );
         assert_eq!(Verdict::Drop.to_string(), "drop");
+        let a = Ipv4Addr::new(10, 244, 0, 5);
+        assert_eq!(
+            ElemKey::AddrPair(a, a).to_string(),
+            "10.244.0.5 . 10.244.0.5"
+        );
     }
 }

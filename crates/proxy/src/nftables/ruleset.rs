@@ -1,11 +1,13 @@
-//! The per-service part of the table as data: chains with their rules, affinity sets, and
-//! the elements of the dispatch sets and maps, each tagged with the service port it serves.
+//! The per-service part of the table as data: chains with their rules, affinity sets,
+//! endpoint maps, and the elements of the dispatch sets and maps (and of `hairpin`), each
+//! tagged with the service port it serves.
 //! Built from a [`ProxyState`] by a pure function; [`super::render`] turns it into nft text,
 //! whole or as the difference between two of them.
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, Ipv4Addr};
 
+use super::buckets::EndpointMap;
 use super::names::ServiceNames;
 use super::rule::{ElemKey, Rule, Verdict, MARK_FOR_MASQUERADE};
 use super::NftConfig;
@@ -24,6 +26,9 @@ pub(crate) enum Collection {
     NoEndpointServices,
     /// `no-endpoint-nodeports`: protocol . node port → reject or drop.
     NoEndpointNodePorts,
+    /// `hairpin`: endpoint . endpoint, a pod reaching itself through a service port
+    /// without session affinity (masqueraded).
+    Hairpin,
 }
 
 impl Collection {
@@ -35,6 +40,7 @@ impl Collection {
             Collection::ServiceNodePorts => "service-nodeports",
             Collection::NoEndpointServices => "no-endpoint-services",
             Collection::NoEndpointNodePorts => "no-endpoint-nodeports",
+            Collection::Hairpin => "hairpin",
         }
     }
 }
@@ -46,6 +52,8 @@ impl Collection {
 pub(crate) struct ServiceRules {
     /// Affinity sets by name, with their entry timeout in seconds.
     pub sets: BTreeMap<String, u64>,
+    /// Endpoint maps by name (service ports without session affinity).
+    pub maps: BTreeMap<String, EndpointMap>,
     /// Chains by name, with their rules in order.
     pub chains: BTreeMap<String, Vec<Rule>>,
     /// Elements by collection and key (e.g. `10.96.0.10 . tcp . 53`), with the verdict for
@@ -300,13 +308,37 @@ impl ServiceRules {
             } else {
                 Vec::new()
             };
-            if let Some(t) = affinity {
-                for ep in eps.iter() {
-                    rules.push(Rule::Affinity {
-                        set: names.affinity(ep.ip, ep.port, t),
-                        target: names.endpoint(ep.ip, ep.port),
-                    });
+            let Some(t) = affinity else {
+                // Compact: one DNAT through the endpoint map; a pod reaching itself is
+                // masqueraded by `hairpin`.
+                let map = if chain == &names.service {
+                    &names.endpoints
+                } else {
+                    &names.local_endpoints
+                };
+                let targets: Vec<(Ipv4Addr, u16)> = eps
+                    .iter()
+                    .filter_map(|ep| match ep.ip {
+                        IpAddr::V4(a) => Some((a, ep.port)),
+                        IpAddr::V6(_) => None,
+                    })
+                    .collect();
+                for (a, _) in &targets {
+                    self.element(Collection::Hairpin, ElemKey::AddrPair(*a, *a), None);
                 }
+                self.maps.insert(map.clone(), EndpointMap::new(p, &targets));
+                rules.push(Rule::DnatMap {
+                    protocol: p,
+                    map: map.clone(),
+                });
+                self.chain(chain, rules);
+                continue;
+            };
+            for ep in eps.iter() {
+                rules.push(Rule::Affinity {
+                    set: names.affinity(ep.ip, ep.port, t),
+                    target: names.endpoint(ep.ip, ep.port),
+                });
             }
             // One draw per endpoint, 1/n, 1/(n-1), ... 1/2, then the last one: uniform,
             // and no anonymous map per chain (the kernel binds each of those by walking
@@ -326,7 +358,10 @@ impl ServiceRules {
             self.chain(chain, rules);
         }
 
-        // One DNAT chain per reachable endpoint.
+        // With session affinity: one DNAT chain per reachable endpoint.
+        let Some(affinity) = affinity else {
+            return;
+        };
         let mut reachable: Vec<&Endpoint> = Vec::new();
         if uses_cluster_chain {
             reachable.extend(cluster_eps.iter().copied());
@@ -342,17 +377,17 @@ impl ServiceRules {
             let IpAddr::V4(addr) = ep.ip else {
                 continue;
             };
-            let mut rules = vec![Rule::Hairpin { endpoint: addr }];
-            if let Some(t) = affinity {
-                let set = names.affinity(ep.ip, ep.port, t);
-                rules.push(Rule::Remember { set: set.clone() });
-                self.sets.insert(set, t);
-            }
-            rules.push(Rule::Dnat {
-                protocol: p,
-                addr,
-                port: ep.port,
-            });
+            let set = names.affinity(ep.ip, ep.port, affinity);
+            let rules = vec![
+                Rule::Hairpin { endpoint: addr },
+                Rule::Remember { set: set.clone() },
+                Rule::Dnat {
+                    protocol: p,
+                    addr,
+                    port: ep.port,
+                },
+            ];
+            self.sets.insert(set, affinity);
             self.chain(&name, rules);
         }
     }

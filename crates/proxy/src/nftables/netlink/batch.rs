@@ -3,7 +3,7 @@
 //! in by the socket just before sending ([`Batch::number`]).
 
 use super::attr::{comment_bytes, Writer};
-use super::expr;
+use super::{expr, maps};
 use crate::nftables::ops::Op;
 use crate::nftables::rule::ElemKey;
 
@@ -135,7 +135,25 @@ impl Batch {
                     &BYTEORDER_BIG_ENDIAN.to_ne_bytes(),
                 );
             }
-            Op::DeleteSet(name) => {
+            Op::AddMap { name, protocol } => {
+                w_start = self.msg(NFT_MSG_NEWSET, NLM_F_CREATE);
+                maps::new_map(
+                    &mut self.w,
+                    table,
+                    name,
+                    *protocol,
+                    self.offsets.len() as u32,
+                );
+            }
+            Op::AddRanges { name, map } => {
+                w_start = self.msg(NFT_MSG_NEWSETELEM, NLM_F_CREATE);
+                maps::ranges(&mut self.w, table, name, map);
+            }
+            Op::FlushMap(name) => {
+                w_start = self.msg(NFT_MSG_DELSETELEM, 0);
+                maps::flush(&mut self.w, table, name);
+            }
+            Op::DeleteSet(name) | Op::DeleteMap(name) => {
                 w_start = self.msg(NFT_MSG_DELSET, 0);
                 self.w.put_str(1, table);
                 self.w.put_str(2, name);
@@ -219,11 +237,17 @@ fn element_key(w: &mut Writer, key: &ElemKey) {
             data.extend_from_slice(&port.to_be_bytes());
             data.extend_from_slice(&[0, 0]);
         }
+        ElemKey::AddrPair(a, b) => {
+            data.extend_from_slice(&a.octets());
+            data.extend_from_slice(&b.octets());
+        }
     }
     let n = w.begin_nest(1); // NFTA_SET_ELEM_KEY
     w.put(1, &data); // NFTA_DATA_VALUE
     w.end_nest(n);
 }
 
+#[cfg(test)]
+mod map_tests;
 #[cfg(test)]
 mod tests;

@@ -21,6 +21,8 @@ const NFTA_VERDICT_CHAIN: u16 = 2;
 const NFT_REG_VERDICT: u32 = 0;
 const NFT_REG_1: u32 = 1;
 const NFT_REG_2: u32 = 2;
+/// The second 32-bit word of register 1.
+const NFT_REG32_01: u32 = 9;
 
 const NF_DROP: i32 = 0;
 const NFT_JUMP: i32 = -3;
@@ -86,6 +88,7 @@ pub(crate) fn rule(w: &mut Writer, rule: &Rule) {
             addr,
             port,
         } => dnat(w, *protocol, *addr, *port),
+        Rule::DnatMap { protocol, map } => dnat_map(w, *protocol, map),
     }
 }
 
@@ -228,11 +231,7 @@ fn dynset_update(w: &mut Writer, set: &str) {
 
 /// `meta l4proto <p> dnat to <addr>:<port>`.
 fn dnat(w: &mut Writer, protocol: Protocol, addr: Ipv4Addr, port: u16) {
-    expr(w, "meta", |w| {
-        w.put_u32(2, 16); // NFTA_META_KEY: NFT_META_L4PROTO
-        w.put_u32(1, NFT_REG_1); // NFTA_META_DREG
-    });
-    cmp(w, Cmp::Eq, &[protocol_number(protocol)]);
+    l4proto_is(w, protocol);
     immediate(w, NFT_REG_1, &addr.octets());
     immediate(w, NFT_REG_2, &port.to_be_bytes());
     expr(w, "nat", |w| {
@@ -242,6 +241,42 @@ fn dnat(w: &mut Writer, protocol: Protocol, addr: Ipv4Addr, port: u16) {
         w.put_u32(5, NFT_REG_2); // NFTA_NAT_REG_PROTO_MIN
         w.put_u32(7, 2); // NFTA_NAT_FLAGS: NF_NAT_RANGE_PROTO_SPECIFIED
     });
+}
+
+/// `meta l4proto <p> dnat ip addr . port to numgen random mod 65536 map @<map>`: the random
+/// number, converted to network byte order (the map's keys are big-endian), looks up the
+/// address and port, which land in registers 1 and 9 (`NFT_REG32_01`, the second 32-bit
+/// word of register 1).
+fn dnat_map(w: &mut Writer, protocol: Protocol, map: &str) {
+    l4proto_is(w, protocol);
+    numgen_random(w, crate::nftables::buckets::BUCKETS);
+    expr(w, "byteorder", |w| {
+        w.put_u32(1, NFT_REG_1); // NFTA_BYTEORDER_SREG
+        w.put_u32(2, NFT_REG_1); // NFTA_BYTEORDER_DREG
+        w.put_u32(3, 1); // NFTA_BYTEORDER_OP: NFT_BYTEORDER_HTON
+        w.put_u32(4, 4); // NFTA_BYTEORDER_LEN
+        w.put_u32(5, 4); // NFTA_BYTEORDER_SIZE
+    });
+    expr(w, "lookup", |w| {
+        w.put_u32(2, NFT_REG_1); // NFTA_LOOKUP_SREG
+        w.put_u32(3, NFT_REG_1); // NFTA_LOOKUP_DREG
+        w.put_str(1, map); // NFTA_LOOKUP_SET
+    });
+    expr(w, "nat", |w| {
+        w.put_u32(1, 1); // NFTA_NAT_TYPE: NFT_NAT_DNAT
+        w.put_u32(2, 2); // NFTA_NAT_FAMILY: NFPROTO_IPV4
+        w.put_u32(3, NFT_REG_1); // NFTA_NAT_REG_ADDR_MIN
+        w.put_u32(5, NFT_REG32_01); // NFTA_NAT_REG_PROTO_MIN
+    });
+}
+
+/// `[ meta load l4proto => reg 1 ] [ cmp eq reg 1 <p> ]`.
+fn l4proto_is(w: &mut Writer, protocol: Protocol) {
+    expr(w, "meta", |w| {
+        w.put_u32(2, 16); // NFTA_META_KEY: NFT_META_L4PROTO
+        w.put_u32(1, NFT_REG_1); // NFTA_META_DREG
+    });
+    cmp(w, Cmp::Eq, &[protocol_number(protocol)]);
 }
 
 /// The IP protocol number.

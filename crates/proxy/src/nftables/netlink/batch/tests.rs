@@ -14,12 +14,12 @@ use crate::nftables::ruleset::Collection;
 
 /// An attribute tree: type (with flags) and either raw bytes or children.
 #[derive(Debug, PartialEq)]
-enum Node {
+pub(super) enum Node {
     Raw(u16, Vec<u8>),
     Nest(u16, Vec<Node>),
 }
 
-fn parse(b: &[u8]) -> Vec<Node> {
+pub(super) fn parse(b: &[u8]) -> Vec<Node> {
     let mut out = Vec::new();
     let mut at = 0;
     while at + 4 <= b.len() {
@@ -37,7 +37,7 @@ fn parse(b: &[u8]) -> Vec<Node> {
 }
 
 /// Removes attributes of type `ty` found under the path of nest types `path`.
-fn strip(nodes: &mut Vec<Node>, path: &[u16], ty: u16) {
+pub(super) fn strip(nodes: &mut Vec<Node>, path: &[u16], ty: u16) {
     match path.split_first() {
         None => nodes.retain(|n| !matches!(n, Node::Raw(t, _) if *t == ty)),
         Some((first, rest)) => {
@@ -53,13 +53,13 @@ fn strip(nodes: &mut Vec<Node>, path: &[u16], ty: u16) {
 }
 
 /// The one op message of a batch: (header without length and sequence, attributes).
-fn ours(op: Op) -> ([u8; 8], Vec<Node>) {
+pub(super) fn ours(op: Op) -> ([u8; 8], Vec<Node>) {
     let b = Batch::encode("t", &[op]);
     let msg = &b.bytes()[b.offsets[1]..b.offsets[2]];
     split(msg)
 }
 
-fn split(msg: &[u8]) -> ([u8; 8], Vec<Node>) {
+pub(super) fn split(msg: &[u8]) -> ([u8; 8], Vec<Node>) {
     let len = u32::from_ne_bytes(msg[..4].try_into().unwrap()) as usize;
     assert_eq!(len, msg.len(), "message length");
     let mut head = [0u8; 8];
@@ -68,7 +68,7 @@ fn split(msg: &[u8]) -> ([u8; 8], Vec<Node>) {
     (head, parse(&msg[20..]))
 }
 
-fn nft(hex: &str) -> ([u8; 8], Vec<Node>) {
+pub(super) fn nft(hex: &str) -> ([u8; 8], Vec<Node>) {
     let bytes: Vec<u8> = (0..hex.len())
         .step_by(2)
         .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
@@ -80,7 +80,7 @@ fn goto(c: &str) -> Verdict {
     Verdict::Goto(c.into())
 }
 
-fn rule(chain: &str, rule: Rule) -> Op {
+pub(super) fn rule(chain: &str, rule: Rule) -> Op {
     Op::AddRule {
         chain: chain.into(),
         rule,
@@ -88,7 +88,7 @@ fn rule(chain: &str, rule: Rule) -> Op {
 }
 
 /// Removes attribute `ty` from the data of the rule's expression number `index`.
-fn strip_in_expr(rule_attrs: &mut [Node], index: usize, ty: u16) {
+pub(super) fn strip_in_expr(rule_attrs: &mut [Node], index: usize, ty: u16) {
     let Some(Node::Nest(_, exprs)) = rule_attrs.get_mut(2) else {
         panic!("no expressions");
     };
