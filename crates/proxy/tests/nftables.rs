@@ -21,6 +21,19 @@ use portico_sandbox::userns::{check_available, sandbox_command_with, PidNamespac
 
 const ROLE: &str = "PORTICO_NFT_TEST_ROLE";
 
+/// Runs `body` on a current-thread runtime in the sandboxed re-run of `test`; outside it,
+/// re-runs the test there (see [`in_sandbox`]).
+fn sandboxed<F: std::future::Future<Output = ()>>(test: &str, body: impl FnOnce() -> F) {
+    if !in_sandbox(test) {
+        return;
+    }
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(body());
+}
+
 /// True in the sandboxed re-run of `test` (its path, e.g. `traffic::…`); otherwise runs it there, checks that it passed,
 /// and returns false. Skips (passes) where user namespaces or `nft` are unavailable.
 fn in_sandbox(test: &str) -> bool {

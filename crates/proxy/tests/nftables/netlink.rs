@@ -165,59 +165,66 @@ fn netlink_states() -> Vec<(&'static str, ProxyState)> {
 
 #[test]
 fn netlink_updates_list_like_a_fresh_load() {
-    if !in_sandbox("netlink::netlink_updates_list_like_a_fresh_load") {
-        return;
-    }
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
-        // A pod network that is not a whole number of bytes: its match needs a mask.
-        let mut config = config();
-        config.pod_cidr = "10.244.0.0/20".parse().unwrap();
-        let mut dp = Nftables::new(config.clone()).unwrap();
-        for (i, (what, state)) in netlink_states().into_iter().enumerate() {
-            dp.apply(&state).await.unwrap();
-            if i == 0 {
-                assert!(dp.last_transaction().starts_with("add table ip portico\n"));
-                assert_eq!(dp.last_timing().batches, 0, "the first load goes through nft");
-            } else {
-                assert!(dp.last_timing().batches >= 1, "{what}: no netlink batch");
-                assert!(dp.last_timing().messages > 0);
-            }
-            assert_eq!(dp.transaction(&state), "", "{what}: not in sync");
-            load_reference(&state, config.clone());
-            let ours = normalized_listing("portico");
-            let reference = normalized_listing("reference");
-            for (n, (a, b)) in ours.lines().zip(reference.lines()).enumerate() {
-                assert_eq!(
+    sandboxed(
+        "netlink::netlink_updates_list_like_a_fresh_load",
+        || async {
+            // A pod network that is not a whole number of bytes: its match needs a mask.
+            let mut config = config();
+            config.pod_cidr = "10.244.0.0/20".parse().unwrap();
+            let mut dp = Nftables::new(config.clone()).unwrap();
+            for (i, (what, state)) in netlink_states().into_iter().enumerate() {
+                dp.apply(&state).await.unwrap();
+                if i == 0 {
+                    assert!(dp.last_transaction().starts_with("add table ip portico\n"));
+                    assert_eq!(
+                        dp.last_timing().batches,
+                        0,
+                        "the first load goes through nft"
+                    );
+                } else {
+                    assert!(dp.last_timing().batches >= 1, "{what}: no netlink batch");
+                    assert!(dp.last_timing().messages > 0);
+                }
+                assert_eq!(dp.transaction(&state), "", "{what}: not in sync");
+                load_reference(&state, config.clone());
+                let ours = normalized_listing("portico");
+                let reference = normalized_listing("reference");
+                for (n, (a, b)) in ours.lines().zip(reference.lines()).enumerate() {
+                    assert_eq!(
                     a,
                     b,
                     "step {i} ({what}): line {n} differs\n--- netlink:\n{ours}\n--- nft:\n{reference}"
                 );
+                }
+                assert_eq!(
+                    ours.lines().count(),
+                    reference.lines().count(),
+                    "step {i} ({what})"
+                );
+                eprintln!("step {i} ({what}): {} lines agree", ours.lines().count());
             }
-            assert_eq!(ours.lines().count(), reference.lines().count(), "step {i} ({what})");
-            eprintln!("step {i} ({what}): {} lines agree", ours.lines().count());
-        }
 
-        // The kernel refuses a transaction (the table went away behind our back): the error
-        // names the refused object, and the next apply rewrites the table through nft.
-        let status = Command::new(&config.nft)
-            .args(["delete", "table", "ip", "portico"])
-            .status()
-            .unwrap();
-        assert!(status.success());
-        let mut s = state();
-        web(&mut s).endpoints.pop();
-        let err = dp.apply(&s).await.unwrap_err().to_string();
-        assert!(
-            err.contains("nftables refused `") && err.contains("No such file or directory"),
-            "{err}"
-        );
-        dp.apply(&s).await.unwrap();
-        assert!(dp.last_transaction().starts_with("add table ip portico\n"));
-        load_reference(&s, config.clone());
-        assert_eq!(normalized_listing("portico"), normalized_listing("reference"));
-    });
+            // The kernel refuses a transaction (the table went away behind our back): the error
+            // names the refused object, and the next apply rewrites the table through nft.
+            let status = Command::new(&config.nft)
+                .args(["delete", "table", "ip", "portico"])
+                .status()
+                .unwrap();
+            assert!(status.success());
+            let mut s = state();
+            web(&mut s).endpoints.pop();
+            let err = dp.apply(&s).await.unwrap_err().to_string();
+            assert!(
+                err.contains("nftables refused `") && err.contains("No such file or directory"),
+                "{err}"
+            );
+            dp.apply(&s).await.unwrap();
+            assert!(dp.last_transaction().starts_with("add table ip portico\n"));
+            load_reference(&s, config.clone());
+            assert_eq!(
+                normalized_listing("portico"),
+                normalized_listing("reference")
+            );
+        },
+    );
 }

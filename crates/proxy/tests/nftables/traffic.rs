@@ -5,14 +5,7 @@ use super::*;
 
 #[test]
 fn services_work_through_kernel_dnat() {
-    if !in_sandbox("traffic::services_work_through_kernel_dnat") {
-        return;
-    }
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
+    sandboxed("traffic::services_work_through_kernel_dnat", || async {
         let net = network().await;
         for (ns, name, addr) in [(&net.b1, "b1", "10.244.0.3"), (&net.b2, "b2", "10.244.0.4")] {
             tcp_backend(ns, name, addr, 8080);
@@ -144,45 +137,41 @@ fn services_work_through_kernel_dnat() {
 
 #[test]
 fn a_compact_service_spreads_connections_over_all_endpoints() {
-    if !in_sandbox("traffic::a_compact_service_spreads_connections_over_all_endpoints") {
-        return;
-    }
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
-        let net = network().await;
-        tcp_backend(&net.b1, "b1", "10.244.0.3", 8080);
-        tcp_backend(&net.b2, "b2", "10.244.0.4", 8080);
-        tcp_backend(&net.b2, "b3", "10.244.0.4", 8081);
-        let mut dp = Nftables::new(config()).unwrap();
-        dp.apply(&state()).await.unwrap();
+    sandboxed(
+        "traffic::a_compact_service_spreads_connections_over_all_endpoints",
+        || async {
+            let net = network().await;
+            tcp_backend(&net.b1, "b1", "10.244.0.3", 8080);
+            tcp_backend(&net.b2, "b2", "10.244.0.4", 8080);
+            tcp_backend(&net.b2, "b3", "10.244.0.4", 8081);
+            let mut dp = Nftables::new(config()).unwrap();
+            dp.apply(&state()).await.unwrap();
 
-        // Three endpoints through an incremental (netlink) change: the map's three ranges.
-        let mut s = state();
-        web(&mut s).endpoints.push(ep("10.244.0.4", 8081, false));
-        dp.apply(&s).await.unwrap();
-        let listed = nft_list();
-        assert!(
-            listed.contains("typeof numgen random mod 65536 : ip daddr . tcp dport")
-                && listed.contains("43690-65535 : 10.244.0.4 . 8081"),
-            "{listed}"
-        );
-        let seen = tally(&net.client, "10.96.0.10:80", 99);
-        let mut per_backend: BTreeMap<String, usize> = BTreeMap::new();
-        for (answer, n) in &seen {
-            *per_backend
-                .entry(answer.split(' ').next().unwrap().to_string())
-                .or_default() += n;
-        }
-        assert_eq!(
-            per_backend.keys().collect::<Vec<_>>(),
-            ["b1", "b2", "b3"],
-            "{seen:?}"
-        );
-        // 33 each on average; 15 is about four standard deviations below.
-        assert!(per_backend.values().all(|n| *n >= 15), "{per_backend:?}");
-        eprintln!("99 connections over 3 endpoints: {per_backend:?}");
-    });
+            // Three endpoints through an incremental (netlink) change: the map's three ranges.
+            let mut s = state();
+            web(&mut s).endpoints.push(ep("10.244.0.4", 8081, false));
+            dp.apply(&s).await.unwrap();
+            let listed = nft_list();
+            assert!(
+                listed.contains("typeof numgen random mod 65536 : ip daddr . tcp dport")
+                    && listed.contains("43690-65535 : 10.244.0.4 . 8081"),
+                "{listed}"
+            );
+            let seen = tally(&net.client, "10.96.0.10:80", 99);
+            let mut per_backend: BTreeMap<String, usize> = BTreeMap::new();
+            for (answer, n) in &seen {
+                *per_backend
+                    .entry(answer.split(' ').next().unwrap().to_string())
+                    .or_default() += n;
+            }
+            assert_eq!(
+                per_backend.keys().collect::<Vec<_>>(),
+                ["b1", "b2", "b3"],
+                "{seen:?}"
+            );
+            // 33 each on average; 15 is about four standard deviations below.
+            assert!(per_backend.values().all(|n| *n >= 15), "{per_backend:?}");
+            eprintln!("99 connections over 3 endpoints: {per_backend:?}");
+        },
+    );
 }
