@@ -170,18 +170,9 @@ fn summary(out: &str) -> (u64, u64, f64, u64) {
 fn dns_record_kinds_parallel_lookups_and_losing_a_dns_pod() {
     let c = Up::start(2);
     c.apply(&format!("{}---\n{MANIFESTS}", kubia_deployment(2)));
-    c.ok(&[
-        "run",
-        "client",
-        "--image=tutum/dnsutils",
-        "--command",
-        "--",
-        "sleep",
-        "infinity",
-    ]);
+    c.client_pod();
     let kubia_pods = c.ready_pods("app=kubia", 2);
     let web_pods = c.ready_pods("dns-group=web", 3);
-    c.ready_pods("run=client", 1);
     let kubia_ip = c.get_json(&["svc", "kubia"])["spec"]["clusterIP"]
         .as_str()
         .expect("cluster IP")

@@ -84,16 +84,7 @@ spec:
   externalName: outside.example.test
 ",
     );
-    c.ok(&[
-        "run",
-        "client",
-        "--image=tutum/dnsutils",
-        "--command",
-        "--",
-        "sleep",
-        "infinity",
-    ]);
-    c.ready_pods("run=client", 1);
+    c.client_pod();
     // The DNS pods come moments after the nodes: wait until an outside name answers.
     // Until then dig fails (the kube-dns Service has no ready endpoint and refuses), so
     // a failed dig here means "not yet", not a failure.

@@ -208,6 +208,22 @@ impl Up {
         processes_mentioning(&self.home.display().to_string())
     }
 
+    /// Starts the pod `client` (`kubectl run client --image=tutum/dnsutils --command --
+    /// sleep infinity`, as the notes do) and waits until it is Ready: the in-cluster client
+    /// the tests exec dig, curl and getent in.
+    pub fn client_pod(&self) {
+        self.ok(&[
+            "run",
+            "client",
+            "--image=tutum/dnsutils",
+            "--command",
+            "--",
+            "sleep",
+            "infinity",
+        ]);
+        self.ready_pods("run=client", 1);
+    }
+
     /// The name of a Ready pod with this label, and its IP and node.
     pub fn ready_pods(&self, selector: &str, n: usize) -> Vec<(String, String, String)> {
         self.eventually(120, || {

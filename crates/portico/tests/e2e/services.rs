@@ -27,17 +27,8 @@ fn scenario(mode: &str) {
     c.apply(&kubia_deployment(3));
     c.ok(&["apply", "-f", &seed("000-kubia.yaml")]);
     c.ok(&["apply", "-f", &seed("000-kubia-nodeport.yaml")]);
-    c.ok(&[
-        "run",
-        "client",
-        "--image=tutum/dnsutils",
-        "--command",
-        "--",
-        "sleep",
-        "infinity",
-    ]);
+    c.client_pod();
     let pods = c.ready_pods("app=kubia", 3);
-    c.ready_pods("run=client", 1);
     let names: BTreeSet<String> = pods.iter().map(|p| p.0.clone()).collect();
     let ip = c.get_json(&["svc", "kubia"])["spec"]["clusterIP"]
         .as_str()
