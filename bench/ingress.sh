@@ -3,7 +3,10 @@
 # and against the backends directly, in one run:
 #   - HTTP/1.1 keep-alive (wrk), small responses: requests/s and p99;
 #   - HTTPS keep-alive (wrk): requests/s and p99;
-#   - new TLS handshakes/s (wrk over HTTPS with `Connection: close`);
+#   - HTTPS with `Connection: close` (wrk, which resumes TLS 1.3 sessions with some servers
+#     and not with others);
+#   - new TLS connections/s with full handshakes, and with resumed ones, from one client
+#     against both (crates/ingress/examples/tls_load.rs): the like-for-like handshake figures;
 #   - HTTP/2 over TLS (h2load): requests/s.
 # Prints a Markdown table with ratios to nginx and to direct on stdout; progress on stderr.
 #
@@ -50,6 +53,8 @@ if [ "${1:-}" != "--inside" ]; then
     PORTICO_BIN=$TARGET/release/portico
   fi
   export PORTICO_BIN
+  cargo build --release --quiet -p portico-ingress --example tls_load --manifest-path "$ROOT/Cargo.toml"
+  export TLS_LOAD=$TARGET/release/examples/tls_load
   exec unshare --user --map-root-user --net --mount --fork bash "$0" --inside
 fi
 
@@ -235,6 +240,19 @@ print(f"{float(m.group(1)):.0f} nan" if m and ok and ok.group(2) == "0" else "na
 EOF
 }
 
+# New connections with the same client against both proxies (crates/ingress/examples/tls_load.rs):
+# `full` handshakes only, or each connection `resumed` with its last ticket. Prints
+# "requests/s p99_ms"; the share of resumed handshakes goes to $WORK/resumed.<target>.
+tls_run() { # url full|resumed
+  local port=${1##*:}
+  port=${port%%/*}
+  load "$TLS_LOAD" "$IP:$port" bench.local "$DURATION" "$CONNECTIONS" "$2" > "$WORK/tls.out" 2>&1 || true
+  read -r rps p99 resumed errors < "$WORK/tls.out" || true
+  echo "$2 via port $port: $rps req/s, p99 $p99 ms, ${resumed}% resumed, $errors errors" >&2
+  [ "$2" = resumed ] && echo "$resumed" >> "$WORK/resumed.$port"
+  if [ -z "${errors:-}" ] || [ "$errors" -gt 0 ]; then echo "nan nan"; else echo "$rps $p99"; fi
+}
+
 # CPU time (clock ticks, user + system) of a process and its children: what the subject
 # spent, so that requests per CPU-second can be reported beside requests per second (on two
 # CPUs the load generator saturates first in the handshake case).
@@ -252,11 +270,11 @@ subject_pid() { # target
 }
 
 declare -A RESULT
-read -r -a CASES <<< "${CASES:-http https handshakes h2}"
+read -r -a CASES <<< "${CASES:-http https handshakes full resumed h2}"
 read -r -a TARGETS <<< "${TARGETS:-direct nginx portico}"
 url_of() { # case target
   local scheme=http port
-  case "$1" in https|handshakes|h2) scheme=https ;; esac
+  case "$1" in https|handshakes|h2|full|resumed) scheme=https ;; esac
   case "$2/$scheme" in
     direct/http) echo "http://$IP:9001/" ; return ;;
     direct/https) echo "" ; return ;;
@@ -277,6 +295,7 @@ for round in $(seq "$R"); do
         http|https) out=$(wrk_run "$url") ;;
         handshakes) out=$(wrk_run "$url" -H "Connection: close") ;;
         h2) out=$(h2_run "$url") ;;
+        full|resumed) out=$(tls_run "$url" "$case") ;;
       esac
       after=$([ -n "$pid" ] && cpu_ticks "$pid" || echo 0)
       # Requests per CPU-second of the subject ("nan" for direct, which has no proxy).
@@ -298,16 +317,26 @@ def median(key):
     return (statistics.median(rps) if rps else None, statistics.median(p99) if p99 else None,
             statistics.median(cpu) if cpu else None)
 names = {"http": "HTTP/1.1 keep-alive", "https": "HTTPS keep-alive",
-         "handshakes": "new TLS handshakes (Connection: close)", "h2": "HTTP/2 over TLS (h2load -m10)"}
+         "handshakes": "HTTPS, Connection: close (wrk)",
+         "full": "new TLS connections, full handshakes (tls_load)",
+         "resumed": "new TLS connections, resumed handshakes (tls_load)",
+         "h2": "HTTP/2 over TLS (h2load -m10)"}
 print(f"Ingress benchmark: {R} alternating rounds of {D} s, {C} connections, {N} CPUs "
       "(load generator pinned apart); median round.\n")
 print("| case | direct req/s | nginx req/s | portico req/s | portico/nginx | portico/direct | p99 ms direct / nginx / portico | req per CPU-s nginx / portico (ratio) |")
 print("|---|---:|---:|---:|---:|---:|---|---|")
 fmt = lambda v, f="{:.0f}": "-" if v is None else f.format(v)
-for case in ["http", "https", "handshakes", "h2"]:
+for case in ["http", "https", "handshakes", "full", "resumed", "h2"]:
     d, n, p = median(f"{case}/direct"), median(f"{case}/nginx"), median(f"{case}/portico")
     ratio = lambda a, b: "-" if a[0] is None or b[0] is None or b[0] == 0 else f"{a[0] / b[0]:.2f}x"
     print(f"| {names[case]} | {fmt(d[0])} | {fmt(n[0])} | {fmt(p[0])} | {ratio(p, n)} | {ratio(p, d)} | "
           f"{fmt(d[1], '{:.2f}')} / {fmt(n[1], '{:.2f}')} / {fmt(p[1], '{:.2f}')} | "
           f"{fmt(n[2])} / {fmt(p[2])} ({'-' if n[2] is None or p[2] is None else f'{p[2] / n[2]:.2f}x'}) |")
 EOF
+# The resumed case compares like for like only if both servers resumed (nearly) every time.
+for port in 8444 8443; do
+  [ -f "$WORK/resumed.$port" ] || continue
+  name=$([ "$port" = 8444 ] && echo nginx || echo portico)
+  echo ""
+  echo "Resumed handshakes via $name, per round: $(tr '\n' ' ' < "$WORK/resumed.$port")(% of connections)"
+done

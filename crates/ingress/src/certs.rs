@@ -4,6 +4,7 @@
 
 #[cfg(test)]
 mod tests;
+mod unverified;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -17,6 +18,8 @@ use rustls::sign::CertifiedKey;
 use crate::snapshot::hosts;
 use crate::snapshot::{Snapshot, TlsPair};
 use crate::Error;
+
+pub use unverified::unverified_client_config;
 
 /// The subject common name of the default certificate (ingress-nginx's).
 pub const DEFAULT_CERT_CN: &str = "Kubernetes Ingress Controller Fake Certificate";

@@ -18,12 +18,10 @@ use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::{Client, ResponseFuture};
 use hyper_util::rt::{TokioExecutor, TokioTimer};
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{DigitallySignedStruct, SignatureScheme};
 
 use super::pool::Pool;
 use crate::annotations::BackendProtocol;
+use crate::certs::unverified_client_config;
 use crate::Error;
 
 /// The pooled clients, created on first use per (protocol, connect timeout).
@@ -45,16 +43,7 @@ enum Upstream {
 impl Upstreams {
     /// No clients yet; HTTPS backends get a client configuration that verifies nothing.
     pub fn new() -> Result<Upstreams, Error> {
-        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-        let schemes = provider
-            .signature_verification_algorithms
-            .supported_schemes();
-        let tls = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .map_err(|e| Error::Tls(e.to_string()))?
-            .dangerous()
-            .with_custom_certificate_verifier(Arc::new(AcceptAny(schemes)))
-            .with_no_client_auth();
+        let tls = unverified_client_config(rustls::crypto::aws_lc_rs::default_provider())?;
         Ok(Upstreams {
             pool: Pool::default(),
             clients: ArcSwap::from_pointee(HashMap::new()),
@@ -126,45 +115,6 @@ impl Upstream {
             Upstream::Plain(client) => client.request(request),
             Upstream::Tls(client) => client.request(request),
         }
-    }
-}
-
-/// Accepts any backend certificate (ingress-nginx's `proxy_ssl_verify off`).
-#[derive(Debug)]
-struct AcceptAny(Vec<SignatureScheme>);
-
-impl ServerCertVerifier for AcceptAny {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        _message: &[u8],
-        _cert: &CertificateDer<'_>,
-        _dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        Ok(HandshakeSignatureValid::assertion())
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        _message: &[u8],
-        _cert: &CertificateDer<'_>,
-        _dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        Ok(HandshakeSignatureValid::assertion())
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.clone()
     }
 }
 
