@@ -129,24 +129,25 @@ impl Nftables {
     /// ports if nothing is committed, else changing only their objects. On a refusal as
     /// too large the committed objects are kept; on other failures they are forgotten, so
     /// that the next apply rewrites the table.
+    ///
+    /// A first load too large for one nft script (a rootless sandbox's socket cannot grow)
+    /// loads the table without service ports by script and sends these over netlink:
+    /// splitting a netlink batch costs nothing, where every smaller nft script re-reads
+    /// every chain of the table before it runs.
     async fn step(&mut self, batch: &[Update]) -> Result<(), StepError> {
-        let Some(mut old) = self.committed.take() else {
-            let mut rules = Ruleset::default();
-            rules.update(batch.iter().cloned());
-            let script = self.replace_script(&rules);
-            self.run(script).await.map_err(|e| {
-                if too_long(&e) {
-                    StepError::TooLarge(e)
-                } else {
-                    StepError::Failed(e)
+        if self.committed.is_none() {
+            match self.load(batch).await {
+                Err(StepError::TooLarge(e)) if !batch.is_empty() => {
+                    tracing::debug!(error = %e, "first load too large for one script; sending the service ports over netlink");
+                    self.load(&[]).await?;
                 }
-            })?;
-            self.committed = Some(Committed {
-                rules,
-                udp: BTreeMap::new(),
-            });
-            self.pending_delete.clear();
-            return Ok(());
+                loaded => return loaded,
+            }
+        }
+        let Some(mut old) = self.committed.take() else {
+            return Err(StepError::Failed(Error::Nftables(
+                "no committed table to change".into(),
+            )));
         };
         let tx = render::changes(&old.rules, batch, &self.pending_delete, true, &self.config);
         match self.send(&tx.ops, &tx.text).await {
@@ -179,6 +180,26 @@ impl Nftables {
             }
             Err(StepError::Refused(e) | StepError::Failed(e)) => Err(StepError::Failed(e)),
         }
+    }
+
+    /// Replaces the table with one holding just the service ports of `batch`, by script.
+    async fn load(&mut self, batch: &[Update]) -> Result<(), StepError> {
+        let mut rules = Ruleset::default();
+        rules.update(batch.iter().cloned());
+        let script = self.replace_script(&rules);
+        self.run(script).await.map_err(|e| {
+            if too_long(&e) {
+                StepError::TooLarge(e)
+            } else {
+                StepError::Failed(e)
+            }
+        })?;
+        self.committed = Some(Committed {
+            rules,
+            udp: BTreeMap::new(),
+        });
+        self.pending_delete.clear();
+        Ok(())
     }
 
     /// Sends `ops` as one netlink batch and appends `text` (their script) to
