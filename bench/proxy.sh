@@ -132,6 +132,7 @@ spec:
             scgi_temp_path /tmp/nginx/scgi;
             server {
               listen 8080 backlog=4096;
+              listen 8081 backlog=4096;
               root /tmp/www;
               location = /id { default_type text/plain; return 200 "\$hostname"; }
             }
@@ -218,7 +219,11 @@ for mode in $MODES; do
     -o jsonpath='{range .items[*]}{.status.podIP} {.metadata.name} {end}'; echo)
   # Throughput goes to pod A alone on every path, so that each compares the same backend.
   k "$mode" label pod "${NAME_A[$mode]}" bench=a >/dev/null
-  k "$mode" create service clusterip web-a --tcp=80:8080 >/dev/null
+  # The cluster IP path reaches pod A on its second port: with `Connection: close` the
+  # server keeps TIME_WAIT for each client port, and a direct run's entries (client
+  # timestamps offset for the pod IP) would make the next run's SYNs through the cluster IP
+  # (offset for the service IP) fail PAWS and wait out 1 s retransmits.
+  k "$mode" create service clusterip web-a --tcp=80:8081 >/dev/null
   k "$mode" set selector service web-a bench=a >/dev/null
   haproxy_pod "${POD_A[$mode]}" | k "$mode" apply -f - >/dev/null
   wait_ready "$mode" app=haproxy 1

@@ -28,8 +28,9 @@
 //!
 //! TCP: each accepted connection goes to an endpoint chosen round-robin (or the client's
 //! sticky one under `sessionAffinity: ClientIP`); if the dial fails, the next endpoint is
-//! tried. Bytes move zero-copy with `splice(2)` ([`Relay::Splice`], half-close propagated) or
-//! through `copy_bidirectional` ([`Relay::Copy`]). UDP: a flow table per listener (see
+//! tried. Bytes move by reads and writes, then zero-copy with `splice(2)` once a direction
+//! carries bulk data ([`Relay::Splice`], half-close propagated), or through
+//! `copy_bidirectional` ([`Relay::Copy`]). UDP: a flow table per listener (see
 //! [`udp`]), idle timeout [`Options::udp_idle_timeout`], flows to endpoints that are gone
 //! dropped on every apply; replies leave from the service address.
 //!

@@ -1,12 +1,16 @@
-//! Relaying one TCP connection: zero-copy with `splice(2)` through a pipe per direction, or
-//! with `tokio::io::copy_bidirectional`.
+//! Relaying one TCP connection: plain reads and writes for small exchanges, zero-copy with
+//! `splice(2)` through a pipe once a direction carries bulk data, or
+//! `tokio::io::copy_bidirectional`.
 //!
-//! Each direction moves data socket → pipe → socket without it entering userspace; readiness
-//! comes from tokio (`readable`/`writable` and `try_io`, so the reactor's state stays right).
-//! When a side reaches end of stream, the other side's write half is shut down (half-close),
-//! and the other direction goes on until it ends too. If the kernel refuses `splice` on the
-//! first call of a direction (no data moved yet), that direction falls back to a plain
-//! read/write loop.
+//! Each direction starts by reading into a small buffer and writing it out: for requests and
+//! responses of a few kilobytes that is as few system calls as splicing, without a pipe to
+//! create per connection (HAProxy's `splice-auto` makes the same choice). When a read fills
+//! the buffer, the direction switches to moving data socket → pipe → socket without it
+//! entering userspace. Readiness comes from tokio (`readable`/`writable` and `try_io`, so the
+//! reactor's state stays right). When a side reaches end of stream, the other side's write
+//! half is shut down (half-close), and the other direction goes on until it ends too. If no
+//! pipe can be made, or the kernel refuses `splice` on its first call, that direction goes
+//! on copying.
 
 use std::io;
 use std::os::fd::OwnedFd;
@@ -18,7 +22,8 @@ use tokio::net::TcpStream;
 /// How TCP bytes are moved.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Relay {
-    /// `splice(2)` through pipes (zero-copy); the default.
+    /// Reads and writes for small exchanges, `splice(2)` through a pipe (zero-copy) once a
+    /// direction carries bulk data; the default.
     #[default]
     Splice,
     /// `tokio::io::copy_bidirectional` (copies through userspace buffers).
@@ -38,6 +43,9 @@ pub(crate) struct Moved {
 const PIPE_SIZE: usize = 256 * 1024;
 /// Bytes asked for per `splice` into the pipe.
 const CHUNK: usize = PIPE_SIZE;
+/// The buffer a direction reads into before it splices; a read that fills it switches the
+/// direction to splice.
+const SMALL: usize = 16 * 1024;
 
 /// Relays between `client` and `endpoint` until both directions end. On error, whatever was
 /// moved is lost from the count; the caller closes both sockets.
@@ -72,17 +80,33 @@ fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
     Ok((r, w))
 }
 
-/// Moves `src` → `dst` until `src` ends, then shuts down `dst`'s write half.
+/// Moves `src` → `dst` until `src` ends, then shuts down `dst`'s write half: copying
+/// while reads come in small, splicing from the first read that fills [`SMALL`] bytes.
 async fn one_way(src: &TcpStream, dst: &TcpStream) -> io::Result<u64> {
+    let mut buf = vec![0u8; SMALL];
+    let mut total: u64 = 0;
+    loop {
+        let n = read_some(src, &mut buf).await?;
+        if n == 0 {
+            half_close(dst);
+            return Ok(total);
+        }
+        write_all(dst, &buf[..n]).await?;
+        total += n as u64;
+        if n == buf.len() {
+            break;
+        }
+    }
+    drop(buf);
     let (pipe_r, pipe_w) = match pipe() {
         Ok(p) => p,
         Err(e) => {
             tracing::debug!(error = %e, "no pipe for splice; copying instead");
-            return copy_one_way(src, dst).await;
+            return copy_one_way(src, dst, total).await;
         }
     };
     let flags = SpliceFlags::NONBLOCK | SpliceFlags::MOVE;
-    let mut total: u64 = 0;
+    let mut spliced = false;
     loop {
         src.readable().await?;
         let res = src.try_io(Interest::READABLE, || {
@@ -92,12 +116,13 @@ async fn one_way(src: &TcpStream, dst: &TcpStream) -> io::Result<u64> {
             Ok(0) => break,
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
-            Err(e) if total == 0 && unsupported(&e) => {
+            Err(e) if !spliced && unsupported(&e) => {
                 tracing::debug!(error = %e, "splice refused; copying instead");
-                return copy_one_way(src, dst).await;
+                return copy_one_way(src, dst, total).await;
             }
             Err(e) => return Err(e),
         };
+        spliced = true;
         let mut left = n;
         while left > 0 {
             dst.writable().await?;
@@ -116,6 +141,32 @@ async fn one_way(src: &TcpStream, dst: &TcpStream) -> io::Result<u64> {
     Ok(total)
 }
 
+/// One read of whatever `src` has (0 at end of stream).
+async fn read_some(src: &TcpStream, buf: &mut [u8]) -> io::Result<usize> {
+    loop {
+        src.readable().await?;
+        match src.try_read(buf) {
+            Ok(n) => return Ok(n),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Writes all of `data` to `dst`.
+async fn write_all(dst: &TcpStream, data: &[u8]) -> io::Result<()> {
+    let mut off = 0;
+    while off < data.len() {
+        dst.writable().await?;
+        match dst.try_write(&data[off..]) {
+            Ok(m) => off += m,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
 /// Whether a `splice` error means "not supported here" rather than a broken connection.
 fn unsupported(e: &io::Error) -> bool {
     matches!(
@@ -126,27 +177,16 @@ fn unsupported(e: &io::Error) -> bool {
     )
 }
 
-/// The fallback for one direction: read into a buffer, write it out.
-async fn copy_one_way(src: &TcpStream, dst: &TcpStream) -> io::Result<u64> {
+/// The fallback for one direction: read into a buffer, write it out; `total` bytes were
+/// moved before.
+async fn copy_one_way(src: &TcpStream, dst: &TcpStream, mut total: u64) -> io::Result<u64> {
     let mut buf = vec![0u8; 64 * 1024];
-    let mut total: u64 = 0;
     loop {
-        src.readable().await?;
-        let n = match src.try_read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
-            Err(e) => return Err(e),
-        };
-        let mut off = 0;
-        while off < n {
-            dst.writable().await?;
-            match dst.try_write(&buf[off..n]) {
-                Ok(m) => off += m,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
-                Err(e) => return Err(e),
-            }
+        let n = read_some(src, &mut buf).await?;
+        if n == 0 {
+            break;
         }
+        write_all(dst, &buf[..n]).await?;
         total += n as u64;
     }
     half_close(dst);
