@@ -327,19 +327,22 @@ pub(crate) fn changes(
             next_claims.entry(elem).or_default().push((key, v));
         }
     }
-    let mut element_changes: Vec<(&(Collection, ElemKey), Claim<'_>, _)> = Vec::new();
+    let mut element_changes: Vec<(&(Collection, ElemKey), Claim<'_>, Claim<'_>)> = Vec::new();
     for elem in elems {
         let before = old.owner(elem);
-        let mut claimants = old.claims.get(elem).cloned().unwrap_or_default();
-        claimants.retain(|k, _| !updated.contains(k));
-        for (key, v) in next_claims.get(elem).into_iter().flatten() {
-            claimants.insert((*key).clone(), (*v).clone());
-        }
-        let after = claimants.into_iter().next();
-        let after_ref = after.as_ref().map(|(k, v)| (k, v));
+        // The first in key order of the claimants that stay and the new ones.
+        let after: Claim<'_> = old
+            .claims
+            .get(elem)
+            .into_iter()
+            .flatten()
+            .filter(|(k, _)| !updated.contains(k))
+            .map(|(k, v)| (k, v))
+            .chain(next_claims.get(elem).into_iter().flatten().copied())
+            .min_by(|a, b| a.0.cmp(b.0));
         // A set element (no value) is the same whoever claims it.
-        let same_set_element = matches!((before, &after_ref), (Some((_, None)), Some((_, None))));
-        if before != after_ref && !same_set_element {
+        let same_set_element = matches!((before, after), (Some((_, None)), Some((_, None))));
+        if before != after && !same_set_element {
             element_changes.push((elem, before, after));
         }
     }
@@ -400,7 +403,7 @@ pub(crate) fn changes(
                 coll: elem.0,
                 key: elem.1.clone(),
                 comment: owner.display_name(),
-                value,
+                value: value.clone(),
             });
         }
     }

@@ -70,8 +70,10 @@ pub(crate) struct ServiceRules {
     pub elements: BTreeMap<(Collection, ElemKey), Option<ElemValue>>,
 }
 
-/// Who claims one element: every claimant with its value, in key order; the first has it.
-pub(crate) type Claimants = BTreeMap<ServiceKey, Option<ElemValue>>;
+/// Who claims one element: every claimant with its value, sorted by key; the first has it.
+/// (A vector: nearly every element has one claimant, and a map's node would take a
+/// kilobyte and a half for it, per element.)
+pub(crate) type Claimants = Vec<(ServiceKey, Option<ElemValue>)>;
 
 /// The per-service objects of the table, and who holds each element.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -127,7 +129,7 @@ impl Ruleset {
             if let Some(old) = self.services.remove(&key) {
                 for elem in old.elements.keys() {
                     if let Some(c) = self.claims.get_mut(elem) {
-                        c.remove(&key);
+                        c.retain(|(k, _)| *k != key);
                         if c.is_empty() {
                             self.claims.remove(elem);
                         }
@@ -139,9 +141,9 @@ impl Ruleset {
             };
             for (elem, value) in &rules.elements {
                 let claimants = self.claims.entry(elem.clone()).or_default();
-                if let Some(other) = claimants
-                    .keys()
-                    .find(|k| k.namespace != key.namespace || k.name != key.name)
+                if let Some((other, _)) = claimants
+                    .iter()
+                    .find(|(k, _)| k.namespace != key.namespace || k.name != key.name)
                 {
                     tracing::warn!(
                         key = %elem.1,
@@ -150,7 +152,10 @@ impl Ruleset {
                         "two services claim the same address and port; the first in name order has it"
                     );
                 }
-                claimants.insert(key.clone(), value.clone());
+                match claimants.binary_search_by(|(k, _)| k.cmp(&key)) {
+                    Ok(i) => claimants[i].1 = value.clone(),
+                    Err(i) => claimants.insert(i, (key.clone(), value.clone())),
+                }
             }
             self.services.insert(key, rules);
         }
@@ -158,7 +163,10 @@ impl Ruleset {
 
     /// Who has the element `elem`, with its value.
     pub fn owner(&self, elem: &(Collection, ElemKey)) -> Option<(&ServiceKey, &Option<ElemValue>)> {
-        self.claims.get(elem).and_then(|c| c.iter().next())
+        self.claims
+            .get(elem)
+            .and_then(|c| c.first())
+            .map(|(k, v)| (k, v))
     }
 }
 
