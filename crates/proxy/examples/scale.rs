@@ -13,9 +13,11 @@
 //! unshare -rn target/release/examples/scale nftables 10000 10 affinity
 //! ```
 //!
-//! A fourth argument `affinity` gives every Service `sessionAffinity: ClientIP` (for
-//! nftables: the per-endpoint chain layout instead of endpoint maps). "One endpoint
-//! change" replaces the endpoints of one Service's slice.
+//! For nftables, Services with 1 to 16 endpoints get the direct layout (elements in static
+//! maps only); 17 or more endpoints give the compact layout (a chain and an endpoint map
+//! per Service), e.g. `nftables 10000 17`. A fourth argument `affinity` gives every Service
+//! `sessionAffinity: ClientIP` (the per-endpoint chain layout). "One endpoint change"
+//! replaces the endpoints of one Service's slice.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::Ipv4Addr;

@@ -4,7 +4,7 @@
 use std::fmt::{self, Write as _};
 
 use super::buckets::{self, EndpointMap};
-use super::rule::{ElemKey, Rule, Verdict};
+use super::rule::{ElemKey, ElemValue, Rule};
 use super::ruleset::Collection;
 use crate::model::Protocol;
 
@@ -49,16 +49,16 @@ pub(crate) enum Op {
         /// The rule.
         rule: Rule,
     },
-    /// `add element`: an element, with its comment and verdict in maps.
+    /// `add element`: an element, with its value in maps (and the comment with verdicts).
     AddElement {
         /// The set or map.
         coll: Collection,
         /// The key.
         key: ElemKey,
-        /// The owner's name, the element's comment (maps only).
+        /// The owner's name, the element's comment (verdict maps only).
         comment: String,
-        /// The verdict (maps) or `None` (sets).
-        verdict: Option<Verdict>,
+        /// The value (maps) or `None` (sets).
+        value: Option<ElemValue>,
     },
     /// `delete set`.
     DeleteSet(String),
@@ -109,13 +109,16 @@ impl fmt::Display for Line<'_> {
                 coll,
                 key,
                 comment,
-                verdict,
-            } => match verdict {
-                Some(v) => write!(
+                value,
+            } => match value {
+                Some(v @ ElemValue::Verdict(_)) => write!(
                     f,
                     "add element ip {t} {} {{ {key} comment \"{comment}\" : {v} }}",
                     coll.name()
                 ),
+                Some(v @ ElemValue::Target(..)) => {
+                    write!(f, "add element ip {t} {} {{ {key} : {v} }}", coll.name())
+                }
                 None => write!(f, "add element ip {t} {} {{ {key} }}", coll.name()),
             },
             Op::DeleteSet(name) => write!(f, "delete set ip {t} {name}"),

@@ -8,8 +8,9 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Write as _;
 
 use super::buckets::EndpointMap;
+use super::direct;
 use super::ops::{self, Op};
-use super::rule::{ElemKey, Verdict};
+use super::rule::{ElemKey, ElemValue};
 use super::ruleset::{Collection, Ruleset, ServiceRules};
 use super::NftConfig;
 use crate::model::ServiceKey;
@@ -38,6 +39,7 @@ pub(crate) fn base(config: &NftConfig) -> String {
         s,
         "add set {t} hairpin {{ type ipv4_addr . ipv4_addr ; comment \"endpoints reaching themselves through a service\" ; }}"
     );
+    s.push_str(&direct::base_objects(&t));
     for (name, spec) in [
         ("nat-prerouting", "type nat hook prerouting priority -100"),
         ("nat-output", "type nat hook output priority -100"),
@@ -52,6 +54,7 @@ pub(crate) fn base(config: &NftConfig) -> String {
     }
     for name in [
         "services",
+        "direct-dnat",
         "masquerading",
         "mark-for-masquerade",
         "service-endpoints-check",
@@ -61,6 +64,7 @@ pub(crate) fn base(config: &NftConfig) -> String {
         let _ = writeln!(s, "add chain {t} {name}");
     }
     let nodeport_match = "fib daddr type local ip daddr != 127.0.0.0/8 meta l4proto . th dport";
+    let direct_rules = direct::base_rules(config);
     for (chain, rule) in [
         ("nat-prerouting", "jump services".to_string()),
         ("nat-output", "jump services".to_string()),
@@ -81,6 +85,7 @@ pub(crate) fn base(config: &NftConfig) -> String {
             "filter-output",
             "ct state new jump cluster-ips-check".to_string(),
         ),
+        ("services", direct::SERVICES_RULE.to_string()),
         (
             "services",
             "ip daddr . meta l4proto . th dport vmap @service-ips".to_string(),
@@ -117,7 +122,10 @@ pub(crate) fn base(config: &NftConfig) -> String {
             ),
         ),
         ("reject-chain", "reject".to_string()),
-    ] {
+    ]
+    .into_iter()
+    .chain(direct_rules.into_iter().map(|r| ("direct-dnat", r)))
+    {
         let _ = writeln!(s, "add rule {t} {chain} {rule}");
     }
     s
@@ -178,19 +186,13 @@ pub(crate) fn full(rs: &Ruleset, config: &NftConfig) -> String {
             }
         }
         for ((coll, key), (owner, value)) in owned {
-            match value {
-                Some(v) => {
-                    let _ = writeln!(
-                        out,
-                        "add element {t} {} {{ {key} comment \"{}\" : {v} }}",
-                        coll.name(),
-                        owner.display_name()
-                    );
-                }
-                None => {
-                    let _ = writeln!(out, "add element {t} {} {{ {key} }}", coll.name());
-                }
-            }
+            let op = Op::AddElement {
+                coll: *coll,
+                key: key.clone(),
+                comment: owner.display_name(),
+                value: value.clone(),
+            };
+            out.push_str(&op.line(&config.table));
         }
     }
     out
@@ -235,11 +237,11 @@ pub(crate) fn diff(
     changes(old, &updates, pending, delete_chains, config)
 }
 
-type Claim<'a> = Option<(&'a ServiceKey, &'a Option<Verdict>)>;
+type Claim<'a> = Option<(&'a ServiceKey, &'a Option<ElemValue>)>;
 
 /// The claimants an element gets from the updates of one transaction.
 type NextClaims<'a> =
-    HashMap<&'a (Collection, ElemKey), Vec<(&'a ServiceKey, &'a Option<Verdict>)>>;
+    HashMap<&'a (Collection, ElemKey), Vec<(&'a ServiceKey, &'a Option<ElemValue>)>>;
 
 /// The transaction that applies `updates` to the committed `old`: only the elements, sets
 /// and chains of those service ports that differ, in work proportional to them. Chains in
@@ -325,19 +327,22 @@ pub(crate) fn changes(
             next_claims.entry(elem).or_default().push((key, v));
         }
     }
-    let mut element_changes: Vec<(&(Collection, ElemKey), Claim<'_>, _)> = Vec::new();
+    let mut element_changes: Vec<(&(Collection, ElemKey), Claim<'_>, Claim<'_>)> = Vec::new();
     for elem in elems {
         let before = old.owner(elem);
-        let mut claimants = old.claims.get(elem).cloned().unwrap_or_default();
-        claimants.retain(|k, _| !updated.contains(k));
-        for (key, v) in next_claims.get(elem).into_iter().flatten() {
-            claimants.insert((*key).clone(), (*v).clone());
-        }
-        let after = claimants.into_iter().next();
-        let after_ref = after.as_ref().map(|(k, v)| (k, v));
+        // The first in key order of the claimants that stay and the new ones.
+        let after: Claim<'_> = old
+            .claims
+            .get(elem)
+            .into_iter()
+            .flatten()
+            .filter(|(k, _)| !updated.contains(k))
+            .map(|(k, v)| (k, v))
+            .chain(next_claims.get(elem).into_iter().flatten().copied())
+            .min_by(|a, b| a.0.cmp(b.0));
         // A set element (no value) is the same whoever claims it.
-        let same_set_element = matches!((before, &after_ref), (Some((_, None)), Some((_, None))));
-        if before != after_ref && !same_set_element {
+        let same_set_element = matches!((before, after), (Some((_, None)), Some((_, None))));
+        if before != after && !same_set_element {
             element_changes.push((elem, before, after));
         }
     }
@@ -393,12 +398,12 @@ pub(crate) fn changes(
     }
     // 4. New and changed elements.
     for (elem, _, after) in element_changes {
-        if let Some((owner, verdict)) = after {
+        if let Some((owner, value)) = after {
             ops.push(Op::AddElement {
                 coll: elem.0,
                 key: elem.1.clone(),
                 comment: owner.display_name(),
-                verdict,
+                value: value.clone(),
             });
         }
     }

@@ -33,6 +33,24 @@ impl fmt::Display for Verdict {
     }
 }
 
+/// The value of a map element (set elements have none).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub(crate) enum ElemValue {
+    /// A verdict (`goto <chain>`, `drop`), in the dispatch maps.
+    Verdict(Verdict),
+    /// An endpoint, `address . port`, in the `direct-E` maps.
+    Target(Ipv4Addr, u16),
+}
+
+impl fmt::Display for ElemValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ElemValue::Verdict(v) => write!(f, "{v}"),
+            ElemValue::Target(a, port) => write!(f, "{a} . {port}"),
+        }
+    }
+}
+
 /// The key of an element of a dispatch set or map.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub(crate) enum ElemKey {
@@ -44,6 +62,9 @@ pub(crate) enum ElemKey {
     ProtoPort(Protocol, u16),
     /// `10.244.0.5 . 10.244.0.5` (`hairpin`: source . destination).
     AddrPair(Ipv4Addr, Ipv4Addr),
+    /// `10.96.0.10 . udp . 53 . 2` (`direct-E`: cluster IP . protocol . port . the
+    /// endpoint's index, `numgen random mod E`).
+    AddrProtoPortIndex(Ipv4Addr, Protocol, u16, u32),
 }
 
 impl fmt::Display for ElemKey {
@@ -53,6 +74,9 @@ impl fmt::Display for ElemKey {
             ElemKey::AddrProtoPort(a, p, port) => write!(f, "{a} . {} . {port}", proto(*p)),
             ElemKey::ProtoPort(p, port) => write!(f, "{} . {port}", proto(*p)),
             ElemKey::AddrPair(a, b) => write!(f, "{a} . {b}"),
+            ElemKey::AddrProtoPortIndex(a, p, port, i) => {
+                write!(f, "{a} . {} . {port} . {i}", proto(*p))
+            }
         }
     }
 }
@@ -236,6 +260,15 @@ mod tests {
             "udp . 30080"
         );
         assert_eq!(Verdict::Drop.to_string(), "drop");
+        assert_eq!(
+            ElemKey::AddrProtoPortIndex(Ipv4Addr::new(10, 96, 0, 10), Protocol::Udp, 53, 2)
+                .to_string(),
+            "10.96.0.10 . udp . 53 . 2"
+        );
+        assert_eq!(
+            ElemValue::Target(Ipv4Addr::new(10, 244, 0, 5), 8080).to_string(),
+            "10.244.0.5 . 8080"
+        );
         let a = Ipv4Addr::new(10, 244, 0, 5);
         assert_eq!(
             ElemKey::AddrPair(a, a).to_string(),

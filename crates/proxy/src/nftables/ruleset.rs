@@ -4,12 +4,13 @@
 //! Built from a [`ProxyState`] by a pure function; [`super::render`] turns it into nft text,
 //! whole or as the difference between two of them.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, Ipv4Addr};
 
 use super::buckets::EndpointMap;
 use super::names::ServiceNames;
-use super::rule::{ElemKey, Rule, Verdict, MARK_FOR_MASQUERADE};
+use super::rule::{ElemKey, ElemValue, Rule, Verdict, MARK_FOR_MASQUERADE};
 use super::NftConfig;
 use crate::model::{Endpoint, Protocol, ProxyState, ServiceKey, ServicePort};
 
@@ -29,19 +30,27 @@ pub(crate) enum Collection {
     /// `hairpin`: endpoint . endpoint, a pod reaching itself through a service port
     /// without session affinity (masqueraded).
     Hairpin,
+    /// `direct-services`: cluster IP . protocol . port of the service ports of the direct
+    /// layout (see [`super::direct`]).
+    DirectServices,
+    /// `direct-E` (E from 1 to [`super::direct::DIRECT_MAX`]): cluster IP . protocol .
+    /// port . index → endpoint, for the direct service ports with E endpoints.
+    Direct(u8),
 }
 
 impl Collection {
     /// The set's or map's name in the table.
-    pub fn name(self) -> &'static str {
-        match self {
+    pub fn name(self) -> Cow<'static, str> {
+        Cow::Borrowed(match self {
             Collection::ClusterIps => "cluster-ips",
             Collection::ServiceIps => "service-ips",
             Collection::ServiceNodePorts => "service-nodeports",
             Collection::NoEndpointServices => "no-endpoint-services",
             Collection::NoEndpointNodePorts => "no-endpoint-nodeports",
             Collection::Hairpin => "hairpin",
-        }
+            Collection::DirectServices => "direct-services",
+            Collection::Direct(e) => return Cow::Owned(format!("direct-{e}")),
+        })
     }
 }
 
@@ -56,13 +65,15 @@ pub(crate) struct ServiceRules {
     pub maps: BTreeMap<String, EndpointMap>,
     /// Chains by name, with their rules in order.
     pub chains: BTreeMap<String, Vec<Rule>>,
-    /// Elements by collection and key (e.g. `10.96.0.10 . tcp . 53`), with the verdict for
-    /// maps (`goto <chain>`, `drop`) or `None` in sets.
-    pub elements: BTreeMap<(Collection, ElemKey), Option<Verdict>>,
+    /// Elements by collection and key (e.g. `10.96.0.10 . tcp . 53`), with the value in
+    /// maps (`goto <chain>`, `drop`, an endpoint) or `None` in sets.
+    pub elements: BTreeMap<(Collection, ElemKey), Option<ElemValue>>,
 }
 
-/// Who claims one element: every claimant with its value, in key order; the first has it.
-pub(crate) type Claimants = BTreeMap<ServiceKey, Option<Verdict>>;
+/// Who claims one element: every claimant with its value, sorted by key; the first has it.
+/// (A vector: nearly every element has one claimant, and a map's node would take a
+/// kilobyte and a half for it, per element.)
+pub(crate) type Claimants = Vec<(ServiceKey, Option<ElemValue>)>;
 
 /// The per-service objects of the table, and who holds each element.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -76,7 +87,7 @@ pub(crate) struct Ruleset {
 /// kube-proxy's `CategorizeEndpoints` for one candidate pool: the ready endpoints, or if
 /// none is ready, those still serving while terminating. (A private twin of
 /// `model::usable`, which applies the service's policy itself; here both pools are needed.)
-fn select(sp: &ServicePort, local_only: bool) -> Vec<&Endpoint> {
+pub(super) fn select(sp: &ServicePort, local_only: bool) -> Vec<&Endpoint> {
     let pool = || {
         sp.endpoints
             .iter()
@@ -89,7 +100,7 @@ fn select(sp: &ServicePort, local_only: bool) -> Vec<&Endpoint> {
     pool().filter(|e| e.serving && e.terminating).collect()
 }
 
-fn v4s(ips: &[IpAddr]) -> impl Iterator<Item = Ipv4Addr> + '_ {
+pub(super) fn v4s(ips: &[IpAddr]) -> impl Iterator<Item = Ipv4Addr> + '_ {
     ips.iter().filter_map(|ip| match ip {
         IpAddr::V4(v4) => Some(*v4),
         IpAddr::V6(_) => None,
@@ -118,7 +129,7 @@ impl Ruleset {
             if let Some(old) = self.services.remove(&key) {
                 for elem in old.elements.keys() {
                     if let Some(c) = self.claims.get_mut(elem) {
-                        c.remove(&key);
+                        c.retain(|(k, _)| *k != key);
                         if c.is_empty() {
                             self.claims.remove(elem);
                         }
@@ -130,9 +141,9 @@ impl Ruleset {
             };
             for (elem, value) in &rules.elements {
                 let claimants = self.claims.entry(elem.clone()).or_default();
-                if let Some(other) = claimants
-                    .keys()
-                    .find(|k| k.namespace != key.namespace || k.name != key.name)
+                if let Some((other, _)) = claimants
+                    .iter()
+                    .find(|(k, _)| k.namespace != key.namespace || k.name != key.name)
                 {
                     tracing::warn!(
                         key = %elem.1,
@@ -141,15 +152,21 @@ impl Ruleset {
                         "two services claim the same address and port; the first in name order has it"
                     );
                 }
-                claimants.insert(key.clone(), value.clone());
+                match claimants.binary_search_by(|(k, _)| k.cmp(&key)) {
+                    Ok(i) => claimants[i].1 = value.clone(),
+                    Err(i) => claimants.insert(i, (key.clone(), value.clone())),
+                }
             }
             self.services.insert(key, rules);
         }
     }
 
     /// Who has the element `elem`, with its value.
-    pub fn owner(&self, elem: &(Collection, ElemKey)) -> Option<(&ServiceKey, &Option<Verdict>)> {
-        self.claims.get(elem).and_then(|c| c.iter().next())
+    pub fn owner(&self, elem: &(Collection, ElemKey)) -> Option<(&ServiceKey, &Option<ElemValue>)> {
+        self.claims
+            .get(elem)
+            .and_then(|c| c.first())
+            .map(|(k, v)| (k, v))
     }
 }
 
@@ -170,7 +187,7 @@ impl ServiceRules {
 
     /// Adds an element unless this service port claimed the key already (the first claim
     /// stands).
-    fn element(&mut self, coll: Collection, key: ElemKey, value: Option<Verdict>) {
+    pub(super) fn element(&mut self, coll: Collection, key: ElemKey, value: Option<ElemValue>) {
         self.elements.entry((coll, key)).or_insert(value);
     }
 
@@ -209,7 +226,10 @@ impl ServiceRules {
                 Verdict::Goto("reject-chain".to_string()),
             )
         };
-        let goto = |chain: &str| Some(Verdict::Goto(chain.to_string()));
+        let goto = |chain: &str| Some(ElemValue::Verdict(Verdict::Goto(chain.to_string())));
+        if self.add_direct(sp, p, &cluster_eps) {
+            return;
+        }
 
         // Dispatch: cluster IPs.
         for cip in v4s(&sp.cluster_ips) {
@@ -221,7 +241,7 @@ impl ServiceRules {
                 self.element(
                     Collection::NoEndpointServices,
                     k,
-                    Some(internal_verdict.clone()),
+                    Some(ElemValue::Verdict(internal_verdict.clone())),
                 );
             }
         }
@@ -235,7 +255,7 @@ impl ServiceRules {
                 self.element(
                     Collection::NoEndpointServices,
                     k,
-                    Some(external_verdict.clone()),
+                    Some(ElemValue::Verdict(external_verdict.clone())),
                 );
             }
         }
@@ -250,7 +270,11 @@ impl ServiceRules {
                 );
             }
             if !has_external {
-                self.element(Collection::NoEndpointNodePorts, k, Some(external_verdict));
+                self.element(
+                    Collection::NoEndpointNodePorts,
+                    k,
+                    Some(ElemValue::Verdict(external_verdict)),
+                );
             }
         }
 

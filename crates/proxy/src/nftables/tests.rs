@@ -127,100 +127,35 @@ fn full_table() {
     assert_text(&render_full(&state(), &config()), FULL);
 }
 
-const FULL: &str = r#"add table ip portico { comment "portico service proxy" ; }
-add set ip portico cluster-ips { type ipv4_addr ; comment "Active ClusterIPs" ; }
-add map ip portico service-ips { type ipv4_addr . inet_proto . inet_service : verdict ; comment "ClusterIP, ExternalIP and LoadBalancer IP traffic" ; }
-add map ip portico service-nodeports { type inet_proto . inet_service : verdict ; comment "NodePort traffic" ; }
-add map ip portico no-endpoint-services { type ipv4_addr . inet_proto . inet_service : verdict ; comment "reject or drop traffic to services without endpoints" ; }
-add map ip portico no-endpoint-nodeports { type inet_proto . inet_service : verdict ; comment "reject or drop traffic to node ports without endpoints" ; }
-add set ip portico hairpin { type ipv4_addr . ipv4_addr ; comment "endpoints reaching themselves through a service" ; }
-add chain ip portico nat-prerouting { type nat hook prerouting priority -100 ; }
-add chain ip portico nat-output { type nat hook output priority -100 ; }
-add chain ip portico nat-postrouting { type nat hook postrouting priority 100 ; }
-add chain ip portico filter-prerouting { type filter hook prerouting priority -90 ; }
-add chain ip portico filter-output { type filter hook output priority -90 ; }
-add chain ip portico services
-add chain ip portico masquerading
-add chain ip portico mark-for-masquerade
-add chain ip portico service-endpoints-check
-add chain ip portico cluster-ips-check
-add chain ip portico reject-chain
-add rule ip portico nat-prerouting jump services
-add rule ip portico nat-output jump services
-add rule ip portico nat-postrouting jump masquerading
-add rule ip portico filter-prerouting ct state new jump service-endpoints-check
-add rule ip portico filter-prerouting ct state new jump cluster-ips-check
-add rule ip portico filter-output ct state new jump service-endpoints-check
-add rule ip portico filter-output ct state new jump cluster-ips-check
-add rule ip portico services ip daddr . meta l4proto . th dport vmap @service-ips
-add rule ip portico services fib daddr type local ip daddr != 127.0.0.0/8 meta l4proto . th dport vmap @service-nodeports
-add rule ip portico masquerading ip saddr . ip daddr @hairpin masquerade fully-random
-add rule ip portico masquerading mark and 0x4000 == 0 return
-add rule ip portico masquerading mark set mark xor 0x4000
-add rule ip portico masquerading masquerade fully-random
-add rule ip portico mark-for-masquerade mark set mark or 0x4000
-add rule ip portico service-endpoints-check ip daddr . meta l4proto . th dport vmap @no-endpoint-services
-add rule ip portico service-endpoints-check fib daddr type local ip daddr != 127.0.0.0/8 meta l4proto . th dport vmap @no-endpoint-nodeports
-add rule ip portico cluster-ips-check ip daddr @cluster-ips reject comment "no such port on this cluster IP"
-add rule ip portico cluster-ips-check ip daddr 10.96.0.0/12 drop comment "unallocated cluster IP"
-add rule ip portico reject-chain reject
-
-# default/web (TCP)
-add map ip portico endpoints-I6BWTMCE-default/web/tcp/ { typeof numgen random mod 65536 : ip daddr . tcp dport ; flags interval ; }
-add element ip portico endpoints-I6BWTMCE-default/web/tcp/ { 0-65535 : 10.244.0.7 . 8080 }
-add chain ip portico service-I6BWTMCE-default/web/tcp/
-add chain ip portico external-I6BWTMCE-default/web/tcp/
-add rule ip portico service-I6BWTMCE-default/web/tcp/ ip daddr 10.96.0.20 ip saddr != 10.244.0.0/16 jump mark-for-masquerade
-add rule ip portico service-I6BWTMCE-default/web/tcp/ meta l4proto tcp dnat ip addr . port to numgen random mod 65536 map @endpoints-I6BWTMCE-default/web/tcp/
-add rule ip portico external-I6BWTMCE-default/web/tcp/ jump mark-for-masquerade
-add rule ip portico external-I6BWTMCE-default/web/tcp/ goto service-I6BWTMCE-default/web/tcp/
-add element ip portico cluster-ips { 10.96.0.20 }
-add element ip portico service-ips { 10.96.0.20 . tcp . 80 comment "default/web" : goto service-I6BWTMCE-default/web/tcp/ }
-add element ip portico service-ips { 127.240.0.1 . tcp . 80 comment "default/web" : goto external-I6BWTMCE-default/web/tcp/ }
-add element ip portico service-nodeports { tcp . 30080 comment "default/web" : goto external-I6BWTMCE-default/web/tcp/ }
-add element ip portico hairpin { 10.244.0.7 . 10.244.0.7 }
-
-# kube-system/kube-dns:dns (UDP)
-add map ip portico endpoints-6WHWAHDN-kube-system/kube-dns/udp/dns { typeof numgen random mod 65536 : ip daddr . udp dport ; flags interval ; }
-add element ip portico endpoints-6WHWAHDN-kube-system/kube-dns/udp/dns { 0-32767 : 10.244.0.5 . 53, 32768-65535 : 10.244.1.5 . 53 }
-add chain ip portico service-6WHWAHDN-kube-system/kube-dns/udp/dns
-add rule ip portico service-6WHWAHDN-kube-system/kube-dns/udp/dns ip daddr 10.96.0.10 ip saddr != 10.244.0.0/16 jump mark-for-masquerade
-add rule ip portico service-6WHWAHDN-kube-system/kube-dns/udp/dns meta l4proto udp dnat ip addr . port to numgen random mod 65536 map @endpoints-6WHWAHDN-kube-system/kube-dns/udp/dns
-add element ip portico cluster-ips { 10.96.0.10 }
-add element ip portico service-ips { 10.96.0.10 . udp . 53 comment "kube-system/kube-dns:dns" : goto service-6WHWAHDN-kube-system/kube-dns/udp/dns }
-add element ip portico hairpin { 10.244.0.5 . 10.244.0.5 }
-add element ip portico hairpin { 10.244.1.5 . 10.244.1.5 }
-"#;
+/// The two services of [`state`]: `default/web` in the compact layout (node port,
+/// LoadBalancer IP), `kube-system/kube-dns:dns` in the direct layout.
+const FULL: &str = include_str!("tests/full.nft");
 
 #[test]
-fn adding_a_service_adds_only_its_chains_and_elements() {
+fn adding_a_plain_cluster_ip_service_adds_only_elements() {
     assert_text(&diff_text(&state(), &added()), ADD);
 }
 
-const ADD: &str = r#"add map ip portico endpoints-QA5GDUKI-default/api/tcp/https { typeof numgen random mod 65536 : ip daddr . tcp dport ; flags interval ; }
-add chain ip portico service-QA5GDUKI-default/api/tcp/https
-add element ip portico endpoints-QA5GDUKI-default/api/tcp/https { 0-65535 : 10.244.0.9 . 8443 }
-add rule ip portico service-QA5GDUKI-default/api/tcp/https ip daddr 10.96.0.30 ip saddr != 10.244.0.0/16 jump mark-for-masquerade
-add rule ip portico service-QA5GDUKI-default/api/tcp/https meta l4proto tcp dnat ip addr . port to numgen random mod 65536 map @endpoints-QA5GDUKI-default/api/tcp/https
-add element ip portico cluster-ips { 10.96.0.30 }
-add element ip portico service-ips { 10.96.0.30 . tcp . 443 comment "default/api:https" : goto service-QA5GDUKI-default/api/tcp/https }
+/// A plain ClusterIP service with one endpoint: the direct layout, elements only.
+const ADD: &str = r#"add element ip portico cluster-ips { 10.96.0.30 }
 add element ip portico hairpin { 10.244.0.9 . 10.244.0.9 }
+add element ip portico direct-services { 10.96.0.30 . tcp . 443 }
+add element ip portico direct-1 { 10.96.0.30 . tcp . 443 . 0 : 10.244.0.9 . 8443 }
 "#;
 
 #[test]
-fn removing_an_endpoint_rewrites_only_the_endpoint_map_and_hairpin() {
-    let mut removed = state();
-    for sp in removed.services.values_mut() {
-        sp.endpoints.retain(|e| e.ip != ip("10.244.1.5"));
-    }
-    assert_text(&diff_text(&state(), &removed), REMOVE_EP);
+fn a_compact_endpoint_change_rewrites_only_the_endpoint_map_and_hairpin() {
+    // `default/web` (node port: the compact layout) moves from 10.244.0.7 to 10.244.0.8.
+    let web = key("default", "web", "", Protocol::Tcp);
+    let mut moved = state();
+    moved.services.get_mut(&web).unwrap().endpoints = vec![ep("10.244.0.8", 8080, true)];
+    assert_text(&diff_text(&state(), &moved), REMOVE_EP);
 
     // The operations themselves: no rule or chain in sight.
     let c = config();
     let old = Ruleset::build(&state(), &c);
-    let k = key("kube-system", "kube-dns", "dns", Protocol::Udp);
-    let next = ServiceRules::build(&k, &removed.services[&k], &c);
-    let tx = render::changes(&old, &[(k, next)], &BTreeSet::new(), true, &c);
+    let next = ServiceRules::build(&web, &moved.services[&web], &c);
+    let tx = render::changes(&old, &[(web, next)], &BTreeSet::new(), true, &c);
     let kinds: Vec<&str> = tx
         .ops
         .iter()
@@ -228,24 +163,35 @@ fn removing_an_endpoint_rewrites_only_the_endpoint_map_and_hairpin() {
             ops::Op::FlushMap(_) => "flush map",
             ops::Op::AddRanges { .. } => "add ranges",
             ops::Op::DeleteElement(ruleset::Collection::Hairpin, _) => "delete hairpin",
+            ops::Op::AddElement {
+                coll: ruleset::Collection::Hairpin,
+                ..
+            } => "add hairpin",
             _ => "other",
         })
         .collect();
-    assert_eq!(kinds, ["flush map", "add ranges", "delete hairpin"]);
+    assert_eq!(
+        kinds,
+        ["flush map", "add ranges", "delete hairpin", "add hairpin"]
+    );
     assert!(tx.stale_chains.is_empty());
 
-    // Adding an endpoint: the same, with a hairpin element added.
+    // Adding an endpoint to both: the compact one refills its map, the direct one moves
+    // its choice from `direct-2` to `direct-3`; a hairpin element for the new endpoint.
     let mut more = state();
     for sp in more.services.values_mut() {
         sp.endpoints.push(ep("10.244.2.9", 8080, false));
     }
     assert_text(
         &diff_text(&state(), &more),
-        r#"flush map ip portico endpoints-6WHWAHDN-kube-system/kube-dns/udp/dns
-add element ip portico endpoints-6WHWAHDN-kube-system/kube-dns/udp/dns { 0-21844 : 10.244.0.5 . 53, 21845-43689 : 10.244.1.5 . 53, 43690-65535 : 10.244.2.9 . 8080 }
-flush map ip portico endpoints-I6BWTMCE-default/web/tcp/
+        r#"flush map ip portico endpoints-I6BWTMCE-default/web/tcp/
 add element ip portico endpoints-I6BWTMCE-default/web/tcp/ { 0-32767 : 10.244.0.7 . 8080, 32768-65535 : 10.244.2.9 . 8080 }
+delete element ip portico direct-2 { 10.96.0.10 . udp . 53 . 0 }
+delete element ip portico direct-2 { 10.96.0.10 . udp . 53 . 1 }
 add element ip portico hairpin { 10.244.2.9 . 10.244.2.9 }
+add element ip portico direct-3 { 10.96.0.10 . udp . 53 . 0 : 10.244.0.5 . 53 }
+add element ip portico direct-3 { 10.96.0.10 . udp . 53 . 1 : 10.244.1.5 . 53 }
+add element ip portico direct-3 { 10.96.0.10 . udp . 53 . 2 : 10.244.2.9 . 8080 }
 "#,
     );
 }
@@ -271,33 +217,52 @@ delete chain ip portico endpoint-LUSLH42O-kube-system/kube-dns/udp/dns__10.244.1
 }
 
 #[test]
-fn going_to_and_from_zero_endpoints_switches_between_reject_and_the_chain() {
+fn going_to_and_from_zero_endpoints_switches_between_reject_and_the_direct_elements() {
     let mut none = dns_only();
     for sp in none.services.values_mut() {
         sp.endpoints.clear();
     }
     assert_text(
         &diff_text(&dns_only(), &none),
-        r#"delete element ip portico service-ips { 10.96.0.10 . udp . 53 }
-delete element ip portico hairpin { 10.244.0.5 . 10.244.0.5 }
+        r#"delete element ip portico hairpin { 10.244.0.5 . 10.244.0.5 }
 delete element ip portico hairpin { 10.244.1.5 . 10.244.1.5 }
-flush chain ip portico service-6WHWAHDN-kube-system/kube-dns/udp/dns
+delete element ip portico direct-services { 10.96.0.10 . udp . 53 }
+delete element ip portico direct-2 { 10.96.0.10 . udp . 53 . 0 }
+delete element ip portico direct-2 { 10.96.0.10 . udp . 53 . 1 }
 add element ip portico no-endpoint-services { 10.96.0.10 . udp . 53 comment "kube-system/kube-dns:dns" : goto reject-chain }
-delete map ip portico endpoints-6WHWAHDN-kube-system/kube-dns/udp/dns
-delete chain ip portico service-6WHWAHDN-kube-system/kube-dns/udp/dns
 "#,
     );
     assert_text(
         &diff_text(&none, &dns_only()),
-        r#"add map ip portico endpoints-6WHWAHDN-kube-system/kube-dns/udp/dns { typeof numgen random mod 65536 : ip daddr . udp dport ; flags interval ; }
-add chain ip portico service-6WHWAHDN-kube-system/kube-dns/udp/dns
-add element ip portico endpoints-6WHWAHDN-kube-system/kube-dns/udp/dns { 0-32767 : 10.244.0.5 . 53, 32768-65535 : 10.244.1.5 . 53 }
-delete element ip portico no-endpoint-services { 10.96.0.10 . udp . 53 }
-add rule ip portico service-6WHWAHDN-kube-system/kube-dns/udp/dns ip daddr 10.96.0.10 ip saddr != 10.244.0.0/16 jump mark-for-masquerade
-add rule ip portico service-6WHWAHDN-kube-system/kube-dns/udp/dns meta l4proto udp dnat ip addr . port to numgen random mod 65536 map @endpoints-6WHWAHDN-kube-system/kube-dns/udp/dns
-add element ip portico service-ips { 10.96.0.10 . udp . 53 comment "kube-system/kube-dns:dns" : goto service-6WHWAHDN-kube-system/kube-dns/udp/dns }
+        r#"delete element ip portico no-endpoint-services { 10.96.0.10 . udp . 53 }
 add element ip portico hairpin { 10.244.0.5 . 10.244.0.5 }
 add element ip portico hairpin { 10.244.1.5 . 10.244.1.5 }
+add element ip portico direct-services { 10.96.0.10 . udp . 53 }
+add element ip portico direct-2 { 10.96.0.10 . udp . 53 . 0 : 10.244.0.5 . 53 }
+add element ip portico direct-2 { 10.96.0.10 . udp . 53 . 1 : 10.244.1.5 . 53 }
+"#,
+    );
+}
+
+#[test]
+fn a_compact_service_going_to_zero_endpoints_deletes_its_chains_and_map() {
+    let web = key("default", "web", "", Protocol::Tcp);
+    let mut none = state();
+    none.services.get_mut(&web).unwrap().endpoints.clear();
+    assert_text(
+        &diff_text(&state(), &none),
+        r#"delete element ip portico service-ips { 10.96.0.20 . tcp . 80 }
+delete element ip portico service-ips { 127.240.0.1 . tcp . 80 }
+delete element ip portico service-nodeports { tcp . 30080 }
+delete element ip portico hairpin { 10.244.0.7 . 10.244.0.7 }
+flush chain ip portico external-I6BWTMCE-default/web/tcp/
+flush chain ip portico service-I6BWTMCE-default/web/tcp/
+add element ip portico no-endpoint-services { 10.96.0.20 . tcp . 80 comment "default/web" : goto reject-chain }
+add element ip portico no-endpoint-services { 127.240.0.1 . tcp . 80 comment "default/web" : goto reject-chain }
+add element ip portico no-endpoint-nodeports { tcp . 30080 comment "default/web" : goto reject-chain }
+delete map ip portico endpoints-I6BWTMCE-default/web/tcp/
+delete chain ip portico external-I6BWTMCE-default/web/tcp/
+delete chain ip portico service-I6BWTMCE-default/web/tcp/
 "#,
     );
 }
@@ -324,36 +289,41 @@ fn a_shared_endpoint_keeps_its_hairpin_element_until_the_last_service_goes() {
     );
 }
 
-const REMOVE_EP: &str = r#"flush map ip portico endpoints-6WHWAHDN-kube-system/kube-dns/udp/dns
-add element ip portico endpoints-6WHWAHDN-kube-system/kube-dns/udp/dns { 0-65535 : 10.244.0.5 . 53 }
-delete element ip portico hairpin { 10.244.1.5 . 10.244.1.5 }
+const REMOVE_EP: &str = r#"flush map ip portico endpoints-I6BWTMCE-default/web/tcp/
+add element ip portico endpoints-I6BWTMCE-default/web/tcp/ { 0-65535 : 10.244.0.8 . 8080 }
+delete element ip portico hairpin { 10.244.0.7 . 10.244.0.7 }
+add element ip portico hairpin { 10.244.0.8 . 10.244.0.8 }
 "#;
 
 #[test]
-fn turning_on_affinity_adds_sets_and_rewrites_the_service_chains() {
+fn turning_on_affinity_replaces_the_direct_elements_with_chains() {
     let on = with_affinity(dns_only(), 10800);
     assert_text(&diff_text(&dns_only(), &on), AFFINITY);
 }
 
+/// From the direct layout to per-endpoint chains: the direct elements go, the chains come.
 const AFFINITY: &str = r#"add set ip portico affinity-P3SG3GTU-kube-system/kube-dns/udp/dns__10.244.1.5/53 { type ipv4_addr ; flags dynamic,timeout ; timeout 10800s ; }
 add set ip portico affinity-W37H562W-kube-system/kube-dns/udp/dns__10.244.0.5/53 { type ipv4_addr ; flags dynamic,timeout ; timeout 10800s ; }
 add chain ip portico endpoint-2ZDGV56Z-kube-system/kube-dns/udp/dns__10.244.0.5/53
 add chain ip portico endpoint-LUSLH42O-kube-system/kube-dns/udp/dns__10.244.1.5/53
+add chain ip portico service-6WHWAHDN-kube-system/kube-dns/udp/dns
 delete element ip portico hairpin { 10.244.0.5 . 10.244.0.5 }
 delete element ip portico hairpin { 10.244.1.5 . 10.244.1.5 }
+delete element ip portico direct-services { 10.96.0.10 . udp . 53 }
+delete element ip portico direct-2 { 10.96.0.10 . udp . 53 . 0 }
+delete element ip portico direct-2 { 10.96.0.10 . udp . 53 . 1 }
 add rule ip portico endpoint-2ZDGV56Z-kube-system/kube-dns/udp/dns__10.244.0.5/53 ip saddr 10.244.0.5 jump mark-for-masquerade
 add rule ip portico endpoint-2ZDGV56Z-kube-system/kube-dns/udp/dns__10.244.0.5/53 update @affinity-W37H562W-kube-system/kube-dns/udp/dns__10.244.0.5/53 { ip saddr }
 add rule ip portico endpoint-2ZDGV56Z-kube-system/kube-dns/udp/dns__10.244.0.5/53 meta l4proto udp dnat to 10.244.0.5:53
 add rule ip portico endpoint-LUSLH42O-kube-system/kube-dns/udp/dns__10.244.1.5/53 ip saddr 10.244.1.5 jump mark-for-masquerade
 add rule ip portico endpoint-LUSLH42O-kube-system/kube-dns/udp/dns__10.244.1.5/53 update @affinity-P3SG3GTU-kube-system/kube-dns/udp/dns__10.244.1.5/53 { ip saddr }
 add rule ip portico endpoint-LUSLH42O-kube-system/kube-dns/udp/dns__10.244.1.5/53 meta l4proto udp dnat to 10.244.1.5:53
-flush chain ip portico service-6WHWAHDN-kube-system/kube-dns/udp/dns
 add rule ip portico service-6WHWAHDN-kube-system/kube-dns/udp/dns ip daddr 10.96.0.10 ip saddr != 10.244.0.0/16 jump mark-for-masquerade
 add rule ip portico service-6WHWAHDN-kube-system/kube-dns/udp/dns ip saddr @affinity-W37H562W-kube-system/kube-dns/udp/dns__10.244.0.5/53 goto endpoint-2ZDGV56Z-kube-system/kube-dns/udp/dns__10.244.0.5/53
 add rule ip portico service-6WHWAHDN-kube-system/kube-dns/udp/dns ip saddr @affinity-P3SG3GTU-kube-system/kube-dns/udp/dns__10.244.1.5/53 goto endpoint-LUSLH42O-kube-system/kube-dns/udp/dns__10.244.1.5/53
 add rule ip portico service-6WHWAHDN-kube-system/kube-dns/udp/dns numgen random mod 2 == 0 goto endpoint-2ZDGV56Z-kube-system/kube-dns/udp/dns__10.244.0.5/53
 add rule ip portico service-6WHWAHDN-kube-system/kube-dns/udp/dns goto endpoint-LUSLH42O-kube-system/kube-dns/udp/dns__10.244.1.5/53
-delete map ip portico endpoints-6WHWAHDN-kube-system/kube-dns/udp/dns
+add element ip portico service-ips { 10.96.0.10 . udp . 53 comment "kube-system/kube-dns:dns" : goto service-6WHWAHDN-kube-system/kube-dns/udp/dns }
 "#;
 
 #[test]
@@ -443,7 +413,7 @@ fn terminating_endpoints_serve_only_when_none_is_ready() {
     }
     let text = render_full(&s, &config());
     assert!(
-        text.contains("/dns { 0-65535 : 10.244.1.5 . 53 }"),
+        text.contains("direct-1 { 10.96.0.10 . udp . 53 . 0 : 10.244.1.5 . 53 }"),
         "{text}"
     );
     for sp in s.services.values_mut() {
@@ -452,7 +422,8 @@ fn terminating_endpoints_serve_only_when_none_is_ready() {
     }
     let text = render_full(&s, &config());
     assert!(
-        text.contains("/dns { 0-32767 : 10.244.0.5 . 53, 32768-65535 : 10.244.1.5 . 53 }"),
+        text.contains("direct-2 { 10.96.0.10 . udp . 53 . 0 : 10.244.0.5 . 53 }")
+            && text.contains("direct-2 { 10.96.0.10 . udp . 53 . 1 : 10.244.1.5 . 53 }"),
         "both serving-terminating: {text}"
     );
 }
@@ -470,8 +441,9 @@ fn an_unchanged_state_sends_nothing_and_pending_chains_are_deleted() {
     );
     let tx = render::diff(&rs, &Ruleset::default(), &BTreeSet::new(), false, &c);
     assert!(!tx.text.contains("delete chain"), "{}", tx.text);
-    // service-… of both, external-… of web (no endpoint chains without affinity).
-    assert_eq!(tx.stale_chains.len(), 3);
+    // service-… and external-… of web (no endpoint chains without affinity; kube-dns, in
+    // the direct layout, has no chain).
+    assert_eq!(tx.stale_chains.len(), 2);
 }
 
 #[test]
@@ -535,3 +507,5 @@ fn a_shared_external_ip_passes_to_the_next_service_when_the_first_goes() {
     // b's own objects are not touched.
     assert!(!tx.contains("default/b/tcp/ ip daddr"), "{tx}");
 }
+
+mod direct;

@@ -38,8 +38,9 @@ fn incremental_applies_touch_only_what_changed() {
             dp.apply(&big).await.unwrap();
             assert_eq!(dp.last_transaction(), "");
 
-            // One more service: its endpoint map and element, its chain and 2 rules, and its
-            // 2 dispatch elements (its endpoint's hairpin element is there already).
+            // One more service (a plain ClusterIP: the direct layout): its cluster IP, its
+            // `direct-services` element and one `direct-1` element (its endpoint's hairpin
+            // element is there already). No chain, rule, set or map.
             let mut more = big.clone();
             more.services.insert(
                 key("new", Protocol::Tcp),
@@ -49,19 +50,19 @@ fn incremental_applies_touch_only_what_changed() {
             dp.apply(&more).await.unwrap();
             let add_one = started.elapsed();
             let tx = dp.last_transaction().to_string();
-            assert_eq!(tx.lines().count(), 7, "{tx}");
-            assert!(
-                tx.lines()
-                    .all(|l| l.contains("default/new/") || l.contains("cluster-ips { 10.98.0.1 }")),
-                "{tx}"
+            assert_eq!(
+                tx,
+                "add element ip portico cluster-ips { 10.98.0.1 }\n\
+                 add element ip portico direct-services { 10.98.0.1 . tcp . 80 }\n\
+                 add element ip portico direct-1 { 10.98.0.1 . tcp . 80 . 0 : 10.244.0.4 . 8080 }\n"
             );
             assert_eq!(
                 tcp_get(&net.client, "10.98.0.1:80").unwrap(),
                 "b2 10.244.0.2"
             );
 
-            // One endpoint leaves one service: only its endpoint map is rewritten (the hairpin
-            // element stays, other services use the endpoint).
+            // One endpoint leaves one service: its choice moves from `direct-2` to `direct-1`
+            // (the hairpin element stays, other services use the endpoint).
             let mut fewer = more.clone();
             fewer
                 .services
@@ -72,14 +73,12 @@ fn incremental_applies_touch_only_what_changed() {
             dp.apply(&fewer).await.unwrap();
             let tx = dp.last_transaction().to_string();
             assert_eq!(
-                tx.lines()
-                    .map(|l| l.split(" endpoints-").next().unwrap())
-                    .collect::<Vec<_>>(),
-                ["flush map ip portico", "add element ip portico"],
-                "{tx}"
+                tx,
+                "delete element ip portico direct-2 { 10.97.0.8 . tcp . 80 . 0 }\n\
+                 delete element ip portico direct-2 { 10.97.0.8 . tcp . 80 . 1 }\n\
+                 add element ip portico direct-1 { 10.97.0.8 . tcp . 80 . 0 : 10.244.0.3 . 8080 }\n"
             );
-            assert!(tx.lines().all(|l| l.contains("default/svc-7/")), "{tx}");
-            assert!(dp.last_timing().messages == 2, "{:?}", dp.last_timing());
+            assert!(dp.last_timing().messages == 3, "{:?}", dp.last_timing());
             let seen = tally(&net.client, "10.97.0.8:80", 10);
             assert_eq!(backends(&seen), ["b1"], "{seen:?}");
 

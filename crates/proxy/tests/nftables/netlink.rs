@@ -159,7 +159,59 @@ fn netlink_states() -> Vec<(&'static str, ProxyState)> {
     web(&mut s9).endpoints = vec![ep("10.244.0.3", 8080, true)];
     steps.push(("policies back to Cluster", s9));
     steps.push(("everything removed", ProxyState::default()));
-    steps.push(("services back", s8));
+    steps.push(("services back", s8.clone()));
+    steps.extend(direct_states(s8));
+    steps
+}
+
+/// Steps through the layouts of the `dns` service port, which starts in the direct layout
+/// (plain ClusterIP, two endpoints): endpoint changes within it, and moves to and from the
+/// compact layout and no endpoints.
+fn direct_states(start: ProxyState) -> Vec<(&'static str, ProxyState)> {
+    let dns_key = key("dns", Protocol::Udp);
+    let mut steps = Vec::new();
+    let mut s = start;
+    let set = |s: &mut ProxyState, f: &dyn Fn(&mut ServicePort)| {
+        f(s.services.get_mut(&key("dns", Protocol::Udp)).unwrap())
+    };
+    let many = |n: u32| -> Vec<Endpoint> {
+        (0..n)
+            .map(|i| {
+                let addr = Ipv4Addr::from(0x0af4_0300 + i).to_string();
+                ep(&addr, 5353, false)
+            })
+            .collect()
+    };
+    assert_eq!(s.services[&dns_key].endpoints.len(), 2);
+    set(&mut s, &|sp| {
+        sp.endpoints[1] = ep("10.244.0.5", 5353, false)
+    });
+    steps.push(("direct: an endpoint replaced", s.clone()));
+    set(&mut s, &|sp| sp.endpoints = many(16));
+    steps.push(("direct: 16 endpoints", s.clone()));
+    set(&mut s, &|sp| sp.endpoints = many(17));
+    steps.push(("direct to compact: 17 endpoints", s.clone()));
+    set(&mut s, &|sp| sp.endpoints = many(3));
+    steps.push(("compact to direct: 3 endpoints", s.clone()));
+    set(&mut s, &|sp| sp.node_port = Some(30053));
+    steps.push(("direct to compact: a node port", s.clone()));
+    set(&mut s, &|sp| sp.node_port = None);
+    steps.push(("compact to direct: no node port", s.clone()));
+    set(&mut s, &|sp| sp.endpoints.clear());
+    steps.push(("direct to no endpoints", s.clone()));
+    set(&mut s, &|sp| sp.endpoints = many(1));
+    steps.push(("no endpoints to direct", s.clone()));
+    s.services.insert(
+        key("direct2", Protocol::Tcp),
+        port(
+            "10.96.0.40",
+            8000,
+            vec![ep("10.244.0.3", 8000, true), ep("10.244.3.0", 8000, false)],
+        ),
+    );
+    steps.push(("direct: a service added, hairpin shared", s.clone()));
+    s.services.remove(&dns_key);
+    steps.push(("direct: a service removed", s));
     steps
 }
 

@@ -175,3 +175,114 @@ fn a_compact_service_spreads_connections_over_all_endpoints() {
         },
     );
 }
+
+#[test]
+fn a_direct_service_reaches_every_endpoint_through_elements_only() {
+    sandboxed(
+        "traffic::a_direct_service_reaches_every_endpoint_through_elements_only",
+        || async {
+            let net = network().await;
+            tcp_backend(&net.b1, "b1", "10.244.0.3", 8080);
+            tcp_backend(&net.b2, "b2", "10.244.0.4", 8080);
+            tcp_backend(&net.b2, "b3", "10.244.0.4", 8081);
+            let mut dp = Nftables::new(config()).unwrap();
+            dp.apply(&state()).await.unwrap();
+
+            // A plain ClusterIP service with three endpoints, added over netlink: nothing
+            // but elements (no chain, rule, set or map).
+            let mut s = state();
+            s.services.insert(
+                key("direct", Protocol::Tcp),
+                port(
+                    "10.96.0.20",
+                    80,
+                    vec![
+                        ep("10.244.0.3", 8080, true),
+                        ep("10.244.0.4", 8080, false),
+                        ep("10.244.0.4", 8081, false),
+                    ],
+                ),
+            );
+            dp.apply(&s).await.unwrap();
+            let tx = dp.last_transaction().to_string();
+            assert!(
+                tx.lines().all(|l| l.starts_with("add element ")),
+                "not elements only:\n{tx}"
+            );
+            assert!(
+                tx.contains("add element ip portico direct-3 { 10.96.0.20 . tcp . 80 . 2 : 10.244.0.4 . 8081 }"),
+                "{tx}"
+            );
+            assert!(dp.last_timing().batches >= 1);
+
+            // Every endpoint takes connections; pods keep their address.
+            let seen = tally(&net.client, "10.96.0.20:80", 99);
+            let mut per_backend: BTreeMap<String, usize> = BTreeMap::new();
+            for (answer, n) in &seen {
+                *per_backend
+                    .entry(answer.split(' ').next().unwrap().to_string())
+                    .or_default() += n;
+            }
+            assert_eq!(
+                per_backend.keys().collect::<Vec<_>>(),
+                ["b1", "b2", "b3"],
+                "{seen:?}"
+            );
+            // 33 each on average; 15 is about four standard deviations below.
+            assert!(per_backend.values().all(|n| *n >= 15), "{per_backend:?}");
+            assert!(seen.keys().all(|a| a.ends_with(" 10.244.0.2")), "{seen:?}");
+
+            // From outside the pod network: masqueraded.
+            let seen = tally(&net.outside, "10.96.0.20:80", 10);
+            assert!(seen.keys().all(|a| a.ends_with(" 10.244.0.1")), "{seen:?}");
+
+            // Hairpin: a pod reaching itself through the service sees the node's address.
+            let mut hairpin = None;
+            for _ in 0..60 {
+                let answer = tcp_get(&net.b1, "10.96.0.20:80").unwrap();
+                if answer.starts_with("b1 ") {
+                    hairpin = Some(answer);
+                    break;
+                }
+            }
+            assert_eq!(hairpin.as_deref(), Some("b1 10.244.0.1"));
+
+            // A port the cluster IP does not have: refused at once.
+            assert_eq!(
+                tcp_get(&net.client, "10.96.0.20:81"),
+                Err(ErrorKind::ConnectionRefused)
+            );
+
+            // One endpoint fewer: the choice moves to `direct-2`, still elements only, and
+            // the endpoint that went takes no more connections.
+            let mut s2 = s.clone();
+            s2.services
+                .get_mut(&key("direct", Protocol::Tcp))
+                .unwrap()
+                .endpoints
+                .pop();
+            dp.apply(&s2).await.unwrap();
+            let tx = dp.last_transaction().to_string();
+            assert!(
+                tx.lines()
+                    .all(|l| l.starts_with("add element ") || l.starts_with("delete element ")),
+                "not elements only:\n{tx}"
+            );
+            let seen = tally(&net.client, "10.96.0.20:80", 30);
+            assert_eq!(backends(&seen), ["b1", "b2"], "{seen:?}");
+
+            // No endpoints: refused, like any service without endpoints.
+            let mut s3 = s2.clone();
+            s3.services
+                .get_mut(&key("direct", Protocol::Tcp))
+                .unwrap()
+                .endpoints
+                .clear();
+            dp.apply(&s3).await.unwrap();
+            assert_eq!(
+                tcp_get(&net.client, "10.96.0.20:80"),
+                Err(ErrorKind::ConnectionRefused)
+            );
+        },
+    );
+}

@@ -5,7 +5,7 @@
 use super::attr::{comment_bytes, Writer};
 use super::{expr, maps};
 use crate::nftables::ops::Op;
-use crate::nftables::rule::ElemKey;
+use crate::nftables::rule::{ElemKey, ElemValue};
 
 const NFNL_SUBSYS_NFTABLES: u16 = 10;
 const NFNL_MSG_BATCH_BEGIN: u16 = 16;
@@ -189,18 +189,30 @@ impl Batch {
                 coll,
                 key,
                 comment,
-                verdict,
+                value,
             } => {
                 w_start = self.msg(NFT_MSG_NEWSETELEM, NLM_F_CREATE);
                 let w = &mut self.w;
                 w.put_str(1, table); // NFTA_SET_ELEM_LIST_TABLE
-                w.put_str(2, coll.name()); // NFTA_SET_ELEM_LIST_SET
+                w.put_str(2, &coll.name()); // NFTA_SET_ELEM_LIST_SET
                 let list = w.begin_nest(3); // NFTA_SET_ELEM_LIST_ELEMENTS
                 let elem = w.begin_nest(1); // NFTA_LIST_ELEM
                 element_key(w, key);
-                if let Some(v) = verdict {
-                    expr::data_verdict(w, 2, v); // NFTA_SET_ELEM_DATA
-                    w.put_udata(6, UDATA_COMMENT, &comment_bytes(comment)); // ..._USERDATA
+                match value {
+                    Some(ElemValue::Verdict(v)) => {
+                        expr::data_verdict(w, 2, v); // NFTA_SET_ELEM_DATA
+                        w.put_udata(6, UDATA_COMMENT, &comment_bytes(comment)); // ..._USERDATA
+                    }
+                    Some(ElemValue::Target(addr, port)) => {
+                        // `ipv4_addr . inet_service`, the port padded to 4 bytes.
+                        let mut data = [0u8; 8];
+                        data[..4].copy_from_slice(&addr.octets());
+                        data[4..6].copy_from_slice(&port.to_be_bytes());
+                        let d = w.begin_nest(2); // NFTA_SET_ELEM_DATA
+                        w.put(1, &data); // NFTA_DATA_VALUE
+                        w.end_nest(d);
+                    }
+                    None => {}
                 }
                 w.end_nest(elem);
                 w.end_nest(list);
@@ -209,7 +221,7 @@ impl Batch {
                 w_start = self.msg(NFT_MSG_DELSETELEM, 0);
                 let w = &mut self.w;
                 w.put_str(1, table);
-                w.put_str(2, coll.name());
+                w.put_str(2, &coll.name());
                 let list = w.begin_nest(3);
                 let elem = w.begin_nest(1);
                 element_key(w, key);
@@ -241,12 +253,22 @@ fn element_key(w: &mut Writer, key: &ElemKey) {
             data.extend_from_slice(&a.octets());
             data.extend_from_slice(&b.octets());
         }
+        ElemKey::AddrProtoPortIndex(a, p, port, index) => {
+            data.extend_from_slice(&a.octets());
+            data.extend_from_slice(&[expr::protocol_number(*p), 0, 0, 0]);
+            data.extend_from_slice(&port.to_be_bytes());
+            data.extend_from_slice(&[0, 0]);
+            // `numgen` writes its number in host byte order.
+            data.extend_from_slice(&index.to_ne_bytes());
+        }
     }
     let n = w.begin_nest(1); // NFTA_SET_ELEM_KEY
     w.put(1, &data); // NFTA_DATA_VALUE
     w.end_nest(n);
 }
 
+#[cfg(test)]
+mod direct_tests;
 #[cfg(test)]
 mod map_tests;
 #[cfg(test)]

@@ -86,7 +86,7 @@ fn hairpin_elements_encode_as_nft_sends_them() {
         coll: Collection::Hairpin,
         key: ElemKey::AddrPair(a, a),
         comment: "default/web".into(),
-        verdict: None,
+        value: None,
     };
     assert_eq!(ours(op.clone()), (nft_head, nft_attrs), "{}", op.line("t"));
     assert_eq!(

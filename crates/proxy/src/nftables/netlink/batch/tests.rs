@@ -9,7 +9,7 @@ use std::net::Ipv4Addr;
 
 use super::*;
 use crate::model::Protocol;
-use crate::nftables::rule::{Rule, Verdict};
+use crate::nftables::rule::{ElemValue, Rule, Verdict};
 use crate::nftables::ruleset::Collection;
 
 /// An attribute tree: type (with flags) and either raw bytes or children.
@@ -242,7 +242,7 @@ fn sets_chains_and_elements_encode_as_nft_sends_them() {
                 coll: Collection::ClusterIps,
                 key: ElemKey::Addr(Ipv4Addr::new(10, 96, 0, 20)),
                 comment: "default/web".into(),
-                verdict: None,
+                value: None,
             },
             "480000000c0a0104000000000000000002000000060001007400000010000200636c75737465722d69707300080004000000000314000380100001800c000180080001000a600014",
         ),
@@ -251,7 +251,7 @@ fn sets_chains_and_elements_encode_as_nft_sends_them() {
                 coll: Collection::ServiceIps,
                 key: svc(10, 96, 0, 20),
                 comment: "default/web".into(),
-                verdict: Some(goto("ep1")),
+                value: Some(ElemValue::Verdict(goto("ep1"))),
             },
             "7c0000000c0a0104000000000000000002000000060001007400000010000200736572766963652d697073000800040000000001480003804400018014000180100001000a6000140600000000500000180002801400028008000100fffffffc080002006570310012000600000c64656661756c742f776562000000",
         ),
@@ -260,7 +260,7 @@ fn sets_chains_and_elements_encode_as_nft_sends_them() {
                 coll: Collection::ServiceNodePorts,
                 key: ElemKey::ProtoPort(Protocol::Udp, 30080),
                 comment: "default/web".into(),
-                verdict: Some(goto("ep1")),
+                value: Some(ElemValue::Verdict(goto("ep1"))),
             },
             "800000000c0a0104000000000000000002000000060001007400000016000200736572766963652d6e6f6465706f72747300000008000400000000024400038040000180100001800c0001001100000075800000180002801400028008000100fffffffc080002006570310012000600000c64656661756c742f776562000000",
         ),
@@ -269,7 +269,7 @@ fn sets_chains_and_elements_encode_as_nft_sends_them() {
                 coll: Collection::NoEndpointServices,
                 key: svc(10, 96, 0, 21),
                 comment: "default/x".into(),
-                verdict: Some(Verdict::Drop),
+                value: Some(ElemValue::Verdict(Verdict::Drop)),
             },
             "7c0000000c0a01040000000000000000020000000600010074000000190002006e6f2d656e64706f696e742d73657276696365730000000008000400000000053c0003803800018014000180100001000a6000150600000000500000100002800c000280080001000000000010000600000a64656661756c742f7800",
         ),

@@ -1,0 +1,121 @@
+//! The direct layout: plain ClusterIP service ports served by static objects, so that
+//! adding one is elements only.
+//!
+//! The kernel re-validates the whole chain graph at commit whenever a transaction adds a
+//! rule with NAT or a jump, or a verdict-map element with `goto` (about 20 ms with 10,000
+//! services), and creating a set costs a walk of the table's set list (about 4 ms); plain
+//! elements cost well under a millisecond. So the fixed part of the table (see
+//! [`base_objects`], [`base_rules`]) holds, once:
+//!
+//! * the set `direct-services` (`ip . protocol . port`), looked up first in `services`,
+//!   which then goes to `direct-dnat`;
+//! * the maps `direct-1` … `direct-16`: `ip . protocol . port . index → address . port`;
+//! * the chain `direct-dnat`: masquerade traffic from outside the pod network, then for E
+//!   from 1 to 16 `dnat … to ip daddr . meta l4proto . th dport . numgen random mod E map
+//!   @direct-E`. A lookup miss ends a rule, so a packet falls through to the map of its
+//!   service's endpoint count.
+//!
+//! A service port with E usable endpoints (1 ≤ E ≤ [`DIRECT_MAX`]), no session affinity,
+//! `internalTrafficPolicy: Cluster`, and no node port, external or LoadBalancer IP then
+//! owns only elements: its cluster IP in `cluster-ips` and `direct-services`, one element
+//! per endpoint in `direct-E` (index i → the i-th endpoint in address order: an exactly
+//! uniform choice), and the `hairpin` elements of its endpoints.
+
+use std::fmt::Write as _;
+use std::net::{IpAddr, Ipv4Addr};
+
+use super::rule::{ElemKey, ElemValue};
+use super::ruleset::{v4s, Collection, ServiceRules};
+use super::NftConfig;
+use crate::model::{Endpoint, Protocol, ServicePort};
+
+/// The most endpoints a service port of the direct layout has (the number of `direct-E`
+/// maps).
+pub(crate) const DIRECT_MAX: usize = 16;
+
+/// The fixed sets and maps of the direct layout, as nft script lines for table `t`
+/// (`ip <name>`).
+pub(crate) fn base_objects(t: &str) -> String {
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "add set {t} direct-services {{ type ipv4_addr . inet_proto . inet_service ; comment \"ClusterIP service ports served by direct-dnat\" ; }}"
+    );
+    for e in 1..=DIRECT_MAX {
+        let _ = writeln!(
+            s,
+            "add map {t} direct-{e} {{ typeof ip daddr . meta l4proto . th dport . numgen random mod {e} : ip daddr . th dport ; }}"
+        );
+    }
+    s
+}
+
+/// The rule of chain `services` that sends direct service ports to `direct-dnat`.
+pub(crate) const SERVICES_RULE: &str =
+    "ip daddr . meta l4proto . th dport @direct-services goto direct-dnat";
+
+/// The rules of chain `direct-dnat`, in order.
+pub(crate) fn base_rules(config: &NftConfig) -> Vec<String> {
+    let mut rules = vec![format!(
+        "ip saddr != {} jump mark-for-masquerade",
+        config.pod_cidr
+    )];
+    for e in 1..=DIRECT_MAX {
+        rules.push(format!(
+            "meta l4proto {{ tcp, udp }} dnat ip addr . port to ip daddr . meta l4proto . th dport . numgen random mod {e} map @direct-{e}"
+        ));
+    }
+    rules
+}
+
+/// The endpoints of `sp` if it qualifies for the direct layout, in address order (`eps`:
+/// its usable endpoints cluster-wide).
+fn targets(sp: &ServicePort, eps: &[&Endpoint]) -> Option<Vec<(Ipv4Addr, u16)>> {
+    if sp.affinity.is_some() || sp.internal_local || sp.externally_accessible() {
+        return None;
+    }
+    let mut targets: Vec<(Ipv4Addr, u16)> = eps
+        .iter()
+        .filter_map(|ep| match ep.ip {
+            IpAddr::V4(a) => Some((a, ep.port)),
+            IpAddr::V6(_) => None,
+        })
+        .collect();
+    targets.sort_unstable();
+    targets.dedup();
+    (1..=DIRECT_MAX).contains(&targets.len()).then_some(targets)
+}
+
+impl ServiceRules {
+    /// Adds the elements of `sp` (protocol `p`, usable endpoints `eps`) in the direct
+    /// layout if it qualifies; `false` (and nothing added) if it does not.
+    pub(super) fn add_direct(&mut self, sp: &ServicePort, p: Protocol, eps: &[&Endpoint]) -> bool {
+        let Some(targets) = targets(sp, eps) else {
+            return false;
+        };
+        if p == Protocol::Sctp || v4s(&sp.cluster_ips).next().is_none() {
+            return false;
+        }
+        // At most DIRECT_MAX (16): fits both.
+        let e = targets.len() as u8;
+        for cip in v4s(&sp.cluster_ips) {
+            self.element(Collection::ClusterIps, ElemKey::Addr(cip), None);
+            self.element(
+                Collection::DirectServices,
+                ElemKey::AddrProtoPort(cip, p, sp.port),
+                None,
+            );
+            for (i, (addr, port)) in targets.iter().enumerate() {
+                self.element(
+                    Collection::Direct(e),
+                    ElemKey::AddrProtoPortIndex(cip, p, sp.port, i as u32),
+                    Some(ElemValue::Target(*addr, *port)),
+                );
+            }
+        }
+        for (addr, _) in &targets {
+            self.element(Collection::Hairpin, ElemKey::AddrPair(*addr, *addr), None);
+        }
+        true
+    }
+}

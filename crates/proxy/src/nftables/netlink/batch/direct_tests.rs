@@ -1,0 +1,66 @@
+//! The elements of the direct layout (see [`crate::nftables::direct`]), compared with the
+//! bytes nft 1.0.6 sends (captured like those of [`super::tests`], table `t`, after
+//! `add set ip t direct-services { type ipv4_addr . inet_proto . inet_service ; }` and
+//! `add map ip t direct-3 { typeof ip daddr . meta l4proto . th dport . numgen random mod
+//! 3 : ip daddr . th dport ; }`) for:
+//!
+//! ```text
+//! add element ip t direct-services { 10.96.0.20 . tcp . 80 }
+//! add element ip t direct-3 { 10.96.0.20 . tcp . 80 . 2 : 10.244.0.5 . 8080 }
+//! delete element ip t direct-3 { 10.96.0.20 . tcp . 80 . 2 }
+//! delete element ip t direct-services { 10.96.0.20 . tcp . 80 }
+//! ```
+
+use std::net::Ipv4Addr;
+
+use super::tests::{nft, ours, strip};
+use super::*;
+use crate::model::Protocol;
+use crate::nftables::ruleset::Collection;
+
+#[test]
+#[cfg(target_endian = "little")]
+fn direct_elements_encode_as_nft_sends_them() {
+    let cip = Ipv4Addr::new(10, 96, 0, 20);
+    let service = ElemKey::AddrProtoPort(cip, Protocol::Tcp, 80);
+    // The index is in host byte order (`numgen` writes it so): 2 is `02 00 00 00` here.
+    let choice = ElemKey::AddrProtoPortIndex(cip, Protocol::Tcp, 80, 2);
+    let adds = [
+        (
+            Op::AddElement {
+                coll: Collection::DirectServices,
+                key: service.clone(),
+                comment: "default/web".into(),
+                value: None,
+            },
+            "540000000c0a01040100000000000000020000000600010074000000140002006469726563742d73657276696365730008000400000000011c0003801800018014000180100001000a6000140600000000500000",
+        ),
+        (
+            Op::AddElement {
+                coll: Collection::Direct(3),
+                key: choice.clone(),
+                comment: "default/web".into(),
+                value: Some(ElemValue::Target(Ipv4Addr::new(10, 244, 0, 5), 8080)),
+            },
+            "640000000c0a010402000000000000000200000006000100740000000d0002006469726563742d33000000000800040000000002300003802c00018018000180140001000a600014060000000050000002000000100002800c0001000af400051f900000",
+        ),
+    ];
+    for (op, hex) in adds {
+        let (nft_head, mut nft_attrs) = nft(hex);
+        strip(&mut nft_attrs, &[], 4); // NFTA_SET_ELEM_LIST_SET_ID
+        assert_eq!(ours(op.clone()), (nft_head, nft_attrs), "{}", op.line("t"));
+    }
+    let deletes = [
+        (
+            Op::DeleteElement(Collection::Direct(3), choice),
+            "4c0000000e0a010001000000000000000200000006000100740000000d0002006469726563742d3300000000200003801c00018018000180140001000a600014060000000050000002000000",
+        ),
+        (
+            Op::DeleteElement(Collection::DirectServices, service),
+            "4c0000000e0a01000200000000000000020000000600010074000000140002006469726563742d7365727669636573001c0003801800018014000180100001000a6000140600000000500000",
+        ),
+    ];
+    for (op, hex) in deletes {
+        assert_eq!(ours(op.clone()), nft(hex), "{}", op.line("t"));
+    }
+}
