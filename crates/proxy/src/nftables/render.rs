@@ -331,13 +331,17 @@ pub(crate) fn changes(
     for elem in elems {
         let before = old.owner(elem);
         // The first in key order of the claimants that stay and the new ones.
-        let after: Claim<'_> = old
+        // Claimants are sorted: the first that stays is the least (a shared `hairpin`
+        // element can have thousands; looking at them all made each change O(services)).
+        let stays: Claim<'_> = old
             .claims
             .get(elem)
             .into_iter()
             .flatten()
-            .filter(|(k, _)| !updated.contains(k))
-            .map(|(k, v)| (k, v))
+            .find(|(k, _)| !updated.contains(k))
+            .map(|(k, v)| (k, v));
+        let after: Claim<'_> = stays
+            .into_iter()
             .chain(next_claims.get(elem).into_iter().flatten().copied())
             .min_by(|a, b| a.0.cmp(b.0));
         // A set element (no value) is the same whoever claims it.

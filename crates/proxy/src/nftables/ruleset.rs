@@ -129,7 +129,9 @@ impl Ruleset {
             if let Some(old) = self.services.remove(&key) {
                 for elem in old.elements.keys() {
                     if let Some(c) = self.claims.get_mut(elem) {
-                        c.retain(|(k, _)| *k != key);
+                        if let Ok(i) = c.binary_search_by(|(k, _)| k.cmp(&key)) {
+                            c.remove(i);
+                        }
                         if c.is_empty() {
                             self.claims.remove(elem);
                         }
@@ -141,10 +143,17 @@ impl Ruleset {
             };
             for (elem, value) in &rules.elements {
                 let claimants = self.claims.entry(elem.clone()).or_default();
-                if let Some((other, _)) = claimants
-                    .iter()
-                    .find(|(k, _)| k.namespace != key.namespace || k.name != key.name)
-                {
+                // `hairpin` elements are shared by every service of an endpoint; the others
+                // belong to one service.
+                let exclusive = elem.0 != Collection::Hairpin;
+                let other = exclusive
+                    .then(|| {
+                        claimants
+                            .iter()
+                            .find(|(k, _)| k.namespace != key.namespace || k.name != key.name)
+                    })
+                    .flatten();
+                if let Some((other, _)) = other {
                     tracing::warn!(
                         key = %elem.1,
                         service = %key.display_name(),
