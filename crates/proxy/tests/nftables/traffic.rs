@@ -158,19 +158,7 @@ fn a_compact_service_spreads_connections_over_all_endpoints() {
                 "{listed}"
             );
             let seen = tally(&net.client, "10.96.0.10:80", 99);
-            let mut per_backend: BTreeMap<String, usize> = BTreeMap::new();
-            for (answer, n) in &seen {
-                *per_backend
-                    .entry(answer.split(' ').next().unwrap().to_string())
-                    .or_default() += n;
-            }
-            assert_eq!(
-                per_backend.keys().collect::<Vec<_>>(),
-                ["b1", "b2", "b3"],
-                "{seen:?}"
-            );
-            // 33 each on average; 15 is about four standard deviations below.
-            assert!(per_backend.values().all(|n| *n >= 15), "{per_backend:?}");
+            let per_backend = all_three_take_their_share(&seen);
             eprintln!("99 connections over 3 endpoints: {per_backend:?}");
         },
     );
@@ -217,19 +205,7 @@ fn a_direct_service_reaches_every_endpoint_through_elements_only() {
 
             // Every endpoint takes connections; pods keep their address.
             let seen = tally(&net.client, "10.96.0.20:80", 99);
-            let mut per_backend: BTreeMap<String, usize> = BTreeMap::new();
-            for (answer, n) in &seen {
-                *per_backend
-                    .entry(answer.split(' ').next().unwrap().to_string())
-                    .or_default() += n;
-            }
-            assert_eq!(
-                per_backend.keys().collect::<Vec<_>>(),
-                ["b1", "b2", "b3"],
-                "{seen:?}"
-            );
-            // 33 each on average; 15 is about four standard deviations below.
-            assert!(per_backend.values().all(|n| *n >= 15), "{per_backend:?}");
+            all_three_take_their_share(&seen);
             assert!(seen.keys().all(|a| a.ends_with(" 10.244.0.2")), "{seen:?}");
 
             // From outside the pod network: masqueraded.
@@ -285,4 +261,23 @@ fn a_direct_service_reaches_every_endpoint_through_elements_only() {
             );
         },
     );
+}
+
+/// Connections per backend of `seen` (answers `"<backend> <client address>"`), after
+/// checking that each of b1, b2 and b3 took its share of 99.
+fn all_three_take_their_share(seen: &BTreeMap<String, usize>) -> BTreeMap<String, usize> {
+    let mut per_backend: BTreeMap<String, usize> = BTreeMap::new();
+    for (answer, n) in seen {
+        *per_backend
+            .entry(answer.split(' ').next().unwrap().to_string())
+            .or_default() += n;
+    }
+    assert_eq!(
+        per_backend.keys().collect::<Vec<_>>(),
+        ["b1", "b2", "b3"],
+        "{seen:?}"
+    );
+    // 33 each on average; 15 is about four standard deviations below.
+    assert!(per_backend.values().all(|n| *n >= 15), "{per_backend:?}");
+    per_backend
 }
