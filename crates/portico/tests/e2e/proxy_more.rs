@@ -196,9 +196,15 @@ fn udp_echo(c: &Up, mode: &str) {
         "{mode}: {expected:?} not in\n{text}"
     );
     if mode == "nftables" {
-        // kube-proxy's chain names, readable back to the service.
+        // kube-proxy's fixed chains; a plain ClusterIP port like this one is the direct
+        // layout's elements, listed under the service's heading.
         assert!(text.contains("add chain ip portico services"), "{text}");
-        assert!(text.contains("-default/udp-echo/udp/echo"), "{text}");
+        let direct = format!("add element ip portico direct-services {{ {ip} . udp . 5353 }}");
+        let heading = text.find(&expected).expect("heading");
+        assert!(
+            text[heading..].contains(&direct),
+            "{direct:?} not in\n{text}"
+        );
     }
 }
 
