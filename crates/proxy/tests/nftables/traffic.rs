@@ -42,15 +42,10 @@ fn services_work_through_kernel_dnat() {
         assert!(!seen.is_empty());
 
         // Hairpin: a pod reaching itself through the service sees the node's address.
-        let mut hairpin = None;
-        for _ in 0..60 {
-            let answer = tcp_get(&net.b1, "10.96.0.10:80").unwrap();
-            if answer.starts_with("b1 ") {
-                hairpin = Some(answer);
-                break;
-            }
-        }
-        assert_eq!(hairpin.as_deref(), Some("b1 10.244.0.1"));
+        assert_eq!(
+            hairpin(&net.b1, "10.96.0.10:80").as_deref(),
+            Some("b1 10.244.0.1")
+        );
 
         // A port the cluster IP does not have: refused at once. An unallocated address of
         // the service range: dropped (the connection attempt times out).
@@ -213,15 +208,10 @@ fn a_direct_service_reaches_every_endpoint_through_elements_only() {
             assert!(seen.keys().all(|a| a.ends_with(" 10.244.0.1")), "{seen:?}");
 
             // Hairpin: a pod reaching itself through the service sees the node's address.
-            let mut hairpin = None;
-            for _ in 0..60 {
-                let answer = tcp_get(&net.b1, "10.96.0.20:80").unwrap();
-                if answer.starts_with("b1 ") {
-                    hairpin = Some(answer);
-                    break;
-                }
-            }
-            assert_eq!(hairpin.as_deref(), Some("b1 10.244.0.1"));
+            assert_eq!(
+                hairpin(&net.b1, "10.96.0.20:80").as_deref(),
+                Some("b1 10.244.0.1")
+            );
 
             // A port the cluster IP does not have: refused at once.
             assert_eq!(
@@ -280,4 +270,12 @@ fn all_three_take_their_share(seen: &BTreeMap<String, usize>) -> BTreeMap<String
     // 33 each on average; 15 is about four standard deviations below.
     assert!(per_backend.values().all(|n| *n >= 15), "{per_backend:?}");
     per_backend
+}
+
+/// What b1 answers when it reaches itself through `service` (up to 60 tries, since the
+/// endpoint is drawn at random), or `None` if it never drew itself.
+fn hairpin(b1: &NetNs, service: &str) -> Option<String> {
+    (0..60)
+        .map(|_| tcp_get(b1, service).unwrap())
+        .find(|answer| answer.starts_with("b1 "))
 }
