@@ -15,17 +15,19 @@
 #      a pod opening a new connection to the cluster IP every 2 ms until the other backend
 #      answers (p50/p99/max over FLIPS changes), the proxy's own sync durations, and the
 #      RSS of the node process that runs the proxy.
-#   ROUNDS=0 skips the throughput part.
+#   ROUNDS=0 skips the throughput part, FLIPS=0 the endpoint changes; CONNECTIONS="keep-alive"
+#   and SIZES="small" narrow the throughput cases.
 # Prints Markdown on stdout; progress goes to stderr.
 #
 #   bench/proxy.sh                               # DUR=10 s per run, ROUNDS=3, SERVICES=1000
 #   DUR=5 ROUNDS=1 SERVICES=200 FLIPS=10 bench/proxy.sh   # quicker
 #   MODES=nftables bench/proxy.sh                # one datapath only
 #   PORTICO_BIN=/path/to/portico bench/proxy.sh  # a prebuilt binary (else cargo build --release)
-#   CONNS=32 WRK_CPU=1 ADDRESS_PREFIX=127.79.0 API_PORT=18643 bench/proxy.sh
+#   CONNS=32 WRK_CPU=1 CLUSTER_CPUS=0 ADDRESS_PREFIX=127.79.0 API_PORT=18643 bench/proxy.sh
 #
 # Installs wrk, haproxy and nginx-light with apt-get if missing. wrk is pinned to CPU
-# WRK_CPU (taskset); the rest of the cluster floats. Conntrack is not flushed between runs
+# WRK_CPU (taskset); the clusters (nginx, the proxies, HAProxy and everything else) to
+# CLUSTER_CPUS (all CPUs if empty), so that load generator and subject never share a CPU. Conntrack is not flushed between runs
 # (no conntrack tool in the sandbox); every run opens its own connections.
 set -euo pipefail
 
@@ -36,7 +38,10 @@ CONNS=${CONNS:-32}
 SERVICES=${SERVICES:-1000}
 FLIPS=${FLIPS:-20}
 MODES=${MODES:-"nftables userspace"}
+CONNECTIONS=${CONNECTIONS:-"keep-alive close"}
+SIZES=${SIZES:-"small big"}
 WRK_CPU=${WRK_CPU:-1}
+CLUSTER_CPUS=${CLUSTER_CPUS-0}
 ADDRESS_PREFIX=${ADDRESS_PREFIX:-127.79.0}
 API_PORT=${API_PORT:-18643}
 
@@ -81,7 +86,9 @@ declare -A UP_PID
 start_cluster() {
   local mode=$1 idx=$2
   mkdir -p "$WORK/$mode"
-  "$PORTICO" up --nodes 1 --home "$WORK/$mode" --proxy-mode "$mode" \
+  local pin=()
+  [ -n "$CLUSTER_CPUS" ] && pin=(taskset -c "$CLUSTER_CPUS")
+  "${pin[@]}" "$PORTICO" up --nodes 1 --home "$WORK/$mode" --proxy-mode "$mode" \
     --listen-address "$ADDRESS_PREFIX.$((idx + 2))" --api-port "$((API_PORT + idx))" \
     --lb-pool "127.80.$idx.0/24" >"$WORK/$mode.out" 2>&1 &
   PIDS+=($!)
@@ -260,12 +267,12 @@ run_wrk() {
 if [ "$ROUNDS" -gt 0 ]; then
 declare -A RES
 for round in $(seq 1 "$ROUNDS"); do
-  for conn in keep-alive close; do
-    for size in small big; do
+  for conn in $CONNECTIONS; do
+    for size in $SIZES; do
       for target in direct cluster-ip haproxy; do
         for mode in $MODES; do
-          log "round $round: $mode $target $conn $size"
           RES["$mode/$target/$conn/$size/$round"]=$(run_wrk "$mode" "$target" "$conn" "$size")
+          log "round $round: $mode $target $conn $size: ${RES[$mode/$target/$conn/$size/$round]}"
         done
       done
     done
@@ -276,25 +283,35 @@ median() { sort -g | awk '{v[NR]=$1} END {if (NR == 0) print 0; else if (NR % 2)
 field() { # field MODE TARGET CONN SIZE COLUMN -> the median over rounds
   for round in $(seq 1 "$ROUNDS"); do echo "${RES[$1/$2/$3/$4/$round]}" | awk -v c="$5" '{print $c}'; done | median
 }
+# ratio MODE TARGET BASE CONN SIZE COLUMN -> the median over rounds of TARGET ÷ BASE in the
+# same round: the machine's speed drifts between rounds, and a ratio of runs seconds apart
+# cancels most of that drift where a ratio of two medians would not.
+ratio() {
+  for round in $(seq 1 "$ROUNDS"); do
+    printf '%s %s\n' "${RES[$1/$2/$4/$5/$round]}" "${RES[$1/$3/$4/$5/$round]}" \
+      | awk -v c="$6" '{ b = $(c + 3); print (b > 0 ? $c / b : 0) }'
+  done | median
+}
 
-echo "## Proxy throughput (wrk -t1 -c$CONNS -d${DUR}s, median of $ROUNDS rounds)"
+echo "## Proxy throughput (wrk -t1 -c$CONNS -d${DUR}s, $ROUNDS rounds)"
 echo
-echo "| datapath | path | connection | response | requests/s | × direct | p99 ms | × direct | CPU µs/request |"
-echo "|---|---|---|---|---:|---:|---:|---:|---:|"
+echo "Figures are medians over the rounds; ratios are medians of the ratios within each round."
+echo
+echo "| datapath | path | connection | response | requests/s | × direct | × haproxy | p99 ms | × direct | CPU µs/request |"
+echo "|---|---|---|---|---:|---:|---:|---:|---:|---:|"
 for mode in $MODES; do
-  for conn in keep-alive close; do
-    for size in small big; do
-      d_rps=$(field "$mode" direct "$conn" "$size" 1)
-      d_p99=$(field "$mode" direct "$conn" "$size" 2)
+  for conn in $CONNECTIONS; do
+    for size in $SIZES; do
       for target in direct cluster-ip haproxy; do
         rps=$(field "$mode" "$target" "$conn" "$size" 1)
         p99=$(field "$mode" "$target" "$conn" "$size" 2)
         cpu=$(field "$mode" "$target" "$conn" "$size" 3)
+        x_direct=$(ratio "$mode" "$target" direct "$conn" "$size" 1)
+        x_haproxy=$(ratio "$mode" "$target" haproxy "$conn" "$size" 1)
+        p99_direct=$(ratio "$mode" "$target" direct "$conn" "$size" 2)
         label=$([ "$size" = big ] && echo "1 MiB" || echo "100 B")
-        awk -v m="$mode" -v t="$target" -v c="$conn" -v s="$label" -v r="$rps" -v dr="$d_rps" \
-          -v p="$p99" -v dp="$d_p99" -v cpu="$cpu" 'BEGIN {
-            printf "| %s | %s | %s | %s | %.0f | %.2f | %.2f | %.2f | %.0f |\n",
-              m, t, c, s, r, (dr > 0 ? r / dr : 0), p, (dp > 0 ? p / dp : 0), cpu }'
+        printf '| %s | %s | %s | %s | %.0f | %.2f | %.2f | %.2f | %.2f | %.0f |\n' "$mode" "$target" \
+          "$conn" "$label" "$rps" "$x_direct" "$x_haproxy" "$p99" "$p99_direct" "$cpu"
       done
     done
   done
@@ -303,6 +320,8 @@ echo
 echo "(direct and haproxy do not go through the service proxy; they are measured in each cluster as baselines.)"
 echo
 fi
+
+[ "$FLIPS" -gt 0 ] || exit 0
 
 # --- one endpoint change with SERVICES services ------------------------------------------
 # The API server's address, token and CA are read from the kubeconfig once per cluster, so

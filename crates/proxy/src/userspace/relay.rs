@@ -6,8 +6,10 @@
 //! responses of a few kilobytes that is as few system calls as splicing, without a pipe to
 //! create per connection (HAProxy's `splice-auto` makes the same choice). When a read fills
 //! the buffer, the direction switches to moving data socket → pipe → socket without it
-//! entering userspace. Readiness comes from tokio (`readable`/`writable` and `try_io`, so the
-//! reactor's state stays right). When a side reaches end of stream, the other side's write
+//! entering userspace. Readiness comes from tokio: reads go through `AsyncRead`, which takes
+//! a short read as proof that the socket is drained (no second `read` that only says
+//! `EAGAIN`, one system call fewer per direction and request), splices through
+//! `readable`/`writable` and `try_io`, so the reactor's state stays right. When a side reaches end of stream, the other side's write
 //! half is shut down (half-close), and the other direction goes on until it ends too. If no
 //! pipe can be made, or the kernel refuses `splice` on its first call, that direction goes
 //! on copying.
@@ -16,7 +18,8 @@ use std::io;
 use std::os::fd::OwnedFd;
 
 use rustix::pipe::{PipeFlags, SpliceFlags};
-use tokio::io::Interest;
+use tokio::io::{AsyncReadExt, Interest};
+use tokio::net::tcp::{ReadHalf, WriteHalf};
 use tokio::net::TcpStream;
 
 /// How TCP bytes are moved.
@@ -63,8 +66,10 @@ pub(crate) async fn relay(
             })
         }
         Relay::Splice => {
+            let (client_r, client_w) = client.split();
+            let (endpoint_r, endpoint_w) = endpoint.split();
             let (up, down) =
-                tokio::try_join!(one_way(&client, &endpoint), one_way(&endpoint, &client))?;
+                tokio::try_join!(one_way(client_r, endpoint_w), one_way(endpoint_r, client_w))?;
             Ok(Moved {
                 to_endpoint: up,
                 to_client: down,
@@ -82,11 +87,12 @@ fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
 
 /// Moves `src` → `dst` until `src` ends, then shuts down `dst`'s write half: copying
 /// while reads come in small, splicing from the first read that fills [`SMALL`] bytes.
-async fn one_way(src: &TcpStream, dst: &TcpStream) -> io::Result<u64> {
+async fn one_way(mut src_half: ReadHalf<'_>, dst: WriteHalf<'_>) -> io::Result<u64> {
+    let dst: &TcpStream = dst.as_ref();
     let mut buf = vec![0u8; SMALL];
     let mut total: u64 = 0;
     loop {
-        let n = read_some(src, &mut buf).await?;
+        let n = src_half.read(&mut buf).await?;
         if n == 0 {
             half_close(dst);
             return Ok(total);
@@ -98,11 +104,12 @@ async fn one_way(src: &TcpStream, dst: &TcpStream) -> io::Result<u64> {
         }
     }
     drop(buf);
+    let src: &TcpStream = src_half.as_ref();
     let (pipe_r, pipe_w) = match pipe() {
         Ok(p) => p,
         Err(e) => {
             tracing::debug!(error = %e, "no pipe for splice; copying instead");
-            return copy_one_way(src, dst, total).await;
+            return copy_one_way(src_half, dst, total).await;
         }
     };
     let flags = SpliceFlags::NONBLOCK | SpliceFlags::MOVE;
@@ -118,7 +125,7 @@ async fn one_way(src: &TcpStream, dst: &TcpStream) -> io::Result<u64> {
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
             Err(e) if !spliced && unsupported(&e) => {
                 tracing::debug!(error = %e, "splice refused; copying instead");
-                return copy_one_way(src, dst, total).await;
+                return copy_one_way(src_half, dst, total).await;
             }
             Err(e) => return Err(e),
         };
@@ -139,18 +146,6 @@ async fn one_way(src: &TcpStream, dst: &TcpStream) -> io::Result<u64> {
     }
     half_close(dst);
     Ok(total)
-}
-
-/// One read of whatever `src` has (0 at end of stream).
-async fn read_some(src: &TcpStream, buf: &mut [u8]) -> io::Result<usize> {
-    loop {
-        src.readable().await?;
-        match src.try_read(buf) {
-            Ok(n) => return Ok(n),
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
-            Err(e) => return Err(e),
-        }
-    }
 }
 
 /// Writes all of `data` to `dst`.
@@ -179,10 +174,10 @@ fn unsupported(e: &io::Error) -> bool {
 
 /// The fallback for one direction: read into a buffer, write it out; `total` bytes were
 /// moved before.
-async fn copy_one_way(src: &TcpStream, dst: &TcpStream, mut total: u64) -> io::Result<u64> {
+async fn copy_one_way(mut src: ReadHalf<'_>, dst: &TcpStream, mut total: u64) -> io::Result<u64> {
     let mut buf = vec![0u8; 64 * 1024];
     loop {
-        let n = read_some(src, &mut buf).await?;
+        let n = src.read(&mut buf).await?;
         if n == 0 {
             break;
         }
