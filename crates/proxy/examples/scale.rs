@@ -16,8 +16,9 @@
 //! For nftables, Services with 1 to 16 endpoints get the direct layout (elements in static
 //! maps only); 17 or more endpoints give the compact layout (a chain and an endpoint map
 //! per Service), e.g. `nftables 10000 17`. A fourth argument `affinity` gives every Service
-//! `sessionAffinity: ClientIP` (the per-endpoint chain layout). "One endpoint change"
-//! replaces the endpoints of one Service's slice.
+//! `sessionAffinity: ClientIP` (the per-endpoint chain layout); `nodeport` makes the one
+//! added Service a NodePort Service with an external IP (`nftables 10000 10 nodeport`).
+//! "One endpoint change" replaces the endpoints of one Service's slice.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::Ipv4Addr;
@@ -120,7 +121,7 @@ async fn measure<D: Datapath>(
     mut dp: D,
     services: usize,
     endpoints: usize,
-    affinity: bool,
+    (affinity, node_port): (bool, bool),
     timing: impl Fn(&D) -> Option<NetlinkTiming>,
 ) {
     let rss0 = rss_mib();
@@ -166,7 +167,16 @@ async fn measure<D: Datapath>(
     change_ms.sort_by(f64::total_cmp);
 
     // One more Service.
-    let new = service(services, affinity);
+    let mut new = service(services, affinity);
+    if node_port {
+        if let Some(spec) = new.spec.as_mut() {
+            spec.type_ = Some("NodePort".into());
+            spec.external_ips = Some(vec!["192.0.2.1".into()]);
+            for p in spec.ports.iter_mut().flatten() {
+                p.node_port = Some(32000);
+            }
+        }
+    }
     let new_slice = slice(services, endpoints, services * endpoints + 100);
     let t = Instant::now();
     let changed = rebuild(&mut state, &new, &new_slice);
@@ -216,6 +226,8 @@ async fn main() {
     let endpoints: usize = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(10);
     // `affinity`: every Service with `sessionAffinity: ClientIP` (per-endpoint chains).
     let affinity = args.get(4).is_some_and(|a| a == "affinity");
+    // `nodeport`: the added Service is a NodePort Service with an external IP.
+    let node_port = args.get(4).is_some_and(|a| a == "nodeport");
     println!("{mode}: | services | endpoints | build ms | first apply ms | 1 endpoint change p50 ms | max ms | add 1 service ms | RSS MiB at start | with objects | after apply |");
     match mode {
         "nftables" => {
@@ -227,9 +239,13 @@ async fn main() {
             };
             match Nftables::new(NftConfig::new(pods, svcs)) {
                 Ok(dp) => {
-                    measure(dp, services, endpoints, affinity, |dp: &Nftables| {
-                        Some(dp.last_timing())
-                    })
+                    measure(
+                        dp,
+                        services,
+                        endpoints,
+                        (affinity, node_port),
+                        |dp: &Nftables| Some(dp.last_timing()),
+                    )
                     .await
                 }
                 Err(e) => eprintln!("{e}"),
@@ -237,7 +253,8 @@ async fn main() {
         }
         _ => {
             let dp = Userspace::new(Options::default());
-            measure(dp, services, endpoints, affinity, |_: &Userspace| None).await;
+            let kinds = (affinity, node_port);
+            measure(dp, services, endpoints, kinds, |_: &Userspace| None).await;
         }
     }
 }

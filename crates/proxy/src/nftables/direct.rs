@@ -1,5 +1,5 @@
-//! The direct layout: plain ClusterIP service ports served by static objects, so that
-//! adding one is elements only.
+//! The direct layout: service ports with at most 16 endpoints and no special policy served
+//! by static objects, so that adding one is elements only.
 //!
 //! The kernel re-validates the whole chain graph at commit whenever a transaction adds a
 //! rule with NAT or a jump, or a verdict-map element with `goto` (about 20 ms with 10,000
@@ -7,19 +7,29 @@
 //! elements cost well under a millisecond. So the fixed part of the table (see
 //! [`base_objects`], [`base_rules`]) holds, once:
 //!
-//! * the set `direct-services` (`ip . protocol . port`), looked up first in `services`,
-//!   which then goes to `direct-dnat`;
-//! * the maps `direct-1` … `direct-16`: `ip . protocol . port . index → address . port`;
+//! * the set `direct-services` (cluster `ip . protocol . port`), looked up first in
+//!   `services`, which then goes to `direct-dnat`;
+//! * the set `direct-external` (external and LoadBalancer `ip . protocol . port`), which
+//!   goes to `direct-external`: mark for masquerade (all external traffic, as kube-proxy
+//!   does under `externalTrafficPolicy: Cluster`), then `direct-dnat`;
+//! * the maps `direct-1` … `direct-16`: `ip . protocol . port . index → address . port`,
+//!   for cluster, external and LoadBalancer IPs alike;
 //! * the chain `direct-dnat`: masquerade traffic from outside the pod network, then for E
 //!   from 1 to 16 `dnat … to ip daddr . meta l4proto . th dport . numgen random mod E map
 //!   @direct-E`. A lookup miss ends a rule, so a packet falls through to the map of its
-//!   service's endpoint count.
+//!   service's endpoint count;
+//! * for node ports the same without the address: the set `direct-nodeports`
+//!   (`protocol . port`, looked up for local destinations where `service-nodeports` is),
+//!   the maps `direct-nodeport-1` … `-16` and the chain `direct-nodeport-dnat` (mark for
+//!   masquerade, then the 16 `dnat` rules).
 //!
 //! A service port with E usable endpoints (1 ≤ E ≤ [`DIRECT_MAX`]), no session affinity,
-//! `internalTrafficPolicy: Cluster`, and no node port, external or LoadBalancer IP then
-//! owns only elements: its cluster IP in `cluster-ips` and `direct-services`, one element
-//! per endpoint in `direct-E` (index i → the i-th endpoint in address order: an exactly
-//! uniform choice), and the `hairpin` elements of its endpoints.
+//! `internalTrafficPolicy: Cluster` and, if it has a node port, external or LoadBalancer
+//! IP, `externalTrafficPolicy: Cluster`, then owns only elements: its cluster IP in
+//! `cluster-ips` and `direct-services`, its external addresses in `direct-external`, its
+//! node port in `direct-nodeports`, one element per endpoint and address in `direct-E` or
+//! `direct-nodeport-E` (index i → the i-th endpoint in address order: an exactly uniform
+//! choice), and the `hairpin` elements of its endpoints.
 
 use std::fmt::Write as _;
 use std::net::{IpAddr, Ipv4Addr};
@@ -41,28 +51,68 @@ pub(crate) fn base_objects(t: &str) -> String {
         s,
         "add set {t} direct-services {{ type ipv4_addr . inet_proto . inet_service ; comment \"ClusterIP service ports served by direct-dnat\" ; }}"
     );
+    let _ = writeln!(
+        s,
+        "add set {t} direct-external {{ type ipv4_addr . inet_proto . inet_service ; comment \"ExternalIP and LoadBalancer IP service ports served by direct-external\" ; }}"
+    );
+    let _ = writeln!(
+        s,
+        "add set {t} direct-nodeports {{ type inet_proto . inet_service ; comment \"node ports served by direct-nodeport-dnat\" ; }}"
+    );
     for e in 1..=DIRECT_MAX {
         let _ = writeln!(
             s,
             "add map {t} direct-{e} {{ typeof ip daddr . meta l4proto . th dport . numgen random mod {e} : ip daddr . th dport ; }}"
         );
     }
+    for e in 1..=DIRECT_MAX {
+        let _ = writeln!(
+            s,
+            "add map {t} direct-nodeport-{e} {{ typeof meta l4proto . th dport . numgen random mod {e} : ip daddr . th dport ; }}"
+        );
+    }
     s
 }
 
-/// The rule of chain `services` that sends direct service ports to `direct-dnat`.
-pub(crate) const SERVICES_RULE: &str =
-    "ip daddr . meta l4proto . th dport @direct-services goto direct-dnat";
+/// The chains of the direct layout, in the order they are created.
+pub(crate) const CHAINS: [&str; 3] = ["direct-dnat", "direct-external", "direct-nodeport-dnat"];
 
-/// The rules of chain `direct-dnat`, in order.
-pub(crate) fn base_rules(config: &NftConfig) -> Vec<String> {
-    let mut rules = vec![format!(
-        "ip saddr != {} jump mark-for-masquerade",
-        config.pod_cidr
-    )];
+/// The rules of chain `services` that send direct cluster and external addresses on.
+pub(crate) const SERVICES_RULES: [&str; 2] = [
+    "ip daddr . meta l4proto . th dport @direct-services goto direct-dnat",
+    "ip daddr . meta l4proto . th dport @direct-external goto direct-external",
+];
+
+/// The rule of chain `services` that sends direct node ports on (`nodeport_match`: the
+/// match of local destinations and their `protocol . port`).
+pub(crate) fn nodeports_rule(nodeport_match: &str) -> String {
+    format!("{nodeport_match} @direct-nodeports goto direct-nodeport-dnat")
+}
+
+/// The rules of the direct layout's chains, as (chain, rule) in order.
+pub(crate) fn base_rules(config: &NftConfig) -> Vec<(&'static str, String)> {
+    let mut rules = vec![
+        (
+            "direct-dnat",
+            format!("ip saddr != {} jump mark-for-masquerade", config.pod_cidr),
+        ),
+        ("direct-external", "jump mark-for-masquerade".to_string()),
+        ("direct-external", "goto direct-dnat".to_string()),
+        (
+            "direct-nodeport-dnat",
+            "jump mark-for-masquerade".to_string(),
+        ),
+    ];
     for e in 1..=DIRECT_MAX {
-        rules.push(format!(
-            "meta l4proto {{ tcp, udp }} dnat ip addr . port to ip daddr . meta l4proto . th dport . numgen random mod {e} map @direct-{e}"
+        rules.push((
+            "direct-dnat",
+            format!("meta l4proto {{ tcp, udp }} dnat ip addr . port to ip daddr . meta l4proto . th dport . numgen random mod {e} map @direct-{e}"),
+        ));
+    }
+    for e in 1..=DIRECT_MAX {
+        rules.push((
+            "direct-nodeport-dnat",
+            format!("meta l4proto {{ tcp, udp }} dnat ip addr . port to meta l4proto . th dport . numgen random mod {e} map @direct-nodeport-{e}"),
         ));
     }
     rules
@@ -71,7 +121,10 @@ pub(crate) fn base_rules(config: &NftConfig) -> Vec<String> {
 /// The endpoints of `sp` if it qualifies for the direct layout, in address order (`eps`:
 /// its usable endpoints cluster-wide).
 fn targets(sp: &ServicePort, eps: &[&Endpoint]) -> Option<Vec<(Ipv4Addr, u16)>> {
-    if sp.affinity.is_some() || sp.internal_local || sp.externally_accessible() {
+    if sp.affinity.is_some()
+        || sp.internal_local
+        || (sp.externally_accessible() && sp.external_local)
+    {
         return None;
     }
     let mut targets: Vec<(Ipv4Addr, u16)> = eps
@@ -109,6 +162,30 @@ impl ServiceRules {
                 self.element(
                     Collection::Direct(e),
                     ElemKey::AddrProtoPortIndex(cip, p, sp.port, i as u32),
+                    Some(ElemValue::Target(*addr, *port)),
+                );
+            }
+        }
+        for ip in v4s(&sp.external_ips).chain(v4s(&sp.load_balancer_ips)) {
+            self.element(
+                Collection::DirectExternal,
+                ElemKey::AddrProtoPort(ip, p, sp.port),
+                None,
+            );
+            for (i, (addr, port)) in targets.iter().enumerate() {
+                self.element(
+                    Collection::Direct(e),
+                    ElemKey::AddrProtoPortIndex(ip, p, sp.port, i as u32),
+                    Some(ElemValue::Target(*addr, *port)),
+                );
+            }
+        }
+        if let Some(np) = sp.node_port {
+            self.element(Collection::DirectNodePorts, ElemKey::ProtoPort(p, np), None);
+            for (i, (addr, port)) in targets.iter().enumerate() {
+                self.element(
+                    Collection::DirectNodePort(e),
+                    ElemKey::ProtoPortIndex(p, np, i as u32),
                     Some(ElemValue::Target(*addr, *port)),
                 );
             }

@@ -52,15 +52,13 @@ pub(crate) fn base(config: &NftConfig) -> String {
     ] {
         let _ = writeln!(s, "add chain {t} {name} {{ {spec} ; }}");
     }
-    for name in [
-        "services",
-        "direct-dnat",
+    for name in ["services"].into_iter().chain(direct::CHAINS).chain([
         "masquerading",
         "mark-for-masquerade",
         "service-endpoints-check",
         "cluster-ips-check",
         "reject-chain",
-    ] {
+    ]) {
         let _ = writeln!(s, "add chain {t} {name}");
     }
     let nodeport_match = "fib daddr type local ip daddr != 127.0.0.0/8 meta l4proto . th dport";
@@ -85,11 +83,13 @@ pub(crate) fn base(config: &NftConfig) -> String {
             "filter-output",
             "ct state new jump cluster-ips-check".to_string(),
         ),
-        ("services", direct::SERVICES_RULE.to_string()),
+        ("services", direct::SERVICES_RULES[0].to_string()),
+        ("services", direct::SERVICES_RULES[1].to_string()),
         (
             "services",
             "ip daddr . meta l4proto . th dport vmap @service-ips".to_string(),
         ),
+        ("services", direct::nodeports_rule(nodeport_match)),
         (
             "services",
             format!("{nodeport_match} vmap @service-nodeports"),
@@ -124,7 +124,7 @@ pub(crate) fn base(config: &NftConfig) -> String {
         ("reject-chain", "reject".to_string()),
     ]
     .into_iter()
-    .chain(direct_rules.into_iter().map(|r| ("direct-dnat", r)))
+    .chain(direct_rules)
     {
         let _ = writeln!(s, "add rule {t} {chain} {rule}");
     }

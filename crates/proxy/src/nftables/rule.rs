@@ -65,6 +65,9 @@ pub(crate) enum ElemKey {
     /// `10.96.0.10 . udp . 53 . 2` (`direct-E`: cluster IP . protocol . port . the
     /// endpoint's index, `numgen random mod E`).
     AddrProtoPortIndex(Ipv4Addr, Protocol, u16, u32),
+    /// `tcp . 30080 . 1` (`direct-nodeport-E`: protocol . node port . the endpoint's
+    /// index).
+    ProtoPortIndex(Protocol, u16, u32),
 }
 
 impl fmt::Display for ElemKey {
@@ -77,6 +80,7 @@ impl fmt::Display for ElemKey {
             ElemKey::AddrProtoPortIndex(a, p, port, i) => {
                 write!(f, "{a} . {} . {port} . {i}", proto(*p))
             }
+            ElemKey::ProtoPortIndex(p, port, i) => write!(f, "{} . {port} . {i}", proto(*p)),
         }
     }
 }
@@ -264,6 +268,10 @@ mod tests {
             ElemKey::AddrProtoPortIndex(Ipv4Addr::new(10, 96, 0, 10), Protocol::Udp, 53, 2)
                 .to_string(),
             "10.96.0.10 . udp . 53 . 2"
+        );
+        assert_eq!(
+            ElemKey::ProtoPortIndex(Protocol::Tcp, 30080, 1).to_string(),
+            "tcp . 30080 . 1"
         );
         assert_eq!(
             ElemValue::Target(Ipv4Addr::new(10, 244, 0, 5), 8080).to_string(),

@@ -33,9 +33,17 @@ pub(crate) enum Collection {
     /// `direct-services`: cluster IP . protocol . port of the service ports of the direct
     /// layout (see [`super::direct`]).
     DirectServices,
-    /// `direct-E` (E from 1 to [`super::direct::DIRECT_MAX`]): cluster IP . protocol .
-    /// port . index → endpoint, for the direct service ports with E endpoints.
+    /// `direct-E` (E from 1 to [`super::direct::DIRECT_MAX`]): cluster, external or
+    /// LoadBalancer IP . protocol . port . index → endpoint, for the direct service ports
+    /// with E endpoints.
     Direct(u8),
+    /// `direct-external`: external and LoadBalancer IP . protocol . port of the direct
+    /// service ports.
+    DirectExternal,
+    /// `direct-nodeports`: protocol . node port of the direct service ports.
+    DirectNodePorts,
+    /// `direct-nodeport-E`: protocol . node port . index → endpoint.
+    DirectNodePort(u8),
 }
 
 impl Collection {
@@ -50,6 +58,9 @@ impl Collection {
             Collection::Hairpin => "hairpin",
             Collection::DirectServices => "direct-services",
             Collection::Direct(e) => return Cow::Owned(format!("direct-{e}")),
+            Collection::DirectExternal => "direct-external",
+            Collection::DirectNodePorts => "direct-nodeports",
+            Collection::DirectNodePort(e) => return Cow::Owned(format!("direct-nodeport-{e}")),
         })
     }
 }

@@ -56,7 +56,8 @@ fn cluster_ip(cip: &str, port: u16, endpoints: Vec<Endpoint>) -> ServicePort {
     }
 }
 
-/// A DNS service (UDP, two endpoints) and a web service (TCP NodePort + LoadBalancer).
+/// A DNS service (UDP, two endpoints) and a web service (TCP NodePort + LoadBalancer,
+/// `externalTrafficPolicy: Local`, which keeps it out of the direct layout).
 fn state() -> ProxyState {
     let mut s = ProxyState::default();
     s.services.insert(
@@ -70,6 +71,7 @@ fn state() -> ProxyState {
     let mut web = cluster_ip("10.96.0.20", 80, vec![ep("10.244.0.7", 8080, true)]);
     web.node_port = Some(30080);
     web.load_balancer_ips = vec![ip("127.240.0.1")];
+    web.external_local = true;
     s.services
         .insert(key("default", "web", "", Protocol::Tcp), web);
     s
@@ -145,7 +147,8 @@ add element ip portico direct-1 { 10.96.0.30 . tcp . 443 . 0 : 10.244.0.9 . 8443
 
 #[test]
 fn a_compact_endpoint_change_rewrites_only_the_endpoint_map_and_hairpin() {
-    // `default/web` (node port: the compact layout) moves from 10.244.0.7 to 10.244.0.8.
+    // `default/web` (node port, `externalTrafficPolicy: Local`: the compact layout, with a
+    // map of all endpoints and one of the local ones) moves from 10.244.0.7 to 10.244.0.8.
     let web = key("default", "web", "", Protocol::Tcp);
     let mut moved = state();
     moved.services.get_mut(&web).unwrap().endpoints = vec![ep("10.244.0.8", 8080, true)];
@@ -172,7 +175,14 @@ fn a_compact_endpoint_change_rewrites_only_the_endpoint_map_and_hairpin() {
         .collect();
     assert_eq!(
         kinds,
-        ["flush map", "add ranges", "delete hairpin", "add hairpin"]
+        [
+            "flush map",
+            "add ranges",
+            "flush map",
+            "add ranges",
+            "delete hairpin",
+            "add hairpin"
+        ]
     );
     assert!(tx.stale_chains.is_empty());
 
@@ -256,12 +266,15 @@ delete element ip portico service-ips { 127.240.0.1 . tcp . 80 }
 delete element ip portico service-nodeports { tcp . 30080 }
 delete element ip portico hairpin { 10.244.0.7 . 10.244.0.7 }
 flush chain ip portico external-I6BWTMCE-default/web/tcp/
+flush chain ip portico local-I6BWTMCE-default/web/tcp/
 flush chain ip portico service-I6BWTMCE-default/web/tcp/
 add element ip portico no-endpoint-services { 10.96.0.20 . tcp . 80 comment "default/web" : goto reject-chain }
 add element ip portico no-endpoint-services { 127.240.0.1 . tcp . 80 comment "default/web" : goto reject-chain }
 add element ip portico no-endpoint-nodeports { tcp . 30080 comment "default/web" : goto reject-chain }
 delete map ip portico endpoints-I6BWTMCE-default/web/tcp/
+delete map ip portico local-endpoints-I6BWTMCE-default/web/tcp/
 delete chain ip portico external-I6BWTMCE-default/web/tcp/
+delete chain ip portico local-I6BWTMCE-default/web/tcp/
 delete chain ip portico service-I6BWTMCE-default/web/tcp/
 "#,
     );
@@ -291,6 +304,8 @@ fn a_shared_endpoint_keeps_its_hairpin_element_until_the_last_service_goes() {
 
 const REMOVE_EP: &str = r#"flush map ip portico endpoints-I6BWTMCE-default/web/tcp/
 add element ip portico endpoints-I6BWTMCE-default/web/tcp/ { 0-65535 : 10.244.0.8 . 8080 }
+flush map ip portico local-endpoints-I6BWTMCE-default/web/tcp/
+add element ip portico local-endpoints-I6BWTMCE-default/web/tcp/ { 0-65535 : 10.244.0.8 . 8080 }
 delete element ip portico hairpin { 10.244.0.7 . 10.244.0.7 }
 add element ip portico hairpin { 10.244.0.8 . 10.244.0.8 }
 "#;
@@ -441,9 +456,9 @@ fn an_unchanged_state_sends_nothing_and_pending_chains_are_deleted() {
     );
     let tx = render::diff(&rs, &Ruleset::default(), &BTreeSet::new(), false, &c);
     assert!(!tx.text.contains("delete chain"), "{}", tx.text);
-    // service-… and external-… of web (no endpoint chains without affinity; kube-dns, in
-    // the direct layout, has no chain).
-    assert_eq!(tx.stale_chains.len(), 2);
+    // service-…, local-… and external-… of web (no endpoint chains without affinity;
+    // kube-dns, in the direct layout, has no chain).
+    assert_eq!(tx.stale_chains.len(), 3);
 }
 
 #[test]
@@ -477,6 +492,7 @@ fn a_shared_external_ip_passes_to_the_next_service_when_the_first_goes() {
             vec![ep("10.244.0.7", 8080, true)],
         );
         sp.external_ips = vec![ip("192.0.2.10")];
+        sp.external_local = true;
         both.services
             .insert(key("default", name, "", Protocol::Tcp), sp);
     }

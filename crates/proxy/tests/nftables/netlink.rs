@@ -165,8 +165,8 @@ fn netlink_states() -> Vec<(&'static str, ProxyState)> {
 }
 
 /// Steps through the layouts of the `dns` service port, which starts in the direct layout
-/// (plain ClusterIP, two endpoints): endpoint changes within it, and moves to and from the
-/// compact layout and no endpoints.
+/// (plain ClusterIP, two endpoints): endpoint changes within it, a node port and a
+/// LoadBalancer IP in it, and moves to and from the compact layout and no endpoints.
 fn direct_states(start: ProxyState) -> Vec<(&'static str, ProxyState)> {
     let dns_key = key("dns", Protocol::Udp);
     let mut steps = Vec::new();
@@ -193,10 +193,28 @@ fn direct_states(start: ProxyState) -> Vec<(&'static str, ProxyState)> {
     steps.push(("direct to compact: 17 endpoints", s.clone()));
     set(&mut s, &|sp| sp.endpoints = many(3));
     steps.push(("compact to direct: 3 endpoints", s.clone()));
-    set(&mut s, &|sp| sp.node_port = Some(30053));
-    steps.push(("direct to compact: a node port", s.clone()));
-    set(&mut s, &|sp| sp.node_port = None);
-    steps.push(("compact to direct: no node port", s.clone()));
+    set(&mut s, &|sp| {
+        sp.node_port = Some(30053);
+        sp.load_balancer_ips = vec!["127.240.0.9".parse().unwrap()];
+    });
+    steps.push(("direct: a node port and a LoadBalancer IP", s.clone()));
+    set(&mut s, &|sp| sp.endpoints = many(5));
+    steps.push((
+        "direct: node port and LoadBalancer IP, 5 endpoints",
+        s.clone(),
+    ));
+    set(&mut s, &|sp| sp.external_local = true);
+    steps.push(("direct to compact: externalTrafficPolicy Local", s.clone()));
+    set(&mut s, &|sp| sp.external_local = false);
+    steps.push((
+        "compact to direct: externalTrafficPolicy Cluster",
+        s.clone(),
+    ));
+    set(&mut s, &|sp| {
+        sp.node_port = None;
+        sp.load_balancer_ips.clear();
+    });
+    steps.push(("direct: no node port, no LoadBalancer IP", s.clone()));
     set(&mut s, &|sp| sp.endpoints.clear());
     steps.push(("direct to no endpoints", s.clone()));
     set(&mut s, &|sp| sp.endpoints = many(1));

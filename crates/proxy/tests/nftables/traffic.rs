@@ -40,6 +40,12 @@ fn services_work_through_kernel_dnat() {
         assert!(seen.keys().all(|a| a.ends_with(" 10.244.0.1")), "{seen:?}");
         let seen = tally(&net.client, "10.244.0.1:30080", 10);
         assert!(!seen.is_empty());
+        // That node port was elements only (the direct layout): no chain of its own.
+        let listed = nft_list();
+        assert!(
+            listed.contains("elements = { tcp . 30080 }") && !listed.contains("/web/tcp/"),
+            "{listed}"
+        );
 
         // Hairpin: a pod reaching itself through the service sees the node's address.
         assert_eq!(
@@ -139,11 +145,13 @@ fn a_compact_service_spreads_connections_over_all_endpoints() {
             tcp_backend(&net.b1, "b1", "10.244.0.3", 8080);
             tcp_backend(&net.b2, "b2", "10.244.0.4", 8080);
             tcp_backend(&net.b2, "b3", "10.244.0.4", 8081);
+            // Node port with `externalTrafficPolicy: Local`: the compact layout.
+            let mut s = state();
+            web(&mut s).external_local = true;
             let mut dp = Nftables::new(config()).unwrap();
-            dp.apply(&state()).await.unwrap();
+            dp.apply(&s).await.unwrap();
 
             // Three endpoints through an incremental (netlink) change: the map's three ranges.
-            let mut s = state();
             web(&mut s).endpoints.push(ep("10.244.0.4", 8081, false));
             dp.apply(&s).await.unwrap();
             let listed = nft_list();

@@ -261,6 +261,12 @@ fn element_key(w: &mut Writer, key: &ElemKey) {
             // `numgen` writes its number in host byte order.
             data.extend_from_slice(&index.to_ne_bytes());
         }
+        ElemKey::ProtoPortIndex(p, port, index) => {
+            data.extend_from_slice(&[expr::protocol_number(*p), 0, 0, 0]);
+            data.extend_from_slice(&port.to_be_bytes());
+            data.extend_from_slice(&[0, 0]);
+            data.extend_from_slice(&index.to_ne_bytes());
+        }
     }
     let n = w.begin_nest(1); // NFTA_SET_ELEM_KEY
     w.put(1, &data); // NFTA_DATA_VALUE

@@ -51,13 +51,28 @@ fn only_plain_cluster_ip_ports_with_1_to_16_endpoints_are_direct() {
         &|sp| sp.affinity = Some(Duration::from_secs(60))
     )));
     assert!(!is_direct(&with(&|sp| sp.internal_local = true)));
-    assert!(!is_direct(&with(&|sp| sp.node_port = Some(30053))));
-    assert!(!is_direct(&with(
+    // Node ports, external and LoadBalancer IPs under `externalTrafficPolicy: Cluster`
+    // are direct too; under `Local` they are not.
+    assert!(is_direct(&with(&|sp| sp.node_port = Some(30053))));
+    assert!(is_direct(&with(
         &|sp| sp.external_ips = vec![ip("192.0.2.1")]
     )));
-    assert!(!is_direct(&with(
+    assert!(is_direct(&with(
         &|sp| sp.load_balancer_ips = vec![ip("127.240.0.1")]
     )));
+    for f in [
+        &|sp: &mut ServicePort| sp.node_port = Some(30053),
+        &|sp: &mut ServicePort| sp.external_ips = vec![ip("192.0.2.1")],
+        &|sp: &mut ServicePort| sp.load_balancer_ips = vec![ip("127.240.0.1")],
+    ] as [&dyn Fn(&mut ServicePort); 3]
+    {
+        assert!(!is_direct(&with(&|sp| {
+            f(sp);
+            sp.external_local = true;
+        })));
+    }
+    // The policy alone, without an external address, changes nothing.
+    assert!(is_direct(&with(&|sp| sp.external_local = true)));
     // Only IPv4 endpoints count; not-ready ones do not.
     assert!(!is_direct(&with(&|sp| {
         sp.endpoints = vec![ep("fd00::5", 53, false)];
@@ -164,9 +179,39 @@ fn seventeen_endpoints_move_to_the_compact_layout_and_back() {
 }
 
 #[test]
-fn gaining_a_node_port_moves_to_the_compact_layout() {
+fn a_node_port_and_a_load_balancer_ip_are_elements_only() {
     let mut np = dns_only();
-    np.services.get_mut(&dns()).unwrap().node_port = Some(30053);
+    {
+        let sp = np.services.get_mut(&dns()).unwrap();
+        sp.node_port = Some(30053);
+        sp.load_balancer_ips = vec![ip("127.240.0.1")];
+    }
+    let tx = diff_text(&dns_only(), &np);
+    assert_text(
+        &tx,
+        r#"add element ip portico direct-2 { 127.240.0.1 . udp . 53 . 0 : 10.244.0.5 . 53 }
+add element ip portico direct-2 { 127.240.0.1 . udp . 53 . 1 : 10.244.1.5 . 53 }
+add element ip portico direct-external { 127.240.0.1 . udp . 53 }
+add element ip portico direct-nodeports { udp . 30053 }
+add element ip portico direct-nodeport-2 { udp . 30053 . 0 : 10.244.0.5 . 53 }
+add element ip portico direct-nodeport-2 { udp . 30053 . 1 : 10.244.1.5 . 53 }
+"#,
+    );
+    let back = diff_text(&np, &dns_only());
+    assert!(
+        !back.contains("add ") && back.lines().count() == 6,
+        "{back}"
+    );
+}
+
+#[test]
+fn external_traffic_policy_local_moves_to_the_compact_layout() {
+    let mut np = dns_only();
+    {
+        let sp = np.services.get_mut(&dns()).unwrap();
+        sp.node_port = Some(30053);
+        sp.external_local = true;
+    }
     let tx = diff_text(&dns_only(), &np);
     assert!(
         tx.contains("add chain ip portico external-6WHWAHDN-"),

@@ -64,3 +64,53 @@ fn direct_elements_encode_as_nft_sends_them() {
         assert_eq!(ours(op.clone()), nft(hex), "{}", op.line("t"));
     }
 }
+
+/// The node port elements of the direct layout, against nft 1.0.6 (captured the same way,
+/// after `add set ip t direct-nodeports { type inet_proto . inet_service ; }` and `add map
+/// ip t direct-nodeport-3 { typeof meta l4proto . th dport . numgen random mod 3 : ip daddr
+/// . th dport ; }`) for `add element ip t direct-nodeports { tcp . 30080 }`, `add element
+/// ip t direct-nodeport-3 { tcp . 30080 . 2 : 10.244.0.5 . 8080 }` and their deletes.
+#[test]
+#[cfg(target_endian = "little")]
+fn direct_node_port_elements_encode_as_nft_sends_them() {
+    let port = ElemKey::ProtoPort(Protocol::Tcp, 30080);
+    let choice = ElemKey::ProtoPortIndex(Protocol::Tcp, 30080, 2);
+    let adds = [
+        (
+            Op::AddElement {
+                coll: Collection::DirectNodePorts,
+                key: port.clone(),
+                comment: "default/web".into(),
+                value: None,
+            },
+            "540000000c0a01040000000000000000020000000600010074000000150002006469726563742d6e6f6465706f7274730000000008000400000000011800038014000180100001800c0001000600000075800000",
+        ),
+        (
+            Op::AddElement {
+                coll: Collection::DirectNodePort(3),
+                key: choice.clone(),
+                comment: "default/web".into(),
+                value: Some(ElemValue::Target(Ipv4Addr::new(10, 244, 0, 5), 8080)),
+            },
+            "680000000c0a01040000000000000000020000000600010074000000160002006469726563742d6e6f6465706f72742d3300000008000400000000022c000380280001801400018010000100060000007580000002000000100002800c0001000af400051f900000",
+        ),
+    ];
+    for (op, hex) in adds {
+        let (nft_head, mut nft_attrs) = nft(hex);
+        strip(&mut nft_attrs, &[], 4); // NFTA_SET_ELEM_LIST_SET_ID
+        assert_eq!(ours(op.clone()), (nft_head, nft_attrs), "{}", op.line("t"));
+    }
+    let deletes = [
+        (
+            Op::DeleteElement(Collection::DirectNodePort(3), choice),
+            "500000000e0a01000000000000000000020000000600010074000000160002006469726563742d6e6f6465706f72742d330000001c000380180001801400018010000100060000007580000002000000",
+        ),
+        (
+            Op::DeleteElement(Collection::DirectNodePorts, port),
+            "4c0000000e0a01000000000000000000020000000600010074000000150002006469726563742d6e6f6465706f727473000000001800038014000180100001800c0001000600000075800000",
+        ),
+    ];
+    for (op, hex) in deletes {
+        assert_eq!(ours(op.clone()), nft(hex), "{}", op.line("t"));
+    }
+}
