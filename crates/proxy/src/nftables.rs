@@ -5,20 +5,24 @@
 //! The layout follows kube-proxy's nftables mode. Fixed part (see [`render_full`]):
 //!
 //! * `nat-prerouting` and `nat-output` jump to `services`, which first looks the
-//!   destination up in the set `direct-services` (the direct layout, below), then in two
-//!   verdict maps: `service-ips` (`ip . protocol . port`: cluster, external and
-//!   LoadBalancer IPs) and, for any local address but 127/8, `service-nodeports`
-//!   (`protocol . port`).
-//! * The direct layout (module `direct`): a plain ClusterIP service port (no session
-//!   affinity, `internalTrafficPolicy: Cluster`, no node port, external or LoadBalancer
-//!   IP) with 1 to 16 usable endpoints owns no chain, rule, set or map, only elements in
-//!   static objects: its `ip . protocol . port` in `direct-services`, which sends it to the
-//!   static chain `direct-dnat` (masquerade from outside the pod network, then one rule per
-//!   E from 1 to 16, `dnat ip addr . port to ip daddr . meta l4proto . th dport . numgen
-//!   random mod E map @direct-E`), and one element `ip . protocol . port . i : endpoint`
-//!   per endpoint in the static map `direct-E` of its endpoint count E (a lookup miss ends
-//!   a rule, so the packet falls through to its E). Hairpin is `hairpin`, as below. Adding
-//!   such a service port, or changing its endpoints, is element changes only. Every other
+//!   destination up in the sets `direct-services` and `direct-external` (the direct
+//!   layout, below), then in the verdict map `service-ips` (`ip . protocol . port`:
+//!   cluster, external and LoadBalancer IPs) and, for any local address but 127/8, in the
+//!   set `direct-nodeports` and the verdict map `service-nodeports` (`protocol . port`).
+//! * The direct layout (module `direct`): a service port with 1 to 16 usable endpoints, no
+//!   session affinity, `internalTrafficPolicy: Cluster` and, if it has a node port,
+//!   external or LoadBalancer IP, `externalTrafficPolicy: Cluster`, owns no chain, rule,
+//!   set or map, only elements in static objects: its cluster `ip . protocol . port` in
+//!   `direct-services`, which sends it to the static chain `direct-dnat` (masquerade from
+//!   outside the pod network, then one rule per E from 1 to 16, `dnat ip addr . port to ip
+//!   daddr . meta l4proto . th dport . numgen random mod E map @direct-E`), one element
+//!   `ip . protocol . port . i : endpoint` per endpoint in the static map `direct-E` of its
+//!   endpoint count E (a lookup miss ends a rule, so the packet falls through to its E);
+//!   its external and LoadBalancer addresses likewise in `direct-external` (whose chain
+//!   marks all traffic for masquerade first) and `direct-E`; its node port in
+//!   `direct-nodeports` and `direct-nodeport-E` (`protocol . port . i : endpoint`, chain
+//!   `direct-nodeport-dnat`, masquerading all). Hairpin is `hairpin`, as below. Adding such
+//!   a service port, or changing its endpoints, is element changes only. Every other
 //!   service port has the per-service layout:
 //! * Per service port `ns/name:port`: `service-HASH-ns/name/proto/port` chooses the
 //!   endpoint; `local-…` does the same over this node's endpoints for `Local` traffic
