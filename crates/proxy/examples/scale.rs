@@ -17,7 +17,8 @@
 //! maps only); 17 or more endpoints give the compact layout (a chain and an endpoint map
 //! per Service), e.g. `nftables 10000 17`. A fourth argument `affinity` gives every Service
 //! `sessionAffinity: ClientIP` (the per-endpoint chain layout); `nodeport` makes the one
-//! added Service a NodePort Service with an external IP (`nftables 10000 10 nodeport`).
+//! added Service a NodePort Service with an external IP (`nftables 10000 10 nodeport`),
+//! `nodeport-local` the same with `externalTrafficPolicy: Local` (the compact layout).
 //! "One endpoint change" replaces the endpoints of one Service's slice.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -121,7 +122,7 @@ async fn measure<D: Datapath>(
     mut dp: D,
     services: usize,
     endpoints: usize,
-    (affinity, node_port): (bool, bool),
+    (affinity, node_port, local): (bool, bool, bool),
     timing: impl Fn(&D) -> Option<NetlinkTiming>,
 ) {
     let rss0 = rss_mib();
@@ -172,6 +173,9 @@ async fn measure<D: Datapath>(
         if let Some(spec) = new.spec.as_mut() {
             spec.type_ = Some("NodePort".into());
             spec.external_ips = Some(vec!["192.0.2.1".into()]);
+            if local {
+                spec.external_traffic_policy = Some("Local".into());
+            }
             for p in spec.ports.iter_mut().flatten() {
                 p.node_port = Some(32000);
             }
@@ -227,7 +231,8 @@ async fn main() {
     // `affinity`: every Service with `sessionAffinity: ClientIP` (per-endpoint chains).
     let affinity = args.get(4).is_some_and(|a| a == "affinity");
     // `nodeport`: the added Service is a NodePort Service with an external IP.
-    let node_port = args.get(4).is_some_and(|a| a == "nodeport");
+    let node_port = args.get(4).is_some_and(|a| a.starts_with("nodeport"));
+    let local = args.get(4).is_some_and(|a| a == "nodeport-local");
     println!("{mode}: | services | endpoints | build ms | first apply ms | 1 endpoint change p50 ms | max ms | add 1 service ms | RSS MiB at start | with objects | after apply |");
     match mode {
         "nftables" => {
@@ -243,7 +248,7 @@ async fn main() {
                         dp,
                         services,
                         endpoints,
-                        (affinity, node_port),
+                        (affinity, node_port, local),
                         |dp: &Nftables| Some(dp.last_timing()),
                     )
                     .await
@@ -253,7 +258,7 @@ async fn main() {
         }
         _ => {
             let dp = Userspace::new(Options::default());
-            let kinds = (affinity, node_port);
+            let kinds = (affinity, node_port, local);
             measure(dp, services, endpoints, kinds, |_: &Userspace| None).await;
         }
     }
