@@ -153,46 +153,51 @@ impl ServiceRules {
         let e = targets.len() as u8;
         for cip in v4s(&sp.cluster_ips) {
             self.element(Collection::ClusterIps, ElemKey::Addr(cip), None);
-            self.element(
-                Collection::DirectServices,
-                ElemKey::AddrProtoPort(cip, p, sp.port),
-                None,
-            );
-            for (i, (addr, port)) in targets.iter().enumerate() {
-                self.element(
+            let lookup = ElemKey::AddrProtoPort(cip, p, sp.port);
+            self.direct_choice(Collection::DirectServices, lookup, &targets, |i| {
+                (
                     Collection::Direct(e),
-                    ElemKey::AddrProtoPortIndex(cip, p, sp.port, i as u32),
-                    Some(ElemValue::Target(*addr, *port)),
-                );
-            }
+                    ElemKey::AddrProtoPortIndex(cip, p, sp.port, i),
+                )
+            });
         }
         for ip in v4s(&sp.external_ips).chain(v4s(&sp.load_balancer_ips)) {
-            self.element(
-                Collection::DirectExternal,
-                ElemKey::AddrProtoPort(ip, p, sp.port),
-                None,
-            );
-            for (i, (addr, port)) in targets.iter().enumerate() {
-                self.element(
+            let lookup = ElemKey::AddrProtoPort(ip, p, sp.port);
+            self.direct_choice(Collection::DirectExternal, lookup, &targets, |i| {
+                (
                     Collection::Direct(e),
-                    ElemKey::AddrProtoPortIndex(ip, p, sp.port, i as u32),
-                    Some(ElemValue::Target(*addr, *port)),
-                );
-            }
+                    ElemKey::AddrProtoPortIndex(ip, p, sp.port, i),
+                )
+            });
         }
         if let Some(np) = sp.node_port {
-            self.element(Collection::DirectNodePorts, ElemKey::ProtoPort(p, np), None);
-            for (i, (addr, port)) in targets.iter().enumerate() {
-                self.element(
+            let lookup = ElemKey::ProtoPort(p, np);
+            self.direct_choice(Collection::DirectNodePorts, lookup, &targets, |i| {
+                (
                     Collection::DirectNodePort(e),
-                    ElemKey::ProtoPortIndex(p, np, i as u32),
-                    Some(ElemValue::Target(*addr, *port)),
-                );
-            }
+                    ElemKey::ProtoPortIndex(p, np, i),
+                )
+            });
         }
         for (addr, _) in &targets {
             self.element(Collection::Hairpin, ElemKey::AddrPair(*addr, *addr), None);
         }
         true
+    }
+
+    /// One address of a direct service port: `lookup` in the set `set`, and the element
+    /// `choice(i) → targets[i]` for each endpoint index i.
+    fn direct_choice(
+        &mut self,
+        set: Collection,
+        lookup: ElemKey,
+        targets: &[(Ipv4Addr, u16)],
+        choice: impl Fn(u32) -> (Collection, ElemKey),
+    ) {
+        self.element(set, lookup, None);
+        for (i, (addr, port)) in (0u32..).zip(targets) {
+            let (map, key) = choice(i);
+            self.element(map, key, Some(ElemValue::Target(*addr, *port)));
+        }
     }
 }

@@ -18,6 +18,18 @@ use super::*;
 use crate::model::Protocol;
 use crate::nftables::ruleset::Collection;
 
+/// Compares our messages for `adds` and `deletes` with nft's (hex).
+fn same_as_nft(adds: [(Op, &str); 2], deletes: [(Op, &str); 2]) {
+    for (op, hex) in adds {
+        let (nft_head, mut nft_attrs) = nft(hex);
+        strip(&mut nft_attrs, &[], 4); // NFTA_SET_ELEM_LIST_SET_ID
+        assert_eq!(ours(op.clone()), (nft_head, nft_attrs), "{}", op.line("t"));
+    }
+    for (op, hex) in deletes {
+        assert_eq!(ours(op.clone()), nft(hex), "{}", op.line("t"));
+    }
+}
+
 #[test]
 #[cfg(target_endian = "little")]
 fn direct_elements_encode_as_nft_sends_them() {
@@ -45,11 +57,6 @@ fn direct_elements_encode_as_nft_sends_them() {
             "640000000c0a010402000000000000000200000006000100740000000d0002006469726563742d33000000000800040000000002300003802c00018018000180140001000a600014060000000050000002000000100002800c0001000af400051f900000",
         ),
     ];
-    for (op, hex) in adds {
-        let (nft_head, mut nft_attrs) = nft(hex);
-        strip(&mut nft_attrs, &[], 4); // NFTA_SET_ELEM_LIST_SET_ID
-        assert_eq!(ours(op.clone()), (nft_head, nft_attrs), "{}", op.line("t"));
-    }
     let deletes = [
         (
             Op::DeleteElement(Collection::Direct(3), choice),
@@ -60,9 +67,7 @@ fn direct_elements_encode_as_nft_sends_them() {
             "4c0000000e0a01000200000000000000020000000600010074000000140002006469726563742d7365727669636573001c0003801800018014000180100001000a6000140600000000500000",
         ),
     ];
-    for (op, hex) in deletes {
-        assert_eq!(ours(op.clone()), nft(hex), "{}", op.line("t"));
-    }
+    same_as_nft(adds, deletes);
 }
 
 /// The node port elements of the direct layout, against nft 1.0.6 (captured the same way,
@@ -95,11 +100,6 @@ fn direct_node_port_elements_encode_as_nft_sends_them() {
             "680000000c0a01040000000000000000020000000600010074000000160002006469726563742d6e6f6465706f72742d3300000008000400000000022c000380280001801400018010000100060000007580000002000000100002800c0001000af400051f900000",
         ),
     ];
-    for (op, hex) in adds {
-        let (nft_head, mut nft_attrs) = nft(hex);
-        strip(&mut nft_attrs, &[], 4); // NFTA_SET_ELEM_LIST_SET_ID
-        assert_eq!(ours(op.clone()), (nft_head, nft_attrs), "{}", op.line("t"));
-    }
     let deletes = [
         (
             Op::DeleteElement(Collection::DirectNodePort(3), choice),
@@ -110,7 +110,5 @@ fn direct_node_port_elements_encode_as_nft_sends_them() {
             "4c0000000e0a01000000000000000000020000000600010074000000150002006469726563742d6e6f6465706f727473000000001800038014000180100001800c0001000600000075800000",
         ),
     ];
-    for (op, hex) in deletes {
-        assert_eq!(ours(op.clone()), nft(hex), "{}", op.line("t"));
-    }
+    same_as_nft(adds, deletes);
 }
