@@ -199,7 +199,9 @@ fn udp_echo(c: &Up, mode: &str) {
         // kube-proxy's fixed chains; a plain ClusterIP port like this one is the direct
         // layout's elements, listed under the service's heading.
         assert!(text.contains("add chain ip portico services"), "{text}");
-        let direct = format!("add element ip portico direct-services {{ {ip} . udp . 5353 }}");
+        let direct = format!(
+            "add element ip portico direct-services {{ {ip} . udp . 5353 comment \"default/udp-echo:echo\" }}"
+        );
         let heading = text.find(&expected).expect("heading");
         assert!(
             text[heading..].contains(&direct),

@@ -119,6 +119,11 @@ impl fmt::Display for Line<'_> {
                 Some(v @ ElemValue::Target(..)) => {
                     write!(f, "add element ip {t} {} {{ {key} : {v} }}", coll.name())
                 }
+                None if coll.commented() => write!(
+                    f,
+                    "add element ip {t} {} {{ {key} comment \"{comment}\" }}",
+                    coll.name()
+                ),
                 None => write!(f, "add element ip {t} {} {{ {key} }}", coll.name()),
             },
             Op::DeleteSet(name) => write!(f, "delete set ip {t} {name}"),

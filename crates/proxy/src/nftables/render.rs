@@ -344,8 +344,14 @@ pub(crate) fn changes(
             .into_iter()
             .chain(next_claims.get(elem).into_iter().flatten().copied())
             .min_by(|a, b| a.0.cmp(b.0));
-        // A set element (no value) is the same whoever claims it.
-        let same_set_element = matches!((before, after), (Some((_, None)), Some((_, None))));
+        // A set element (no value) is the same whoever claims it, unless it names its
+        // owner in a comment.
+        let same_set_element = match (before, after) {
+            (Some((owner, None)), Some((next_owner, None))) => {
+                !elem.0.commented() || owner == next_owner
+            }
+            _ => false,
+        };
         if before != after && !same_set_element {
             element_changes.push((elem, before, after));
         }

@@ -47,6 +47,15 @@ pub(crate) enum Collection {
 }
 
 impl Collection {
+    /// Whether its plain elements carry their owner's name as a comment: the lookups of the
+    /// direct layout, whose service ports have no chain to name them in `nft list`.
+    pub fn commented(self) -> bool {
+        matches!(
+            self,
+            Collection::DirectServices | Collection::DirectExternal | Collection::DirectNodePorts
+        )
+    }
+
     /// The set's or map's name in the table.
     pub fn name(self) -> Cow<'static, str> {
         Cow::Borrowed(match self {

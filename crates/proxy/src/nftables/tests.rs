@@ -141,7 +141,7 @@ fn adding_a_plain_cluster_ip_service_adds_only_elements() {
 /// A plain ClusterIP service with one endpoint: the direct layout, elements only.
 const ADD: &str = r#"add element ip portico cluster-ips { 10.96.0.30 }
 add element ip portico hairpin { 10.244.0.9 . 10.244.0.9 }
-add element ip portico direct-services { 10.96.0.30 . tcp . 443 }
+add element ip portico direct-services { 10.96.0.30 . tcp . 443 comment "default/api:https" }
 add element ip portico direct-1 { 10.96.0.30 . tcp . 443 . 0 : 10.244.0.9 . 8443 }
 "#;
 
@@ -247,7 +247,7 @@ add element ip portico no-endpoint-services { 10.96.0.10 . udp . 53 comment "kub
         r#"delete element ip portico no-endpoint-services { 10.96.0.10 . udp . 53 }
 add element ip portico hairpin { 10.244.0.5 . 10.244.0.5 }
 add element ip portico hairpin { 10.244.1.5 . 10.244.1.5 }
-add element ip portico direct-services { 10.96.0.10 . udp . 53 }
+add element ip portico direct-services { 10.96.0.10 . udp . 53 comment "kube-system/kube-dns:dns" }
 add element ip portico direct-2 { 10.96.0.10 . udp . 53 . 0 : 10.244.0.5 . 53 }
 add element ip portico direct-2 { 10.96.0.10 . udp . 53 . 1 : 10.244.1.5 . 53 }
 "#,

@@ -53,7 +53,7 @@ fn incremental_applies_touch_only_what_changed() {
             assert_eq!(
                 tx,
                 "add element ip portico cluster-ips { 10.98.0.1 }\n\
-                 add element ip portico direct-services { 10.98.0.1 . tcp . 80 }\n\
+                 add element ip portico direct-services { 10.98.0.1 . tcp . 80 comment \"default/new\" }\n\
                  add element ip portico direct-1 { 10.98.0.1 . tcp . 80 . 0 : 10.244.0.4 . 8080 }\n"
             );
             assert_eq!(

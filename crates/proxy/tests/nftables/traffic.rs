@@ -43,7 +43,8 @@ fn services_work_through_kernel_dnat() {
         // That node port was elements only (the direct layout): no chain of its own.
         let listed = nft_list();
         assert!(
-            listed.contains("elements = { tcp . 30080 }") && !listed.contains("/web/tcp/"),
+            listed.contains("elements = { tcp . 30080 comment \"default/web\" }")
+                && !listed.contains("/web/tcp/"),
             "{listed}"
         );
 

@@ -212,6 +212,9 @@ impl Batch {
                         w.put(1, &data); // NFTA_DATA_VALUE
                         w.end_nest(d);
                     }
+                    None if coll.commented() => {
+                        w.put_udata(6, UDATA_COMMENT, &comment_bytes(comment));
+                    }
                     None => {}
                 }
                 w.end_nest(elem);

@@ -170,7 +170,7 @@ fn seventeen_endpoints_move_to_the_compact_layout_and_back() {
         16,
         "{tx}"
     );
-    assert!(tx.contains("add element ip portico direct-services { 10.96.0.10 . udp . 53 }\n"));
+    assert!(tx.contains("add element ip portico direct-services { 10.96.0.10 . udp . 53 comment \"kube-system/kube-dns:dns\" }\n"));
     assert!(tx.contains("delete element ip portico hairpin { 10.244.3.16 . 10.244.3.16 }\n"));
     assert!(
         !tx.contains("add rule") && !tx.contains("add chain"),
@@ -191,8 +191,8 @@ fn a_node_port_and_a_load_balancer_ip_are_elements_only() {
         &tx,
         r#"add element ip portico direct-2 { 127.240.0.1 . udp . 53 . 0 : 10.244.0.5 . 53 }
 add element ip portico direct-2 { 127.240.0.1 . udp . 53 . 1 : 10.244.1.5 . 53 }
-add element ip portico direct-external { 127.240.0.1 . udp . 53 }
-add element ip portico direct-nodeports { udp . 30053 }
+add element ip portico direct-external { 127.240.0.1 . udp . 53 comment "kube-system/kube-dns:dns" }
+add element ip portico direct-nodeports { udp . 30053 comment "kube-system/kube-dns:dns" }
 add element ip portico direct-nodeport-2 { udp . 30053 . 0 : 10.244.0.5 . 53 }
 add element ip portico direct-nodeport-2 { udp . 30053 . 1 : 10.244.1.5 . 53 }
 "#,

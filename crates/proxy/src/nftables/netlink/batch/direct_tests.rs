@@ -5,7 +5,7 @@
 //! 3 : ip daddr . th dport ; }`) for:
 //!
 //! ```text
-//! add element ip t direct-services { 10.96.0.20 . tcp . 80 }
+//! add element ip t direct-services { 10.96.0.20 . tcp . 80 comment "default/web" }
 //! add element ip t direct-3 { 10.96.0.20 . tcp . 80 . 2 : 10.244.0.5 . 8080 }
 //! delete element ip t direct-3 { 10.96.0.20 . tcp . 80 . 2 }
 //! delete element ip t direct-services { 10.96.0.20 . tcp . 80 }
@@ -45,7 +45,7 @@ fn direct_elements_encode_as_nft_sends_them() {
                 comment: "default/web".into(),
                 value: None,
             },
-            "540000000c0a01040100000000000000020000000600010074000000140002006469726563742d73657276696365730008000400000000011c0003801800018014000180100001000a6000140600000000500000",
+            "680000000c0a01040000000000000000020000000600010074000000140002006469726563742d7365727669636573000800040000000001300003802c00018014000180100001000a600014060000000050000012000600000c64656661756c742f776562000000",
         ),
         (
             Op::AddElement {
@@ -73,7 +73,8 @@ fn direct_elements_encode_as_nft_sends_them() {
 /// The node port elements of the direct layout, against nft 1.0.6 (captured the same way,
 /// after `add set ip t direct-nodeports { type inet_proto . inet_service ; }` and `add map
 /// ip t direct-nodeport-3 { typeof meta l4proto . th dport . numgen random mod 3 : ip daddr
-/// . th dport ; }`) for `add element ip t direct-nodeports { tcp . 30080 }`, `add element
+/// . th dport ; }`) for `add element ip t direct-nodeports { tcp . 30080 comment
+/// "default/web" }`, `add element
 /// ip t direct-nodeport-3 { tcp . 30080 . 2 : 10.244.0.5 . 8080 }` and their deletes.
 #[test]
 #[cfg(target_endian = "little")]
@@ -88,7 +89,7 @@ fn direct_node_port_elements_encode_as_nft_sends_them() {
                 comment: "default/web".into(),
                 value: None,
             },
-            "540000000c0a01040000000000000000020000000600010074000000150002006469726563742d6e6f6465706f7274730000000008000400000000011800038014000180100001800c0001000600000075800000",
+            "680000000c0a01040000000000000000020000000600010074000000150002006469726563742d6e6f6465706f7274730000000008000400000000022c00038028000180100001800c000100060000007580000012000600000c64656661756c742f776562000000",
         ),
         (
             Op::AddElement {
