@@ -21,9 +21,10 @@
 //!   its external and LoadBalancer addresses likewise in `direct-external` (whose chain
 //!   marks all traffic for masquerade first) and `direct-E`; its node port in
 //!   `direct-nodeports` and `direct-nodeport-E` (`protocol . port . i : endpoint`, chain
-//!   `direct-nodeport-dnat`, masquerading all). Hairpin is `hairpin`, as below. Adding such
-//!   a service port, or changing its endpoints, is element changes only. Every other
-//!   service port has the per-service layout:
+//!   `direct-nodeport-dnat`, masquerading all). The lookup elements carry the service
+//!   port's name as a comment, so `nft list` still names it. Hairpin is `hairpin`, as
+//!   below. Adding such a service port, or changing its endpoints, is element changes
+//!   only. Every other service port has the per-service layout:
 //! * Per service port `ns/name:port`: `service-HASH-ns/name/proto/port` chooses the
 //!   endpoint; `local-…` does the same over this node's endpoints for `Local` traffic
 //!   policies; `external-…` is the entry for node ports, external and LoadBalancer IPs
