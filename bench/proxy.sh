@@ -25,10 +25,11 @@
 #   PORTICO_BIN=/path/to/portico bench/proxy.sh  # a prebuilt binary (else cargo build --release)
 #   CONNS=32 WRK_CPU=1 CLUSTER_CPUS=0 ADDRESS_PREFIX=127.79.0 API_PORT=18643 bench/proxy.sh
 #
-# Installs wrk, haproxy and nginx-light with apt-get if missing. wrk is pinned to CPU
-# WRK_CPU (taskset); the clusters (nginx, the proxies, HAProxy and everything else) to
-# CLUSTER_CPUS (all CPUs if empty), so that load generator and subject never share a CPU. Conntrack is not flushed between runs
-# (no conntrack tool in the sandbox); every run opens its own connections.
+# Installs wrk, haproxy, nginx-light and conntrack with apt-get if missing. wrk is pinned to
+# CPU WRK_CPU (taskset); the clusters (nginx, the proxies, HAProxy and everything else) to
+# CLUSTER_CPUS (all CPUs if empty), so that load generator and subject never share a CPU.
+# Before each run the node's connection tracking table is flushed (`conntrack -F` in its
+# network namespace), so no run meets the TIME_WAIT entries of the one before.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -52,6 +53,7 @@ missing=()
 command -v wrk >/dev/null || missing+=(wrk)
 [ -x /usr/sbin/haproxy ] || missing+=(haproxy)
 [ -x /usr/sbin/nginx ] || missing+=(nginx-light)
+command -v conntrack >/dev/null || missing+=(conntrack)
 if [ ${#missing[@]} -gt 0 ]; then
   log "installing ${missing[*]} with apt-get"
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
@@ -214,7 +216,7 @@ wait_ready() {
   log "$mode: pods $selector not Ready"; k "$mode" get pods -o wide >&2; exit 1
 }
 
-declare -A TARGET POD_A POD_B NAME_A NAME_B
+declare -A TARGET POD_A POD_B NAME_A NAME_B NODE_PID
 for mode in $MODES; do
   idx=$([ "$mode" = nftables ] && echo 0 || echo 1)
   log "starting a cluster with the $mode proxy"
@@ -237,6 +239,7 @@ for mode in $MODES; do
   TARGET["$mode/direct"]="${POD_A[$mode]}:8080"
   TARGET["$mode/cluster-ip"]="$(k "$mode" get svc web-a -o jsonpath='{.spec.clusterIP}'):80"
   TARGET["$mode/haproxy"]="$(k "$mode" get pod haproxy -o jsonpath='{.status.podIP}'):8080"
+  NODE_PID[$mode]=$(pgrep -f "node --kubeconfig $WORK/$mode/" | head -1)
 done
 
 # --- wrk ----------------------------------------------------------------------------------
@@ -247,6 +250,7 @@ HZ=$(getconf CLK_TCK)
 run_wrk() {
   local mode=$1 target=$2 conn=$3 size=$4 out before after
   local hdr=()
+  nsenter -t "${NODE_PID[$mode]}" -n conntrack -F >/dev/null 2>&1 || true
   [ "$conn" = close ] && hdr=(-H "Connection: close")
   before=$(cpu_busy)
   out=$(k "$mode" exec client -- taskset -c "$WRK_CPU" wrk -t1 -c"$CONNS" -d"${DUR}s" --latency \
