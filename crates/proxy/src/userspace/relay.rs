@@ -9,10 +9,10 @@
 //! entering userspace. Readiness comes from tokio: reads go through `AsyncRead`, which takes
 //! a short read as proof that the socket is drained (no second `read` that only says
 //! `EAGAIN`, one system call fewer per direction and request), splices through
-//! `readable`/`writable` and `try_io`, so the reactor's state stays right. When a side reaches end of stream, the other side's write
-//! half is shut down (half-close), and the other direction goes on until it ends too. If no
-//! pipe can be made, or the kernel refuses `splice` on its first call, that direction goes
-//! on copying.
+//! `readable`/`writable` and `try_io`, so the reactor's state stays right. When a side
+//! reaches end of stream, the other side's write half is shut down (half-close), and the
+//! other direction goes on until it ends too. If no pipe can be made, or the kernel refuses
+//! `splice` on its first call, that direction goes on copying.
 
 use std::io;
 use std::os::fd::OwnedFd;
