@@ -15,8 +15,11 @@
 #      a pod opening a new connection to the cluster IP every 2 ms until the other backend
 #      answers (p50/p99/max over FLIPS changes), the proxy's own sync durations, and the
 #      RSS of the node process that runs the proxy.
-#   ROUNDS=0 skips the throughput part, FLIPS=0 the endpoint changes; CONNECTIONS="keep-alive"
-#   and SIZES="small" narrow the throughput cases.
+#   3. latency at one connection (wrk -c1, 100 B), keep-alive and `Connection: close` (the
+#      first packet's path), p50 and p99 as ratios to direct, run in the same rounds.
+#   ROUNDS=0 skips the wrk runs, FLIPS=0 the endpoint changes; CONNECTIONS="keep-alive"
+#   and SIZES="small" narrow the throughput cases (CONNECTIONS="" skips them), LATENCY="" the
+#   one-connection runs.
 # Prints Markdown on stdout; progress goes to stderr.
 #
 #   bench/proxy.sh                               # DUR=10 s per run, ROUNDS=3, SERVICES=1000
@@ -29,7 +32,10 @@
 # CPU WRK_CPU (taskset); the clusters (nginx, the proxies, HAProxy and everything else) to
 # CLUSTER_CPUS (all CPUs if empty), so that load generator and subject never share a CPU.
 # Before each run the node's connection tracking table is flushed (`conntrack -F` in its
-# network namespace), so no run meets the TIME_WAIT entries of the one before.
+# network namespace), so no run meets the TIME_WAIT entries of the one before. Packets that
+# pods send are steered to CLUSTER_CPUS (receive packet steering on the node's side of each
+# veth; STEER=0 leaves it off), so the datapath's work is charged to the subject, not to
+# the load generator's CPU.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -39,12 +45,14 @@ CONNS=${CONNS:-32}
 SERVICES=${SERVICES:-1000}
 FLIPS=${FLIPS:-20}
 MODES=${MODES:-"nftables userspace"}
-CONNECTIONS=${CONNECTIONS:-"keep-alive close"}
-SIZES=${SIZES:-"small big"}
+CONNECTIONS=${CONNECTIONS-"keep-alive close"}
+SIZES=${SIZES-"small big"}
 WRK_CPU=${WRK_CPU:-1}
 CLUSTER_CPUS=${CLUSTER_CPUS-0}
 ADDRESS_PREFIX=${ADDRESS_PREFIX:-127.79.0}
 API_PORT=${API_PORT:-18643}
+STEER=${STEER:-1}
+LATENCY=${LATENCY-"keep-alive close"}
 
 log() { echo "[$(date +%T)] $*" >&2; }
 
@@ -216,6 +224,26 @@ wait_ready() {
   log "$mode: pods $selector not Ready"; k "$mode" get pods -o wide >&2; exit 1
 }
 
+# A veth hands each packet to the network stack on the CPU that sent it, so the bridging,
+# routing, NAT and connection tracking of every request would run on the load generator's
+# CPU and be charged to it. Receive packet steering on the node's side of every pod's veth
+# moves that work to the cluster's CPUs, as a NIC interrupt on the receiving machine would.
+cpu_mask() { # "0", "0-1", "0,2" -> hex mask
+  local mask=0 part a b
+  for part in ${1//,/ }; do
+    a=${part%-*}; b=${part#*-}
+    for ((i = a; i <= b; i++)); do mask=$((mask | (1 << i))); done
+  done
+  printf '%x' "$mask"
+}
+steer() {
+  local mode=$1 mask
+  mask=$(cpu_mask "${CLUSTER_CPUS:-0-$(($(nproc) - 1))}")
+  nsenter -t "${NODE_PID[$mode]}" -n unshare -m sh -c "mount -t sysfs sysfs /sys &&
+    for q in /sys/class/net/veth*/queues/rx-*/rps_cpus; do echo $mask > \$q; done" ||
+    { log "$mode: cannot set receive packet steering (STEER=0 runs without)"; exit 1; }
+}
+
 declare -A TARGET POD_A POD_B NAME_A NAME_B NODE_PID
 for mode in $MODES; do
   idx=$([ "$mode" = nftables ] && echo 0 || echo 1)
@@ -240,29 +268,31 @@ for mode in $MODES; do
   TARGET["$mode/cluster-ip"]="$(k "$mode" get svc web-a -o jsonpath='{.spec.clusterIP}'):80"
   TARGET["$mode/haproxy"]="$(k "$mode" get pod haproxy -o jsonpath='{.status.podIP}'):8080"
   NODE_PID[$mode]=$(pgrep -f "node --kubeconfig $WORK/$mode/" | head -1)
+  [ "$STEER" = 1 ] && steer "$mode"
 done
 
 # --- wrk ----------------------------------------------------------------------------------
 cpu_busy() { awk '/^cpu /{print $2+$3+$4+$7+$8}' /proc/stat; }
 HZ=$(getconf CLK_TCK)
 
-# run_wrk MODE TARGET CONN SIZE -> "rps p99_ms cpu_us_per_request"
+# run_wrk MODE TARGET CONN SIZE [CONNECTIONS] -> "rps p99_ms cpu_us_per_request p50_ms"
 run_wrk() {
-  local mode=$1 target=$2 conn=$3 size=$4 out before after
+  local mode=$1 target=$2 conn=$3 size=$4 conns=${5:-$CONNS} out before after
   local hdr=()
   nsenter -t "${NODE_PID[$mode]}" -n conntrack -F >/dev/null 2>&1 || true
   [ "$conn" = close ] && hdr=(-H "Connection: close")
   before=$(cpu_busy)
-  out=$(k "$mode" exec client -- taskset -c "$WRK_CPU" wrk -t1 -c"$CONNS" -d"${DUR}s" --latency \
+  out=$(k "$mode" exec client -- taskset -c "$WRK_CPU" wrk -t1 -c"$conns" -d"${DUR}s" --latency \
     "${hdr[@]}" "http://${TARGET[$mode/$target]}/$size" 2>&1) || true
   after=$(cpu_busy)
   echo "$out" | awk -v busy=$((after - before)) -v hz="$HZ" '
     function ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0; if (v ~ /s$/) return v * 1000; return v }
     /requests in/ { n = $1 }
+    /^ +50%/ { p50 = ms($2) }
     /^ +99%/ { p99 = ms($2) }
     /^Requests\/sec/ { rps = $2 }
     /Socket errors|Non-2xx/ { err = err $0 }
-    END { if (n == 0) n = 1; printf "%s %s %.1f\n", rps + 0, p99 + 0, busy / hz * 1e6 / n }'
+    END { if (n == 0) n = 1; printf "%s %s %.1f %s\n", rps + 0, p99 + 0, busy / hz * 1e6 / n, p50 + 0 }'
   if echo "$out" | grep -q -E "Socket errors|Non-2xx"; then
     log "$mode $target $conn $size: $(echo "$out" | grep -E 'Socket errors|Non-2xx' | tr -s ' ')"
   fi
@@ -281,6 +311,14 @@ for round in $(seq 1 "$ROUNDS"); do
       done
     done
   done
+  for conn in $LATENCY; do
+    for target in direct cluster-ip haproxy; do
+      for mode in $MODES; do
+        RES["$mode/$target/$conn/c1/$round"]=$(run_wrk "$mode" "$target" "$conn" small 1)
+        log "round $round: $mode $target $conn c1: ${RES[$mode/$target/$conn/c1/$round]}"
+      done
+    done
+  done
 done
 
 median() { sort -g | awk '{v[NR]=$1} END {if (NR == 0) print 0; else if (NR % 2) print v[(NR+1)/2]; else print (v[NR/2]+v[NR/2+1])/2}'; }
@@ -293,10 +331,11 @@ field() { # field MODE TARGET CONN SIZE COLUMN -> the median over rounds
 ratio() {
   for round in $(seq 1 "$ROUNDS"); do
     printf '%s %s\n' "${RES[$1/$2/$4/$5/$round]}" "${RES[$1/$3/$4/$5/$round]}" \
-      | awk -v c="$6" '{ b = $(c + 3); print (b > 0 ? $c / b : 0) }'
+      | awk -v c="$6" '{ b = $(c + NF / 2); print (b > 0 ? $c / b : 0) }'
   done | median
 }
 
+if [ -n "$CONNECTIONS" ] && [ -n "$SIZES" ]; then
 echo "## Proxy throughput (wrk -t1 -c$CONNS -d${DUR}s, $ROUNDS rounds)"
 echo
 echo "Figures are medians over the rounds; ratios are medians of the ratios within each round."
@@ -323,6 +362,28 @@ done
 echo
 echo "(direct and haproxy do not go through the service proxy; they are measured in each cluster as baselines.)"
 echo
+fi
+if [ -n "$LATENCY" ]; then
+  echo "## Latency at one connection (wrk -t1 -c1 -d${DUR}s, 100 B, $ROUNDS rounds)"
+  echo
+  echo "With \`Connection: close\` every request opens a connection: the first packet's path."
+  echo
+  echo "| datapath | path | connection | p50 µs | × direct | p99 µs | × direct | CPU µs/request |"
+  echo "|---|---|---|---:|---:|---:|---:|---:|"
+  for mode in $MODES; do
+    for conn in $LATENCY; do
+      for target in direct cluster-ip haproxy; do
+        p50=$(field "$mode" "$target" "$conn" c1 4)
+        p99=$(field "$mode" "$target" "$conn" c1 2)
+        cpu=$(field "$mode" "$target" "$conn" c1 3)
+        printf '| %s | %s | %s | %.0f | %.2f | %.0f | %.2f | %.0f |\n' "$mode" "$target" "$conn" \
+          "$(awk -v v="$p50" 'BEGIN { print v * 1000 }')" "$(ratio "$mode" "$target" direct "$conn" c1 4)" \
+          "$(awk -v v="$p99" 'BEGIN { print v * 1000 }')" "$(ratio "$mode" "$target" direct "$conn" c1 2)" "$cpu"
+      done
+    done
+  done
+  echo
+fi
 fi
 
 [ "$FLIPS" -gt 0 ] || exit 0

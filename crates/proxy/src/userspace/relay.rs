@@ -11,15 +11,19 @@
 //! `EAGAIN`, one system call fewer per direction and request), splices through
 //! `readable`/`writable` and `try_io`, so the reactor's state stays right. When a side
 //! reaches end of stream, the other side's write half is shut down (half-close), and the
-//! other direction goes on until it ends too. If no pipe can be made, or the kernel refuses
+//! other direction goes on until it ends too; the direction that ends last skips the
+//! `shutdown`, since closing the socket a moment later sends the same FIN (both receive
+//! queues are drained by then, so the close cannot turn into a reset). Buffers are not
+//! zeroed: reads fill spare capacity. If no pipe can be made, or the kernel refuses
 //! `splice` on its first call, that direction goes on copying.
 
 use std::io;
 use std::os::fd::OwnedFd;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use rustix::pipe::{PipeFlags, SpliceFlags};
 use tokio::io::{AsyncReadExt, Interest};
-use tokio::net::tcp::{ReadHalf, WriteHalf};
+use tokio::net::tcp::ReadHalf;
 use tokio::net::TcpStream;
 
 /// How TCP bytes are moved.
@@ -68,8 +72,11 @@ pub(crate) async fn relay(
         Relay::Splice => {
             let (client_r, client_w) = client.split();
             let (endpoint_r, endpoint_w) = endpoint.split();
-            let (up, down) =
-                tokio::try_join!(one_way(client_r, endpoint_w), one_way(endpoint_r, client_w))?;
+            let one_ended = AtomicBool::new(false);
+            let (up, down) = tokio::try_join!(
+                direction(client_r, endpoint_w.as_ref(), &one_ended),
+                direction(endpoint_r, client_w.as_ref(), &one_ended)
+            )?;
             Ok(Moved {
                 to_endpoint: up,
                 to_client: down,
@@ -85,21 +92,30 @@ fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
     Ok((r, w))
 }
 
-/// Moves `src` → `dst` until `src` ends, then shuts down `dst`'s write half: copying
-/// while reads come in small, splicing from the first read that fills [`SMALL`] bytes.
-async fn one_way(mut src_half: ReadHalf<'_>, dst: WriteHalf<'_>) -> io::Result<u64> {
-    let dst: &TcpStream = dst.as_ref();
-    let mut buf = vec![0u8; SMALL];
+/// Moves `src` → `dst` until `src` ends; then, unless the other direction has ended
+/// already (`one_ended`), shuts down `dst`'s write half.
+async fn direction(src: ReadHalf<'_>, dst: &TcpStream, one_ended: &AtomicBool) -> io::Result<u64> {
+    let total = one_way(src, dst).await?;
+    if !one_ended.swap(true, Ordering::Relaxed) {
+        half_close(dst);
+    }
+    Ok(total)
+}
+
+/// Moves `src` → `dst` until `src` ends: copying while reads come in small, splicing from
+/// the first read that fills [`SMALL`] bytes.
+async fn one_way(mut src_half: ReadHalf<'_>, dst: &TcpStream) -> io::Result<u64> {
+    let mut buf = Vec::with_capacity(SMALL);
     let mut total: u64 = 0;
     loop {
-        let n = src_half.read(&mut buf).await?;
+        buf.clear();
+        let n = src_half.read_buf(&mut buf).await?;
         if n == 0 {
-            half_close(dst);
             return Ok(total);
         }
-        write_all(dst, &buf[..n]).await?;
+        write_all(dst, &buf).await?;
         total += n as u64;
-        if n == buf.len() {
+        if n == SMALL {
             break;
         }
     }
@@ -144,7 +160,6 @@ async fn one_way(mut src_half: ReadHalf<'_>, dst: WriteHalf<'_>) -> io::Result<u
         }
         total += n as u64;
     }
-    half_close(dst);
     Ok(total)
 }
 
@@ -175,17 +190,16 @@ fn unsupported(e: &io::Error) -> bool {
 /// The fallback for one direction: read into a buffer, write it out; `total` bytes were
 /// moved before.
 async fn copy_one_way(mut src: ReadHalf<'_>, dst: &TcpStream, mut total: u64) -> io::Result<u64> {
-    let mut buf = vec![0u8; 64 * 1024];
+    let mut buf = Vec::with_capacity(64 * 1024);
     loop {
-        let n = src.read(&mut buf).await?;
+        buf.clear();
+        let n = src.read_buf(&mut buf).await?;
         if n == 0 {
-            break;
+            return Ok(total);
         }
-        write_all(dst, &buf[..n]).await?;
+        write_all(dst, &buf).await?;
         total += n as u64;
     }
-    half_close(dst);
-    Ok(total)
 }
 
 /// Shuts down the write half of `s` (the peer sees end of stream); a peer that is already

@@ -91,7 +91,7 @@ async fn connection(
         reset(stream);
         return;
     };
-    let _ = stream.set_nodelay(true);
+    // The accepted side has TCP_NODELAY from its listener (see `bind_tcp`).
     let _ = upstream.set_nodelay(true);
     tracing::trace!(service = %backends.key.display_name(), %client, %endpoint, "relaying");
     match relay(stream, upstream, mode).await {
