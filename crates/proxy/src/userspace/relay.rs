@@ -115,7 +115,7 @@ async fn one_way(mut src_half: ReadHalf<'_>, dst: &TcpStream) -> io::Result<u64>
         }
         write_all(dst, &buf).await?;
         total += n as u64;
-        if n == SMALL {
+        if n >= SMALL {
             break;
         }
     }
