@@ -298,7 +298,6 @@ run_wrk() {
     /^ +50%/ { p50 = ms($2) }
     /^ +99%/ { p99 = ms($2) }
     /^Requests\/sec/ { rps = $2 }
-    /Socket errors|Non-2xx/ { err = err $0 }
     END { if (n == 0) n = 1; printf "%s %s %.1f %s\n", rps + 0, p99 + 0, busy / hz * 1e6 / n, p50 + 0 }'
   if echo "$out" | grep -q -E "Socket errors|Non-2xx"; then
     log "$mode $target $conn $size: $(echo "$out" | grep -E 'Socket errors|Non-2xx' | tr -s ' ')"
@@ -343,32 +342,32 @@ ratio() {
 }
 
 if [ -n "$CONNECTIONS" ] && [ -n "$SIZES" ]; then
-echo "## Proxy throughput (wrk -t1 -c$CONNS -d${DUR}s, $ROUNDS rounds)"
-echo
-echo "Figures are medians over the rounds; ratios are medians of the ratios within each round."
-echo
-echo "| datapath | path | connection | response | requests/s | × direct | × haproxy | p99 ms | × direct | CPU µs/request |"
-echo "|---|---|---|---|---:|---:|---:|---:|---:|---:|"
-for mode in $MODES; do
-  for conn in $CONNECTIONS; do
-    for size in $SIZES; do
-      for target in direct cluster-ip haproxy; do
-        rps=$(field "$mode" "$target" "$conn" "$size" 1)
-        p99=$(field "$mode" "$target" "$conn" "$size" 2)
-        cpu=$(field "$mode" "$target" "$conn" "$size" 3)
-        x_direct=$(ratio "$mode" "$target" direct "$conn" "$size" 1)
-        x_haproxy=$(ratio "$mode" "$target" haproxy "$conn" "$size" 1)
-        p99_direct=$(ratio "$mode" "$target" direct "$conn" "$size" 2)
-        label=$([ "$size" = big ] && echo "1 MiB" || echo "100 B")
-        printf '| %s | %s | %s | %s | %.0f | %.2f | %.2f | %.2f | %.2f | %.0f |\n' "$mode" "$target" \
-          "$conn" "$label" "$rps" "$x_direct" "$x_haproxy" "$p99" "$p99_direct" "$cpu"
+  echo "## Proxy throughput (wrk -t1 -c$CONNS -d${DUR}s, $ROUNDS rounds)"
+  echo
+  echo "Figures are medians over the rounds; ratios are medians of the ratios within each round."
+  echo
+  echo "| datapath | path | connection | response | requests/s | × direct | × haproxy | p99 ms | × direct | CPU µs/request |"
+  echo "|---|---|---|---|---:|---:|---:|---:|---:|---:|"
+  for mode in $MODES; do
+    for conn in $CONNECTIONS; do
+      for size in $SIZES; do
+        for target in direct cluster-ip haproxy; do
+          rps=$(field "$mode" "$target" "$conn" "$size" 1)
+          p99=$(field "$mode" "$target" "$conn" "$size" 2)
+          cpu=$(field "$mode" "$target" "$conn" "$size" 3)
+          x_direct=$(ratio "$mode" "$target" direct "$conn" "$size" 1)
+          x_haproxy=$(ratio "$mode" "$target" haproxy "$conn" "$size" 1)
+          p99_direct=$(ratio "$mode" "$target" direct "$conn" "$size" 2)
+          label=$([ "$size" = big ] && echo "1 MiB" || echo "100 B")
+          printf '| %s | %s | %s | %s | %.0f | %.2f | %.2f | %.2f | %.2f | %.0f |\n' "$mode" "$target" \
+            "$conn" "$label" "$rps" "$x_direct" "$x_haproxy" "$p99" "$p99_direct" "$cpu"
+        done
       done
     done
   done
-done
-echo
-echo "(direct and haproxy do not go through the service proxy; they are measured in each cluster as baselines.)"
-echo
+  echo
+  echo "(direct and haproxy do not go through the service proxy; they are measured in each cluster as baselines.)"
+  echo
 fi
 if [ -n "$LATENCY" ]; then
   echo "## Latency at one connection (wrk -t1 -c1 -d${DUR}s, 100 B, $ROUNDS rounds)"
