@@ -359,7 +359,7 @@ field() { # field MODE TARGET CONN SIZE COLUMN -> the median over rounds
 # same round: the machine's speed drifts between rounds, and a ratio of runs seconds apart
 # cancels most of that drift where a ratio of two medians would not.
 ratio() {
-  [ -n "${TARGET[$1/$3]:-}" ] || { echo nan; return; }
+  [ -n "${RES[$1/$3/$4/$5/1]:-}" ] || { echo nan; return; } # that path was not run
   for round in $(seq 1 "$ROUNDS"); do
     printf '%s %s\n' "${RES[$1/$2/$4/$5/$round]}" "${RES[$1/$3/$4/$5/$round]}" \
       | awk -v c="$6" '{ b = $(c + NF / 2); print (b > 0 ? $c / b : 0) }'
@@ -369,11 +369,11 @@ ratio() {
 # floor_ratios CONNECTIONS SIZES COLUMN: Portico's cluster IP against the one-rule DNAT.
 floor_ratios() {
   [ -n "${TARGET[nftables/kernel-dnat]:-}" ] || return 0
-  local conn size
+  local conn size r
   for conn in $1; do
     for size in $2; do
-      printf -- '- nftables cluster IP ÷ kernel-dnat, %s %s: %.2f\n' "$conn" "$size" \
-        "$(ratio nftables cluster-ip kernel-dnat "$conn" "$size" "$3")"
+      r=$(ratio nftables cluster-ip kernel-dnat "$conn" "$size" "$3")
+      [ "$r" = nan ] || printf -- '- nftables cluster IP ÷ kernel-dnat, %s %s: %.2f\n' "$conn" "$size" "$r"
     done
   done
   echo

@@ -94,10 +94,17 @@ impl PodNetwork {
             tracing::debug!(error = %e, "gateway address exists already?");
         }
         network.netlink.link_up(BRIDGE).await?;
+        // No ICMP redirects: a packet DNAT'd to a pod (a cluster IP) leaves `cni0` the way
+        // it came, and while redirects are on the kernel checks each such packet's source
+        // with a second routing lookup (`fib_validate_source`). Nothing here wants them:
+        // pods share one link, and a redirect would point around the DNAT.
+        let bridge_redirects = format!("ipv4/conf/{BRIDGE}/send_redirects");
         for (key, value) in [
             ("ipv4/ip_forward", "1"),
             ("ipv4/conf/all/route_localnet", "1"),
             ("ipv4/conf/all/rp_filter", "0"),
+            ("ipv4/conf/all/send_redirects", "0"),
+            (bridge_redirects.as_str(), "0"),
         ] {
             let path = format!("/proc/sys/net/{key}");
             if let Err(e) = std::fs::write(&path, value) {
