@@ -8,16 +8,16 @@
 #      keep-alive and `Connection: close`, a 100-byte and a 1 MiB response.
 #      Both clusters run side by side and the runs alternate (round by round, target by
 #      target); each figure is the median over the rounds. Requests/s and p99 are given as
-#      ratios to direct (in the same cluster), with the machine's CPU time per request;
+#      ratios to direct (in the same cluster), with the machine's CPU time per request.
+#      In the nftables cluster a fourth path, kernel-dnat, is the kernel's floor for any DNAT:
+#      one rule of the bench's own (FLOOR=0 leaves it out); Portico's cluster IP is also given
+#      as a ratio to it.
 #   2. the time one endpoint change takes to reach the datapath with SERVICES services
 #      present: a selector-less Service whose EndpointSlice is switched between the two
 #      backends through the API (one curl PATCH, timed from just before it), one poller in
 #      a pod opening a new connection to the cluster IP every 2 ms until the other backend
 #      answers (p50/p99/max over FLIPS changes), the proxy's own sync durations, and the
 #      RSS of the node process that runs the proxy.
-#   In the nftables cluster a fourth path, kernel-dnat, is the kernel's floor for any DNAT:
-#   one rule of the bench's own (FLOOR=0 leaves it out); Portico's cluster IP is also given
-#   as a ratio to it.
 #   3. latency at one connection (wrk -c1, 100 B), keep-alive and `Connection: close` (the
 #      first packet's path), p50 and p99 as ratios to direct, run in the same rounds.
 #   ROUNDS=0 skips the wrk runs, FLIPS=0 the endpoint changes; CONNECTIONS="keep-alive"
@@ -68,6 +68,7 @@ command -v wrk >/dev/null || missing+=(wrk)
 [ -x /usr/sbin/haproxy ] || missing+=(haproxy)
 [ -x /usr/sbin/nginx ] || missing+=(nginx-light)
 command -v conntrack >/dev/null || missing+=(conntrack)
+[ "$FLOOR" = 1 ] && ! command -v nft >/dev/null && missing+=(nftables)
 if [ ${#missing[@]} -gt 0 ]; then
   log "installing ${missing[*]} with apt-get"
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
